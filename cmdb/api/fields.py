@@ -1,0 +1,190 @@
+"""Serializer fields with NetBox's wire format.
+
+* choices go out as ``{"value", "label"}`` and come in as the value (or that dict);
+* related objects go out in brief form and come in as an id or as a dict of
+  attributes that identifies exactly one object;
+* in a bulk request every foreign key of the whole list is resolved with one
+  query per related model, not one per item.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import FieldError, MultipleObjectsReturned, ObjectDoesNotExist
+from django.db import models
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .registry import object_path
+
+
+def brief_related(obj: models.Model, request: Any) -> dict[str, Any]:
+    path = object_path(type(obj), obj.pk)
+    data: dict[str, Any] = {
+        "id": obj.pk,
+        "url": request.build_absolute_uri(path) if request is not None and path else path,
+        "display": str(obj),
+    }
+    for attr in ("name", "slug", "model", "address"):
+        if hasattr(obj, attr) and not callable(getattr(obj, attr)):
+            data[attr] = getattr(obj, attr)
+    return data
+
+
+@extend_schema_field({"type": "object", "properties": {"value": {"type": "string"}, "label": {"type": "string"}}})
+class ChoiceField(serializers.ChoiceField):
+    def to_representation(self, value: Any) -> Any:
+        if value in ("", None):
+            return None
+        return {"value": value, "label": str(self.choices.get(value, value))}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = data.get("value")
+        if data is None and self.allow_blank:
+            return ""
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(
+    {"oneOf": [{"type": "integer"}, {"type": "object", "properties": {"id": {"type": "integer"}}}]}
+)
+class RelatedObjectField(serializers.RelatedField):
+    default_error_messages = {
+        "does_not_exist": "Related object not found using the provided ID: {value}.",
+        "no_match": "No {model} matches the attributes {value}.",
+        "multiple": "Several {model} objects match the attributes {value}; be more specific.",
+        "invalid": "Give an ID or an object of attributes, not {type}.",
+        "bad_attribute": "Invalid attribute in {value}.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.pop("view_name", None)
+        super().__init__(**kwargs)
+
+    def _cache(self) -> dict[int, Any]:
+        root = self.root
+        store = root.__dict__.setdefault("_fk_cache", {})
+        model = self.get_queryset().model
+        if model not in store:
+            store[model] = {}
+            self._prime(store[model])
+        return store[model]
+
+    def _prime(self, cache: dict[int, Any]) -> None:
+        """Load every id the whole request mentions for this field in one query."""
+        data = getattr(self.root, "initial_data", None)
+        items = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
+        ids = set()
+        for item in items:
+            value = item.get(self.field_name) if isinstance(item, dict) else None
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+                ids.add(int(value))
+            elif isinstance(value, dict) and set(value) == {"id"} and str(value["id"]).isdigit():
+                ids.add(int(value["id"]))
+        if ids:
+            cache.update(self.get_queryset().in_bulk(list(ids)))
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool):
+            self.fail("invalid", type="a boolean")
+        if isinstance(data, dict) and set(data) == {"id"}:
+            data = data["id"]
+        if isinstance(data, int) or (isinstance(data, str) and data.isdigit()):
+            pk = int(data)
+            cache = self._cache()
+            if pk not in cache:
+                obj = self.get_queryset().filter(pk=pk).first()
+                if obj is None:
+                    self.fail("does_not_exist", value=pk)
+                cache[pk] = obj
+            return cache[pk]
+        if isinstance(data, dict):
+            model = self.get_queryset().model
+            try:
+                return self.get_queryset().get(**data)
+            except ObjectDoesNotExist:
+                self.fail("no_match", model=model._meta.verbose_name, value=data)
+            except MultipleObjectsReturned:
+                self.fail("multiple", model=model._meta.verbose_name, value=data)
+            except (FieldError, ValueError, TypeError):
+                self.fail("bad_attribute", value=data)
+        self.fail("invalid", type=type(data).__name__)
+        return None
+
+    def to_representation(self, value: Any) -> Any:
+        return brief_related(value, self.context.get("request"))
+
+    def use_pk_only_optimization(self) -> bool:
+        return False
+
+
+@extend_schema_field({"type": "array", "items": {"type": "object"}})
+class TagListField(serializers.Field):
+    """Tags as a list of ids or ``{"name"|"slug": ...}`` dicts in, nested tags out."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        from cmdb.extras.models import Tag
+
+        if not isinstance(data, list):
+            raise serializers.ValidationError("Give a list of tags.")
+        cache = self.root.__dict__.setdefault("_tag_cache", None)
+        if cache is None:
+            cache = {t.pk: t for t in Tag.objects.all()}
+            self.root.__dict__["_tag_cache"] = cache
+        by_slug = {t.slug: t for t in cache.values()}
+        by_name = {t.name: t for t in cache.values()}
+        result = []
+        for item in data:
+            tag = None
+            if isinstance(item, int) and not isinstance(item, bool):
+                tag = cache.get(item)
+            elif isinstance(item, str):
+                tag = by_slug.get(item) or by_name.get(item)
+            elif isinstance(item, dict):
+                tag = cache.get(item.get("id")) or by_slug.get(item.get("slug")) or by_name.get(item.get("name"))
+            if tag is None:
+                raise serializers.ValidationError(f"Unknown tag {item!r}.")
+            result.append(tag)
+        return result
+
+    def get_attribute(self, instance: Any) -> Any:
+        return instance
+
+    def to_representation(self, instance: Any) -> list[dict[str, Any]]:
+        request = self.context.get("request")
+        return [
+            {**brief_related(t, request), "color": t.color} for t in instance.tags.all()
+        ] if instance.pk else []
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class CustomFieldsField(serializers.JSONField):
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Give an object of custom field values.")
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value or {}
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ContentTypeField(serializers.Field):
+    """A model as ``app_label.model`` (``dcim.interface``)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        from django.contrib.contenttypes.models import ContentType
+
+        try:
+            app_label, model = str(data).split(".", 1)
+            return ContentType.objects.get_by_natural_key(app_label, model)
+        except (ValueError, ContentType.DoesNotExist) as exc:
+            raise serializers.ValidationError(f"Unknown object type {data!r}; use app_label.model.") from exc
+
+    def to_representation(self, value: Any) -> str:
+        return f"{value.app_label}.{value.model}"

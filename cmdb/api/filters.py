@@ -1,0 +1,285 @@
+"""NetBox-style filtering generated from a list of model fields.
+
+For each field named in ``Meta.fields`` the filter set gets:
+
+* text:      ``f`` (exact, repeatable = OR), ``f__n``, ``__ic``, ``__nic``, ``__ie``,
+             ``__nie``, ``__isw``, ``__nisw``, ``__iew``, ``__niew``, ``__empty``
+* numbers,
+  dates:     ``f``, ``f__n``, ``__gt``, ``__gte``, ``__lt``, ``__lte``, ``__empty``
+* choices:   ``f`` and ``f__n``, values checked against the choices
+* booleans:  ``f``
+* relations: ``f_id`` (id or ``null``) and ``f`` (slug, or name where there is
+             no slug), each with ``__n``; unknown values are a 400
+
+plus ``id``/``id__n``, ``q`` (free text over the model's ``search_fields``),
+``tag`` (AND across tags), ``created``/``last_updated`` ranges.  The same
+filter sets serve the API, the OpenAPI schema (so tools can discover the
+parameter names) and the coming web UI.
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db import models
+from django.db.models import Q, QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError
+
+TEXT_LOOKUPS = {
+    "n": ("exact", True), "ic": ("icontains", False), "nic": ("icontains", True), "ie": ("iexact", False),
+    "nie": ("iexact", True), "isw": ("istartswith", False), "nisw": ("istartswith", True),
+    "iew": ("iendswith", False), "niew": ("iendswith", True),
+}
+RANGE_LOOKUPS = {"n": ("exact", True), "gt": ("gt", False), "gte": ("gte", False), "lt": ("lt", False),
+                 "lte": ("lte", False)}
+TRUE_VALUES = {"1", "true", "True", "yes", "on"}
+FALSE_VALUES = {"0", "false", "False", "no", "off"}
+
+
+class MultiValueWidget(forms.SelectMultiple):
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> list[str]:
+        if hasattr(data, "getlist"):
+            return [v for v in data.getlist(name) if v != ""]
+        value = data.get(name)
+        return [value] if value not in (None, "") else []
+
+
+class MultiValueField(forms.Field):
+    """A list of values, each cleaned by ``inner`` (a form field)."""
+
+    widget = MultiValueWidget
+
+    def __init__(self, *args: Any, inner: forms.Field | None = None, **kwargs: Any) -> None:
+        kwargs.pop("choices", None)
+        super().__init__(*args, **kwargs)
+        self.inner = inner or forms.CharField()
+        self.required = False
+
+    def clean(self, value: Any) -> list[Any]:
+        if not value:
+            return []
+        return [self.inner.clean(v) for v in value]
+
+
+class MultiValueFilter(django_filters.Filter):
+    """Repeatable filter: values are ORed; ``exclude`` negates the whole set."""
+
+    field_class = MultiValueField
+
+    def __init__(self, *args: Any, inner: forms.Field | None = None, allow_null: bool = False, **kwargs: Any) -> None:
+        self.allow_null = allow_null
+        super().__init__(*args, **kwargs)
+        self.extra["inner"] = inner
+
+    def filter(self, qs: QuerySet, value: list[Any]) -> QuerySet:
+        if not value:
+            return qs
+        q = Q()
+        plain = [v for v in value if v is not None]
+        if self.lookup_expr == "exact" and plain:
+            q |= Q(**{f"{self.field_name}__in": plain})
+        else:
+            for v in plain:
+                q |= Q(**{f"{self.field_name}__{self.lookup_expr}": v})
+        if len(plain) != len(value):
+            q |= Q(**{f"{self.field_name}__isnull": True})
+        return qs.exclude(q) if self.exclude else qs.filter(q)
+
+
+class NullableInt(forms.IntegerField):
+    def clean(self, value: Any) -> Any:
+        if value in ("null", None):
+            return None
+        return super().clean(value)
+
+
+class RelatedFilter(MultiValueFilter):
+    """Filter on a foreign key by id or by natural key, rejecting unknown values."""
+
+    def __init__(self, *args: Any, related: type[models.Model], to_field: str, **kwargs: Any) -> None:
+        self.related, self.to_field = related, to_field
+        inner = NullableInt() if to_field == "pk" else forms.CharField()
+        super().__init__(*args, inner=inner, **kwargs)
+
+    def filter(self, qs: QuerySet, value: list[Any]) -> QuerySet:
+        if not value:
+            return qs
+        wanted = {v for v in value if v not in (None, "null")}
+        has_null = len(wanted) != len(value)
+        pks: list[Any] = []
+        if wanted:
+            found = dict(self.related._default_manager.filter(**{f"{self.to_field}__in": wanted})
+                         .values_list(self.to_field, "pk"))
+            missing = sorted(str(v) for v in wanted if v not in found)
+            if missing:
+                raise ValidationError(
+                    {self.param_name: [f"Select a valid choice. {', '.join(missing)} is not one of the available choices."]}
+                )
+            pks = list(found.values())
+        q = Q(**{f"{self.field_name}__in": pks}) if pks else Q(pk__in=[])
+        if has_null:
+            q = (q | Q(**{f"{self.field_name}__isnull": True})) if pks else Q(**{f"{self.field_name}__isnull": True})
+        return qs.exclude(q) if self.exclude else qs.filter(q).distinct() if "__" in self.field_name else qs.filter(q)
+
+    @property
+    def param_name(self) -> str:
+        return getattr(self, "_param_name", self.field_name)
+
+
+class EmptyFilter(django_filters.BooleanFilter):
+    """``f__empty=true``: null or the empty string."""
+
+    def __init__(self, *args: Any, text: bool = False, **kwargs: Any) -> None:
+        self.text = text
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet, value: Any) -> QuerySet:
+        if value is None:
+            return qs
+        q = Q(**{f"{self.field_name}__isnull": True})
+        if self.text:
+            q |= Q(**{self.field_name: ""})
+        return qs.filter(q) if value else qs.exclude(q)
+
+
+def _inner_for(f: models.Field) -> forms.Field:
+    if isinstance(f, (models.AutoField, models.IntegerField, models.BigIntegerField)):
+        return forms.IntegerField()
+    if isinstance(f, models.DecimalField):
+        return forms.DecimalField()
+    if isinstance(f, models.FloatField):
+        return forms.FloatField()
+    if isinstance(f, models.DateTimeField):
+        return forms.DateTimeField()
+    if isinstance(f, models.DateField):
+        return forms.DateField()
+    if isinstance(f, models.UUIDField):
+        return forms.UUIDField()
+    return forms.CharField()
+
+
+def filters_for_field(name: str, f: models.Field, path: str | None = None) -> dict[str, django_filters.Filter]:
+    """All NetBox-style filters for one model field."""
+    path = path or name
+    out: dict[str, django_filters.Filter] = {}
+    if isinstance(f, models.BooleanField):
+        out[name] = django_filters.BooleanFilter(field_name=path)
+    elif f.is_relation and (f.many_to_one or f.one_to_one):
+        related = f.related_model
+        out[f"{name}_id"] = RelatedFilter(field_name=path, related=related, to_field="pk")
+        out[f"{name}_id__n"] = RelatedFilter(field_name=path, related=related, to_field="pk", exclude=True)
+        natural = next((a for a in ("slug", "name", "model", "address") if _has(related, a)), None)
+        if natural:
+            out[name] = RelatedFilter(field_name=path, related=related, to_field=natural)
+            out[f"{name}__n"] = RelatedFilter(field_name=path, related=related, to_field=natural, exclude=True)
+    elif f.choices:
+        inner = forms.ChoiceField(choices=[(k, v) for k, v in f.choices])
+        out[name] = MultiValueFilter(field_name=path, inner=inner)
+        out[f"{name}__n"] = MultiValueFilter(field_name=path, inner=inner, exclude=True)
+        if f.blank:
+            out[f"{name}__empty"] = EmptyFilter(field_name=path, text=True)
+    elif isinstance(f, (models.CharField, models.TextField)):
+        out[name] = MultiValueFilter(field_name=path)
+        for suffix, (lookup, exclude) in TEXT_LOOKUPS.items():
+            out[f"{name}__{suffix}"] = MultiValueFilter(field_name=path, lookup_expr=lookup, exclude=exclude)
+        out[f"{name}__empty"] = EmptyFilter(field_name=path, text=True)
+    elif isinstance(f, models.JSONField):
+        pass
+    else:
+        inner = _inner_for(f)
+        out[name] = MultiValueFilter(field_name=path, inner=inner)
+        for suffix, (lookup, exclude) in RANGE_LOOKUPS.items():
+            out[f"{name}__{suffix}"] = MultiValueFilter(field_name=path, lookup_expr=lookup, exclude=exclude,
+                                                        inner=_inner_for(f))
+        out[f"{name}__empty"] = EmptyFilter(field_name=path)
+    for param, flt in out.items():
+        flt._param_name = param  # type: ignore[attr-defined]
+    return out
+
+
+def _has(model: type[models.Model], attr: str) -> bool:
+    try:
+        f = model._meta.get_field(attr)
+    except Exception:
+        return False
+    return not f.is_relation
+
+
+class TagFilter(MultiValueFilter):
+    def filter(self, qs: QuerySet, value: list[str]) -> QuerySet:
+        if not value:
+            return qs
+        from cmdb.extras.models import Tag
+
+        known = set(Tag.objects.filter(slug__in=value).values_list("slug", flat=True))
+        missing = sorted(set(value) - known)
+        if missing:
+            raise ValidationError({"tag": [f"Unknown tag: {', '.join(missing)}."]})
+        for slug in value:
+            qs = qs.exclude(tags__slug=slug) if self.exclude else qs.filter(tags__slug=slug)
+        return qs
+
+
+class BaseFilterSet(django_filters.FilterSet):
+    """Generates the NetBox lookups for every field in ``Meta.fields``.
+
+    ``Meta.related_paths`` adds filters on related fields under another name,
+    e.g. ``{"manufacturer": "device_type__manufacturer"}``.
+    """
+
+    q = django_filters.CharFilter(method="search", label="Search")
+
+    @classmethod
+    def get_filters(cls) -> dict[str, django_filters.Filter]:
+        model = cls._meta.model
+        if model is None:
+            return {}
+        filters: dict[str, django_filters.Filter] = {}
+        id_field = model._meta.pk
+        filters.update(filters_for_field("id", id_field))
+        for name in cls._meta.fields or []:
+            filters.update(filters_for_field(name, model._meta.get_field(name)))
+        for name, path in getattr(cls.Meta, "related_paths", {}).items():
+            target = model
+            for part in path.split("__"):
+                f = target._meta.get_field(part)
+                target = f.related_model or target
+            filters.update(filters_for_field(name, f, path))
+        for stamp in ("created", "last_updated"):
+            try:
+                f = model._meta.get_field(stamp)
+            except Exception:
+                continue
+            for suffix, lookup in (("", "exact"), ("__gte", "gte"), ("__lte", "lte")):
+                flt = MultiValueFilter(field_name=stamp, lookup_expr=lookup, inner=forms.DateTimeField())
+                filters[f"{stamp}{suffix}"] = flt
+        if any(f.name == "tags" for f in model._meta.many_to_many):
+            filters["tag"] = TagFilter(field_name="tags__slug")
+            filters["tag__n"] = TagFilter(field_name="tags__slug", exclude=True)
+        return filters
+
+    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        fields = getattr(queryset.model, "search_fields", ("name",))
+        q = reduce(lambda a, b: a | b, (Q(**{f"{f}__icontains": value}) for f in fields))
+        if value.isdigit():
+            q |= Q(pk=int(value))
+        return queryset.filter(q)
+
+
+class CMDBFilterBackend(DjangoFilterBackend):
+    """Invalid filter values are a 400 with a message per parameter."""
+
+    def filter_queryset(self, request: Any, queryset: QuerySet, view: Any) -> QuerySet:
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid():
+            raise ValidationError({k: [str(e) for e in v] for k, v in filterset.errors.items()})
+        return filterset.qs

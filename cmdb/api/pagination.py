@@ -1,0 +1,66 @@
+"""NetBox-style limit/offset pagination.
+
+``limit=0`` means "as many as the server allows" (MAX_PAGE_SIZE), which is
+how pynetbox and the Ansible inventory fetch everything; ``next`` is an
+absolute URL that keeps every filter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from rest_framework import pagination
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+
+def _int_param(request: Any, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValidationError({name: [f"'{raw}' is not a whole number."]}) from exc
+    if value < 0:
+        raise ValidationError({name: ["Must not be negative."]})
+    return value
+
+
+class LimitOffsetPagination(pagination.LimitOffsetPagination):
+    def paginate(self, queryset: QuerySet, request: Any) -> tuple[QuerySet, int]:
+        """Return the page's queryset and the total count (one COUNT query)."""
+        self.request = request
+        self.max_limit = settings.MAX_PAGE_SIZE
+        limit = _int_param(request, "limit", settings.REST_FRAMEWORK["PAGE_SIZE"])
+        self.limit = self.max_limit if limit == 0 else min(limit, self.max_limit)
+        self.offset = _int_param(request, "offset", 0)
+        self.count = queryset.count()
+        return queryset[self.offset : self.offset + self.limit], self.count
+
+    def get_next_link(self) -> str | None:
+        if self.offset + self.limit >= self.count:
+            return None
+        url = self.request.build_absolute_uri()
+        url = replace_query_param(url, self.limit_query_param, self.limit)
+        return replace_query_param(url, self.offset_query_param, self.offset + self.limit)
+
+    def get_previous_link(self) -> str | None:
+        if self.offset <= 0:
+            return None
+        url = self.request.build_absolute_uri()
+        url = replace_query_param(url, self.limit_query_param, self.limit)
+        if self.offset - self.limit <= 0:
+            return remove_query_param(url, self.offset_query_param)
+        return replace_query_param(url, self.offset_query_param, self.offset - self.limit)
+
+    def response(self, results: list[Any]) -> Response:
+        return Response(
+            {"count": self.count, "next": self.get_next_link(), "previous": self.get_previous_link(), "results": results}
+        )
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return super().get_paginated_response_schema(schema)

@@ -1,0 +1,84 @@
+"""API root, status and schema views."""
+
+from __future__ import annotations
+
+import platform
+import socket
+from typing import Any
+
+import django
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+import cmdb
+
+APPS = ["core", "dcim", "extras", "ipam", "tenancy", "users", "virtualization"]
+
+
+class APIRootView(APIView):
+    """Lists the API's apps; pynetbox reads the API-Version header from here."""
+
+    _ignore_model_permissions = True
+    schema = None
+
+    def get(self, request: Any) -> Response:
+        return Response({app: request.build_absolute_uri(f"/api/{app}/") for app in APPS})
+
+
+class StatusView(APIView):
+    """Versions and health, shaped like NetBox's ``/api/status/``."""
+
+    _ignore_model_permissions = True
+
+    def get(self, request: Any) -> Response:
+        from django.apps import apps
+
+        workers = 0
+        if settings.REDIS_URL:
+            try:
+                import redis
+
+                workers = len(redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1).client_list())
+            except Exception:  # the status page must answer even when Redis is down
+                workers = 0
+        installed = {a.name: getattr(a.module, "__version__", None) or cmdb.__version__
+                     for a in apps.get_app_configs() if not a.name.startswith("django.")}
+        return Response(
+            {
+                "django-version": django.get_version(),
+                "hostname": socket.gethostname(),
+                "installed-apps": installed,
+                "installed_apps": installed,
+                "netbox-version": cmdb.NETBOX_COMPAT_VERSION,
+                "netbox-full-version": f"{cmdb.NETBOX_COMPAT_VERSION}-cmdb{cmdb.__version__}",
+                "cmdb-version": cmdb.__version__,
+                "plugins": {},
+                "python-version": platform.python_version(),
+                "rq-workers-running": 0,
+                "redis-connections": workers,
+                "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+            }
+        )
+
+
+class CachedSchemaView(SpectacularAPIView):
+    """The OpenAPI schema, generated once per process and served from memory.
+
+    Generation walks every endpoint and filter (seconds); tools like the
+    Ansible inventory fetch it on every run, so it must be instant.
+    """
+
+    _cache: dict[str, bytes] = {}
+
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        fmt = "json" if request.GET.get("format") == "json" or "json" in request.headers.get("Accept", "") else "yaml"
+        key = f"{fmt}:{request.get_host()}"
+        if key not in self._cache:
+            response = super().get(request, *args, **kwargs)
+            response.render()
+            self._cache[key] = response.content
+        content_type = "application/json" if fmt == "json" else "application/vnd.oai.openapi"
+        return HttpResponse(self._cache[key], content_type=content_type)

@@ -1,0 +1,212 @@
+"""The one viewset every endpoint uses: it declares queryset, serializer and
+filter set, and inherits NetBox's list/detail/bulk behaviour from here.
+
+Reads go through the fast reader; writes go through the generic services in
+:mod:`cmdb.core.services` inside one change-logged transaction; every query
+starts from :func:`cmdb.users.permissions.restrict`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db.models import QuerySet
+from rest_framework import status, viewsets
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from cmdb.core.context import change_logging
+from cmdb.core.services import BatchValidationError, objects_create, objects_delete, objects_update
+from cmdb.users.permissions import restrict
+
+from .fastread import plan_for, render
+from .pagination import LimitOffsetPagination
+
+_ACTIONS = {"list": "view", "retrieve": "view", "create": "add", "update": "change", "partial_update": "change",
+            "destroy": "delete", "bulk_update": "change", "bulk_partial_update": "change", "bulk_destroy": "delete"}
+
+
+def _is_true(value: str | None) -> bool:
+    return value is not None and value.lower() in {"1", "true", "yes", "on"}
+
+
+class CMDBModelViewSet(viewsets.ModelViewSet):
+    pagination_class = LimitOffsetPagination
+    brief_prefetch: tuple[str, ...] = ()
+
+    @property
+    def ordering_fields(self) -> list[str]:
+        return [f.name for f in self.queryset.model._meta.concrete_fields] + list(
+            getattr(self, "extra_ordering", ())
+        )
+
+    @property
+    def brief(self) -> bool:
+        return _is_true(self.request.query_params.get("brief")) if self.request else False
+
+    def get_queryset(self) -> QuerySet:
+        action = _ACTIONS.get(self.action or "list", "view")
+        return restrict(super().get_queryset(), self.request.user, action)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "brief": self.brief}
+
+    # --- reads -------------------------------------------------------------------------
+
+    def represent(self, queryset: QuerySet) -> list[dict[str, Any]]:
+        plan = plan_for(self.get_serializer_class(), self.brief)
+        base_url = self.request.build_absolute_uri("/").rstrip("/")
+        if plan is not None:
+            return render(plan, queryset, base_url)
+        serializer = self.get_serializer(list(queryset), many=True)
+        return serializer.data
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        paginator: LimitOffsetPagination = self.paginator  # type: ignore[assignment]
+        page, _count = paginator.paginate(queryset, request)
+        return paginator.response(self.represent(page))
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        pk = self._pk(kwargs.get("pk"))
+        rows = self.represent(self.get_queryset().filter(pk=pk))
+        if not rows:
+            raise NotFound()
+        return Response(rows[0])
+
+    def _pk(self, value: Any) -> int:
+        try:
+            return int(value)
+        except (TypeError, ValueError) as exc:
+            raise NotFound() from exc
+
+    def _reread(self, pks: list[Any]) -> list[dict[str, Any]]:
+        model = self.queryset.model
+        rows = {r["id"]: r for r in self._represent_full(model._default_manager.filter(pk__in=pks))}
+        return [rows[pk] for pk in pks if pk in rows]
+
+    def _represent_full(self, queryset: QuerySet) -> list[dict[str, Any]]:
+        plan = plan_for(self.get_serializer_class(), False)
+        base_url = self.request.build_absolute_uri("/").rstrip("/")
+        if plan is not None:
+            return render(plan, queryset, base_url)
+        return self.get_serializer(list(queryset), many=True, context={**self.get_serializer_context(),
+                                                                       "brief": False}).data
+
+    # --- writes ------------------------------------------------------------------------
+
+    def _logging(self) -> Any:
+        return change_logging(user=self.request.user, source="api", request_id=getattr(self.request, "id", None))
+
+    def _validate_many(self, data: list[Any], instances: list[Any] | None = None, partial: bool = False) -> list[dict]:
+        serializer_class = self.get_serializer_class()
+        context = self.get_serializer_context()
+        if instances is None:
+            root = serializer_class(data=data, many=True, context=context)
+            if not root.is_valid():
+                raise ValidationError(root.errors)
+            return list(root.validated_data)
+        validated, errors, failed = [], [], False
+        for instance, item in zip(instances, data, strict=True):
+            payload = {k: v for k, v in item.items() if k != "id"}
+            s = serializer_class(instance, data=payload, partial=partial, context=context)
+            if s.is_valid():
+                validated.append(s.validated_data)
+                errors.append({})
+            else:
+                errors.append(s.errors)
+                failed = True
+        if failed:
+            raise ValidationError(errors)
+        return validated
+
+    def _run(self, fn: Any) -> Any:
+        try:
+            with self._logging():
+                return fn()
+        except BatchValidationError as exc:
+            errors = exc.errors
+            raise ValidationError(errors[0] if getattr(self, "_single", False) else errors) from exc
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        many = isinstance(request.data, list)
+        data = request.data if many else [request.data]
+        if not data or not all(isinstance(d, dict) for d in data):
+            raise ValidationError({"non_field_errors": ["Send an object or a non-empty list of objects."]})
+        self._single = not many
+        try:
+            validated = self._validate_many(data)
+        except ValidationError as exc:
+            if not many and isinstance(exc.detail, list):
+                raise ValidationError(exc.detail[0]) from exc
+            raise
+        model = self.queryset.model
+        created = self._run(lambda: objects_create(model, validated, user=request.user))
+        rows = self._reread([o.pk for o in created])
+        return Response(rows if many else rows[0], status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        partial = kwargs.pop("partial", False)
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["Send an object."]})
+        instance = self.get_queryset().filter(pk=self._pk(kwargs.get("pk"))).first()
+        if instance is None:
+            raise NotFound()
+        self._single = True
+        try:
+            validated = self._validate_many([request.data], [instance], partial=partial)
+        except ValidationError as exc:
+            raise ValidationError(exc.detail[0]) from exc
+        self._run(lambda: objects_update([instance], validated, user=request.user))
+        return Response(self._reread([instance.pk])[0])
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.update(request, *args, partial=True, **kwargs)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        instance = self.get_queryset().filter(pk=self._pk(kwargs.get("pk"))).first()
+        if instance is None:
+            raise NotFound()
+        self._run(lambda: objects_delete([instance]))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    # --- bulk on the list URL ----------------------------------------------------------
+
+    def _bulk_instances(self) -> tuple[list[dict], list[Any]]:
+        data = self.request.data
+        if not isinstance(data, list) or not data:
+            raise ValidationError({"non_field_errors": ["Send a non-empty list of objects, each with an id."]})
+        ids = []
+        for i, item in enumerate(data):
+            if not isinstance(item, dict) or not isinstance(item.get("id"), int) or isinstance(item.get("id"), bool):
+                raise ValidationError({"non_field_errors": [f"Item {i} has no integer id."]})
+            ids.append(item["id"])
+        if len(set(ids)) != len(ids):
+            raise ValidationError({"non_field_errors": ["The same id appears twice."]})
+        found = self.get_queryset().in_bulk(ids)
+        missing = [pk for pk in ids if pk not in found]
+        if missing:
+            raise NotFound(f"Objects not found: {', '.join(map(str, missing))}.")
+        return data, [found[pk] for pk in ids]
+
+    def bulk_update(self, request: Request, *args: Any, partial: bool = False, **kwargs: Any) -> Response:
+        data, instances = self._bulk_instances()
+        validated = self._validate_many(data, instances, partial=partial)
+        self._run(lambda: objects_update(instances, validated, user=request.user))
+        return Response(self._reread([o.pk for o in instances]))
+
+    def bulk_partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.bulk_update(request, *args, partial=True, **kwargs)
+
+    def bulk_destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        _data, instances = self._bulk_instances()
+        self._run(lambda: objects_delete(instances))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReadOnlyCMDBViewSet(CMDBModelViewSet):
+    http_method_names = ["get", "head", "options"]

@@ -1,0 +1,8 @@
+from cmdb.api.routers import CMDBRouter
+
+from . import views
+
+router = CMDBRouter("core")
+router.register("object-changes", views.ObjectChangeViewSet)
+router.register("configuration-items", views.ConfigurationItemViewSet)
+urlpatterns = router.urls

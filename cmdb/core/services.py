@@ -1,0 +1,111 @@
+"""Generic write services: the one path every create, update and delete takes.
+
+API, web UI, imports and discovery call these so that every write is
+validated the same way (``full_clean`` per object, uniqueness per batch),
+checked against the user's tenant scope, and recorded in the change log.
+A batch is all-or-nothing: one bad item and nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+
+from cmdb.core import bulk
+from cmdb.users.permissions import restrict
+
+M = TypeVar("M", bound=models.Model)
+
+
+class BatchValidationError(Exception):
+    """Errors by position in a batch: ``errors[i]`` is a {field: [messages]} dict."""
+
+    def __init__(self, errors: list[dict[str, list[str]]]) -> None:
+        super().__init__("invalid batch")
+        self.errors = errors
+
+
+def _error_dict(exc: ValidationError) -> dict[str, list[str]]:
+    from cmdb.api.exceptions import django_errors
+
+    result = django_errors(exc)
+    return result if isinstance(result, dict) else {"non_field_errors": list(result)}
+
+
+def _validate(model: type[M], objs: Sequence[M], errors: list[dict[str, list[str]]]) -> None:
+    for i, obj in enumerate(objs):
+        try:
+            obj.full_clean(validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            errors[i] = _error_dict(exc)
+    for i, errs in bulk.check_unique(model, objs).items():
+        for field, messages in errs.items():
+            errors[i].setdefault(field, []).extend(messages)
+
+
+def _check_scope(model: type[M], pks: list[Any], user: Any, action: str) -> None:
+    if user is None:
+        return
+    allowed = restrict(model._default_manager.filter(pk__in=pks), user, action).count()
+    if allowed != len(set(pks)):
+        raise PermissionDenied(
+            f"You may not {action} {model._meta.verbose_name_plural} outside your tenants."
+        )
+
+
+def objects_create(model: type[M], items: Sequence[dict[str, Any]], *, user: Any = None) -> list[M]:
+    """Validate and insert a batch of objects from attribute dicts (FKs as objects)."""
+    errors: list[dict[str, list[str]]] = [{} for _ in items]
+    objs: list[M] = []
+    tags: dict[int, list[Any]] = {}
+    for i, data in enumerate(items):
+        data = dict(data)
+        if "tags" in data:
+            tags[i] = list(data.pop("tags") or [])
+        objs.append(model(**data))
+    _validate(model, objs, errors)
+    if any(errors):
+        raise BatchValidationError(errors)
+    with transaction.atomic():
+        created = bulk.bulk_create(model, objs, tags=tags)
+        hook = getattr(model, "post_create", None)
+        if hook is not None:
+            hook(created)
+        _check_scope(model, [o.pk for o in created], user, "add")
+    return created
+
+
+def objects_update(objs: Sequence[M], changes: Sequence[dict[str, Any]], *, user: Any = None) -> list[M]:
+    """Apply attribute changes to loaded objects; all-or-nothing."""
+    if not objs:
+        return list(objs)
+    model = type(objs[0])
+    errors: list[dict[str, list[str]]] = [{} for _ in objs]
+    tag_sets: dict[int, list[Any]] = {}
+    for i, (obj, data) in enumerate(zip(objs, changes, strict=True)):
+        obj._prechange = obj.snapshot()  # type: ignore[attr-defined]
+        data = dict(data)
+        if "tags" in data:
+            tag_sets[i] = list(data.pop("tags") or [])
+        for key, value in data.items():
+            setattr(obj, key, value)
+    _validate(model, objs, errors)
+    if any(errors):
+        raise BatchValidationError(errors)
+    with transaction.atomic():
+        for i, obj in enumerate(objs):
+            obj.save()
+            if i in tag_sets:
+                obj.tags.set(tag_sets[i])  # type: ignore[attr-defined]
+        _check_scope(model, [o.pk for o in objs], user, "change")
+    return list(objs)
+
+
+def objects_delete(objs: Sequence[models.Model]) -> int:
+    with transaction.atomic():
+        for obj in objs:
+            obj.delete()
+    return len(objs)

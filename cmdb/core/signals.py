@@ -1,0 +1,60 @@
+"""Change-log receivers: the only signals the CMDB uses for writes.
+
+Every ``save()``/``delete()`` of a change-logged model lands here, whatever
+path made it (API, admin, shell, management command).  Bulk services that
+bypass ``save()`` call :func:`cmdb.core.changelog.note_many` themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
+from django.dispatch import receiver
+
+from cmdb.core import changelog
+from cmdb.core.choices import ChangeAction
+from cmdb.core.models import ChangeLoggedModel
+from cmdb.core.models.registry import ConfigurationItem
+
+
+@receiver(pre_save)
+def _snapshot_before(sender: type, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+    if raw or not isinstance(instance, ChangeLoggedModel) or instance.pk is None:
+        return
+    if getattr(instance, "_prechange", None) is None:
+        old = sender._default_manager.filter(pk=instance.pk).first()
+        instance._prechange = old.snapshot() if old is not None else None
+
+
+@receiver(post_save)
+def _log_save(sender: type, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    if raw or not isinstance(instance, ChangeLoggedModel):
+        return
+    action = ChangeAction.CREATE if created else ChangeAction.UPDATE
+    changelog.note(instance, action, None if created else getattr(instance, "_prechange", None))
+    instance._prechange = None
+
+
+@receiver(pre_delete)
+def _snapshot_before_delete(sender: type, instance: Any, **kwargs: Any) -> None:
+    if isinstance(instance, ChangeLoggedModel) and getattr(instance, "_prechange", None) is None:
+        instance._prechange = instance.snapshot()
+
+
+@receiver(post_delete)
+def _log_delete(sender: type, instance: Any, **kwargs: Any) -> None:
+    if not isinstance(instance, ChangeLoggedModel):
+        return
+    pre = getattr(instance, "_prechange", None) or instance.snapshot(tags=[])
+    changelog.note(instance, ChangeAction.DELETE, pre)
+    ci_id = getattr(instance, "ci_id", None)
+    if ci_id is not None:
+        ConfigurationItem.objects.filter(pk=ci_id).delete()
+
+
+@receiver(m2m_changed)
+def _log_tags(sender: type, instance: Any, action: str, **kwargs: Any) -> None:
+    if action not in {"post_add", "post_remove", "post_clear"} or not isinstance(instance, ChangeLoggedModel):
+        return
+    changelog.note(instance, ChangeAction.UPDATE, getattr(instance, "_prechange_tags_snapshot", None))

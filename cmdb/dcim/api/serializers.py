@@ -1,0 +1,104 @@
+from rest_framework import serializers
+
+from cmdb.api.serializers import BaseModelSerializer, TaggedModelSerializer
+
+from .. import models
+
+CI_FIELDS = ["status", "tenant", "criticality", "owner", "last_seen", "ci_id"]
+STAMPS = ["tags", "custom_fields", "created", "last_updated"]
+
+
+def _context(values: list, ctx: object) -> dict:
+    return dict(values[0] or {})
+
+
+class SiteSerializer(TaggedModelSerializer):
+    region = serializers.JSONField(read_only=True, default=None)
+    group = serializers.JSONField(read_only=True, default=None)
+    fast_computed = {"region": ((), lambda v, c: None), "group": ((), lambda v, c: None)}
+
+    class Meta:
+        model = models.Site
+        fields = ["id", "url", "display", "name", "slug", "status", "region", "group", "tenant", "facility",
+                  "time_zone", "description", "physical_address", "latitude", "longitude", "comments", *STAMPS]
+        brief_fields = ["id", "url", "display", "name", "slug", "description"]
+
+
+class LocationSerializer(TaggedModelSerializer):
+    class Meta:
+        model = models.Location
+        fields = ["id", "url", "display", "name", "slug", "site", "parent", "status", "tenant", "facility",
+                  "description", "comments", *STAMPS]
+        brief_fields = ["id", "url", "display", "name", "slug", "description"]
+
+
+class RackSerializer(TaggedModelSerializer):
+    ci_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = models.Rack
+        fields = ["id", "url", "display", "name", "site", "location", "facility_id", "serial", "asset_tag",
+                  "u_height", "description", "comments", *CI_FIELDS, *STAMPS]
+        brief_fields = ["id", "url", "display", "name", "description"]
+
+
+class ManufacturerSerializer(TaggedModelSerializer):
+    class Meta:
+        model = models.Manufacturer
+        fields = ["id", "url", "display", "name", "slug", "description", *STAMPS]
+        brief_fields = ["id", "url", "display", "name", "slug", "description"]
+
+
+class DeviceTypeSerializer(TaggedModelSerializer):
+    class Meta:
+        model = models.DeviceType
+        fields = ["id", "url", "display", "manufacturer", "model", "slug", "part_number", "u_height",
+                  "is_full_depth", "description", "comments", *STAMPS]
+        brief_fields = ["id", "url", "display", "manufacturer", "model", "slug", "description"]
+
+
+class InterfaceTemplateSerializer(BaseModelSerializer):
+    class Meta:
+        model = models.InterfaceTemplate
+        fields = ["id", "url", "display", "device_type", "name", "type", "mgmt_only"]
+        brief_fields = ["id", "url", "display", "name"]
+
+
+class DeviceRoleSerializer(TaggedModelSerializer):
+    class Meta:
+        model = models.DeviceRole
+        fields = ["id", "url", "display", "name", "slug", "color", "vm_role", "description", *STAMPS]
+        brief_fields = ["id", "url", "display", "name", "slug", "description"]
+
+
+class PlatformSerializer(TaggedModelSerializer):
+    class Meta:
+        model = models.Platform
+        fields = ["id", "url", "display", "name", "slug", "manufacturer", "description", *STAMPS]
+        brief_fields = ["id", "url", "display", "name", "slug", "description"]
+
+
+class DeviceSerializer(TaggedModelSerializer):
+    ci_id = serializers.IntegerField(read_only=True)
+    config_context = serializers.JSONField(read_only=True)
+    fast_computed = {"config_context": (("local_context_data",), _context)}
+
+    class Meta:
+        model = models.Device
+        fields = [
+            "id", "url", "display", "name", "device_type", "role", "tenant", "platform", "serial", "asset_tag",
+            "site", "location", "rack", "position", "face", "status", "primary_ip4", "primary_ip6", "oob_ip",
+            "cluster", "description", "comments", "config_context", "local_context_data", "criticality", "owner",
+            "last_seen", "purchase_date", "warranty_end", "ci_id", *STAMPS,
+        ]
+        brief_fields = ["id", "url", "display", "name", "description"]
+
+
+class InterfaceSerializer(TaggedModelSerializer):
+    count_ipaddresses = serializers.IntegerField(read_only=True, default=0)
+
+    class Meta:
+        model = models.Interface
+        fields = ["id", "url", "display", "device", "name", "label", "type", "enabled", "mgmt_only", "mac_address",
+                  "mtu", "description", "count_ipaddresses", *STAMPS]
+        brief_fields = ["id", "url", "display", "device", "name", "description"]

@@ -1,0 +1,14 @@
+from cmdb.api.routers import CMDBRouter
+from cmdb.core.api.views import ObjectChangeViewSet
+
+from . import views
+
+router = CMDBRouter("extras")
+router.register("tags", views.TagViewSet)
+router.register("custom-fields", views.CustomFieldViewSet)
+router.register("journal-entries", views.JournalEntryViewSet)
+# NetBox 3 served the change log here; NetBox 4 under core. Both work.
+router.register("object-changes", ObjectChangeViewSet, basename="extras-object-changes")
+for empty in ("config-contexts", "export-templates", "saved-filters", "webhooks"):
+    router.register_empty(empty)
+urlpatterns = router.urls

@@ -1,0 +1,116 @@
+"""API tokens and object permissions."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from cmdb.core.models.base import ChangeLoggedModel
+
+
+def hash_key(key: str) -> str:
+    """SHA-256 of a token key.
+
+    Keys are 160 random bits, so a fast hash is enough to make a stolen
+    database useless; a slow password hash would only slow every API call.
+    """
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def validate_networks(value: list[str]) -> None:
+    if not isinstance(value, list):
+        raise ValidationError("Give a list of networks, e.g. [\"10.0.0.0/8\"].")
+    for net in value:
+        try:
+            ipaddress.ip_network(str(net), strict=False)
+        except ValueError as exc:
+            raise ValidationError(f"{net!r} is not a network.") from exc
+
+
+class Token(ChangeLoggedModel):
+    """An API token: only its hash is stored; the key is shown once at creation."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    key_digest = models.CharField(max_length=64, unique=True, editable=False)
+    key_prefix = models.CharField(max_length=8, editable=False, help_text="First characters, to recognise a token")
+    expires = models.DateTimeField(null=True, blank=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    write_enabled = models.BooleanField(default=False)
+    description = models.CharField(max_length=200, blank=True)
+    allowed_ips = models.JSONField(default=list, blank=True, validators=[validate_networks])
+
+    display_field = "key_prefix"
+    tenant_path = None
+    search_fields = ("description", "key_prefix")
+    snapshot_exclude = frozenset({"created", "last_updated", "last_used", "key_digest"})
+
+    class Meta:
+        ordering = ("-created",)
+
+    def __str__(self) -> str:
+        return f"{self.key_prefix}…"
+
+    @staticmethod
+    def generate_key() -> str:
+        return secrets.token_hex(20)
+
+    def set_key(self, key: str) -> None:
+        self.key_digest = hash_key(key)
+        self.key_prefix = key[:8]
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires is not None and self.expires <= timezone.now()
+
+    def allows_address(self, address: str | None) -> bool:
+        if not self.allowed_ips:
+            return True
+        if not address:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in ipaddress.ip_network(net, strict=False) for net in self.allowed_ips)
+
+
+class Action(models.TextChoices):
+    VIEW = "view", "View"
+    ADD = "add", "Add"
+    CHANGE = "change", "Change"
+    DELETE = "delete", "Delete"
+
+
+class ObjectPermission(ChangeLoggedModel):
+    """Grants actions on object types to users and groups, optionally only
+    for objects of some tenants (a faculty's admins and their CIs)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=200, blank=True)
+    enabled = models.BooleanField(default=True)
+    object_types = models.JSONField(help_text='Model labels, e.g. ["dcim.device", "dcim.interface"]; "*" for all')
+    actions = models.JSONField(help_text='Any of "view", "add", "change", "delete"')
+    tenants = models.ManyToManyField("tenancy.Tenant", blank=True, related_name="+")
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="object_permissions")
+    groups = models.ManyToManyField(Group, blank=True, related_name="object_permissions")
+
+    tenant_path = None
+    search_fields = ("name", "description")
+
+    class Meta:
+        ordering = ("name",)
+
+    def clean(self) -> None:
+        super().clean()
+        valid = set(Action.values)
+        if not isinstance(self.actions, list) or not self.actions or not set(self.actions) <= valid:
+            raise ValidationError({"actions": f"Give a non-empty list of {sorted(valid)}."})
+        if not isinstance(self.object_types, list) or not self.object_types:
+            raise ValidationError({"object_types": "Give a non-empty list of model labels."})

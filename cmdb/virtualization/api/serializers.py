@@ -1,0 +1,56 @@
+from rest_framework import serializers
+
+from cmdb.api.serializers import TaggedModelSerializer
+
+from .. import models
+
+STAMPS = ["tags", "custom_fields", "created", "last_updated"]
+CI_FIELDS = ["status", "tenant", "criticality", "owner", "last_seen", "ci_id"]
+
+
+class ClusterTypeSerializer(TaggedModelSerializer):
+    class Meta:
+        model = models.ClusterType
+        fields = ["id", "url", "display", "name", "slug", "description", *STAMPS]
+        brief_fields = ["id", "url", "display", "name", "slug", "description"]
+
+
+class ClusterGroupSerializer(TaggedModelSerializer):
+    class Meta:
+        model = models.ClusterGroup
+        fields = ["id", "url", "display", "name", "slug", "description", *STAMPS]
+        brief_fields = ["id", "url", "display", "name", "slug", "description"]
+
+
+class ClusterSerializer(TaggedModelSerializer):
+    ci_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = models.Cluster
+        fields = ["id", "url", "display", "name", "type", "group", "site", "description", "comments", *CI_FIELDS,
+                  *STAMPS]
+        brief_fields = ["id", "url", "display", "name", "description"]
+
+
+class VirtualMachineSerializer(TaggedModelSerializer):
+    ci_id = serializers.IntegerField(read_only=True)
+    config_context = serializers.JSONField(read_only=True)
+    fast_computed = {"config_context": (("local_context_data",), lambda v, c: dict(v[0] or {}))}
+
+    class Meta:
+        model = models.VirtualMachine
+        fields = ["id", "url", "display", "name", "status", "site", "cluster", "device", "role", "tenant",
+                  "platform", "serial", "primary_ip4", "primary_ip6", "vcpus", "memory", "disk", "description",
+                  "comments", "config_context", "local_context_data", "criticality", "owner", "last_seen", "ci_id",
+                  *STAMPS]
+        brief_fields = ["id", "url", "display", "name", "description"]
+
+
+class VMInterfaceSerializer(TaggedModelSerializer):
+    count_ipaddresses = serializers.IntegerField(read_only=True, default=0)
+
+    class Meta:
+        model = models.VMInterface
+        fields = ["id", "url", "display", "virtual_machine", "name", "enabled", "mac_address", "mtu", "description",
+                  "count_ipaddresses", *STAMPS]
+        brief_fields = ["id", "url", "display", "virtual_machine", "name", "description"]

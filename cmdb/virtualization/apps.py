@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class VirtualizationConfig(AppConfig):
+    name = "cmdb.virtualization"
+    label = "virtualization"
+    verbose_name = "Virtualization"
