@@ -19,10 +19,10 @@ from rest_framework.test import APIClient
 def pytest_runtest_makereport(item: Any, call: Any):  # type: ignore[no-untyped-def]
     outcome = yield
     report = outcome.get_result()
-    if os.environ.get("CI", "").lower() == "true" and report.skipped and call.when in ("setup", "call"):
-        if not hasattr(report, "wasxfail"):
-            report.outcome = "failed"
-            report.longrepr = f"Skipped under CI=true (skips count as failures in CI): {report.longrepr}"
+    in_ci = os.environ.get("CI", "").lower() == "true"
+    if in_ci and report.skipped and call.when in ("setup", "call") and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"Skipped under CI=true (skips count as failures in CI): {report.longrepr}"
 
 
 @pytest.fixture

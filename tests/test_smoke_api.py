@@ -12,4 +12,4 @@ def test_create_site_and_list(api):
     assert r.status_code == 200
     body = r.json()
     assert body["count"] == 1
-    assert body["results"][0]["url"].endswith("/api/dcim/sites/%d/" % body["results"][0]["id"])
+    assert body["results"][0]["url"].endswith(f"/api/dcim/sites/{body['results'][0]['id']}/")

@@ -17,7 +17,7 @@ def django_errors(exc: DjangoValidationError) -> Any:
     if hasattr(exc, "error_dict"):
         out: dict[str, list[str]] = {}
         for field, errs in exc.message_dict.items():
-            key = "non_field_errors" if field == "__all__" else ("custom_fields" if field == "custom_field_data" else field)
+            key = {"__all__": "non_field_errors", "custom_field_data": "custom_fields"}.get(field, field)
             out.setdefault(key, []).extend(errs)
         return out
     return {"non_field_errors": exc.messages}

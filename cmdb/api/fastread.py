@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from rest_framework import serializers
 
@@ -58,7 +59,7 @@ def _display_column(model: type[models.Model]) -> str | None:
     name = getattr(model, "display_field", "name")
     try:
         f = model._meta.get_field(name)
-    except Exception:
+    except FieldDoesNotExist:
         return None
     return f.attname if not f.is_relation else None
 
@@ -88,7 +89,7 @@ def _nested_getter(cols: _Columns, source: str, related: type[models.Model], fk_
     for attr in ("name", "slug", "model", "address"):
         try:
             f = related._meta.get_field(attr)
-        except Exception:
+        except FieldDoesNotExist:
             continue
         if not f.is_relation:
             extras.append((attr, cols.add(f"{source}__{attr}")))
@@ -165,7 +166,7 @@ def compile_plan(serializer_class: type[serializers.Serializer], brief: bool) ->
         else:
             try:
                 mf = model._meta.get_field(source)
-            except Exception:
+            except FieldDoesNotExist:
                 # An annotation on the viewset's queryset (e.g. a count).
                 mf = None
             if mf is not None and mf.is_relation and source != mf.attname:

@@ -24,6 +24,7 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
@@ -116,9 +117,8 @@ class RelatedFilter(MultiValueFilter):
                          .values_list(self.to_field, "pk"))
             missing = sorted(str(v) for v in wanted if v not in found)
             if missing:
-                raise ValidationError(
-                    {self.param_name: [f"Select a valid choice. {', '.join(missing)} is not one of the available choices."]}
-                )
+                message = f"Select a valid choice. {', '.join(missing)} is not one of the available choices."
+                raise ValidationError({self.param_name: [message]})
             pks = list(found.values())
         q = Q(**{f"{self.field_name}__in": pks}) if pks else Q(pk__in=[])
         if has_null:
@@ -204,7 +204,7 @@ def filters_for_field(name: str, f: models.Field, path: str | None = None) -> di
 def _has(model: type[models.Model], attr: str) -> bool:
     try:
         f = model._meta.get_field(attr)
-    except Exception:
+    except FieldDoesNotExist:
         return False
     return not f.is_relation
 
@@ -251,8 +251,8 @@ class BaseFilterSet(django_filters.FilterSet):
             filters.update(filters_for_field(name, f, path))
         for stamp in ("created", "last_updated"):
             try:
-                f = model._meta.get_field(stamp)
-            except Exception:
+                model._meta.get_field(stamp)
+            except FieldDoesNotExist:
                 continue
             for suffix, lookup in (("", "exact"), ("__gte", "gte"), ("__lte", "lte")):
                 flt = MultiValueFilter(field_name=stamp, lookup_expr=lookup, inner=forms.DateTimeField())

@@ -59,7 +59,12 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
 
     def response(self, results: list[Any]) -> Response:
         return Response(
-            {"count": self.count, "next": self.get_next_link(), "previous": self.get_previous_link(), "results": results}
+            {
+                "count": self.count,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": results,
+            }
         )
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:

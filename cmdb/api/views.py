@@ -65,20 +65,37 @@ class StatusView(APIView):
 
 
 class CachedSchemaView(SpectacularAPIView):
-    """The OpenAPI schema, generated once per process and served from memory.
+    """The OpenAPI schema, generated once and then served from memory.
 
     Generation walks every endpoint and filter (seconds); tools like the
-    Ansible inventory fetch it on every run, so it must be instant.
+    Ansible inventory fetch it on every run, so it must be instant.  The
+    rendered schema is kept in this process and in the shared cache (Redis
+    when ``REDIS_URL`` is set), so one worker's work serves all of them.
     """
 
-    _cache: dict[str, bytes] = {}
+    _memo: dict[str, bytes] = {}
 
     def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         fmt = "json" if request.GET.get("format") == "json" or "json" in request.headers.get("Accept", "") else "yaml"
-        key = f"{fmt}:{request.get_host()}"
-        if key not in self._cache:
-            response = super().get(request, *args, **kwargs)
-            response.render()
-            self._cache[key] = response.content
-        content_type = "application/json" if fmt == "json" else "application/vnd.oai.openapi"
-        return HttpResponse(self._cache[key], content_type=content_type)
+        return HttpResponse(self.content(fmt, request), content_type=(
+            "application/json" if fmt == "json" else "application/vnd.oai.openapi"))
+
+    @classmethod
+    def content(cls, fmt: str, request: Any = None) -> bytes:
+        """The rendered schema (``json`` or ``yaml``); ``request=None`` pre-warms at start-up."""
+        from django.core.cache import cache
+
+        key = f"cmdb:openapi:{cmdb.__version__}:{fmt}"
+        content = cls._memo.get(key)
+        if content is None:
+            content = cache.get(key)
+        if content is None:
+            from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
+
+            generator = cls.generator_class(urlconf=cls.urlconf, api_version=cls.api_version, patterns=cls.patterns)
+            schema = generator.get_schema(request=request, public=True)
+            renderer = OpenApiJsonRenderer() if fmt == "json" else OpenApiYamlRenderer()
+            content = renderer.render(schema, renderer_context={})
+            cache.set(key, content, timeout=24 * 3600)
+        cls._memo[key] = content
+        return content

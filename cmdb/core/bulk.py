@@ -33,7 +33,8 @@ def bulk_create(model: type[M], objs: Sequence[M], *, tags: dict[int, list[Any]]
         return list(objs)
     with transaction.atomic():
         if issubclass(model, CIModel):
-            cis = [ConfigurationItem(kind=model.ci_kind(), **obj.registry_values()) for obj in objs]  # type: ignore[attr-defined]
+            kind = model.ci_kind()
+            cis = [ConfigurationItem(kind=kind, **obj.registry_values()) for obj in objs]  # type: ignore[attr-defined]
             ConfigurationItem.objects.bulk_create(cis, batch_size=batch_size)
             for obj, ci in zip(objs, cis, strict=True):
                 obj.ci = ci  # type: ignore[attr-defined]
@@ -106,7 +107,8 @@ def check_unique(model: type[M], objs: Sequence[M]) -> dict[int, dict[str, list[
                 continue
             label = ", ".join(model._meta.get_field(f).verbose_name for f in fields)
             if key in keys:
-                errors[i].setdefault(fields[-1], []).append(f"Duplicate {label} within this request (see item {keys[key]}).")
+                message = f"Duplicate {label} within this request (see item {keys[key]})."
+                errors[i].setdefault(fields[-1], []).append(message)
                 continue
             keys[key] = i
         if not keys:

@@ -199,11 +199,15 @@ def verify(progress: Any = None) -> VerifyResult:
     checked = 0
     for row in _iter_chain():
         if row.prev_hash != prev:
-            return VerifyResult(checked, row.id, "previous-hash link does not match the row before (row removed or reordered)")
+            return VerifyResult(
+                checked, row.id, "previous-hash link does not match the row before (row removed or reordered)"
+            )
         if not row.erased and data_digest(row.salt, row) != row.data_digest:
             return VerifyResult(checked, row.id, "data differs from its digest (before/after, user or object altered)")
         if link_hash(prev, row) != row.chain_hash:
-            return VerifyResult(checked, row.id, "row hash does not match its columns (time, action, object or digest altered)")
+            return VerifyResult(
+                checked, row.id, "row hash does not match its columns (time, action, object or digest altered)"
+            )
         prev = row.chain_hash
         checked += 1
         if progress is not None:

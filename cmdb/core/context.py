@@ -47,7 +47,9 @@ def current() -> ChangeContext | None:
 
 
 @contextlib.contextmanager
-def change_logging(user: Any = None, source: str = "api", request_id: uuid.UUID | None = None) -> Iterator[ChangeContext]:
+def change_logging(
+    user: Any = None, source: str = "api", request_id: uuid.UUID | None = None
+) -> Iterator[ChangeContext]:
     """Attribute every write inside the block and log it atomically with the writes.
 
     The block runs in a transaction; the buffered changes are appended to the

@@ -302,7 +302,9 @@ class Interface(PrimaryModel):
     enabled = models.BooleanField(default=True)
     mgmt_only = models.BooleanField(default=False)
     mac_address = models.CharField(max_length=17, blank=True, validators=[mac_validator], db_index=True)
-    mtu = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(65536)])
+    mtu = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(65536)]
+    )
 
     tenant_path = "device__tenant"
     search_fields = ("name", "label", "mac_address", "description")

@@ -66,12 +66,10 @@ def _check(cf: Any, value: Any) -> Any:
             URLValidator()(value)
         except ValidationError as exc:
             raise ValueError("must be a URL") from exc
-    elif t == "select":
-        if value not in (cf.choices or []):
-            raise ValueError(f"must be one of {', '.join(map(str, cf.choices or []))}")
-    elif t == "multiselect":
-        if not isinstance(value, list) or any(v not in (cf.choices or []) for v in value):
-            raise ValueError(f"must be a list of {', '.join(map(str, cf.choices or []))}")
+    elif t == "select" and value not in (cf.choices or []):
+        raise ValueError(f"must be one of {', '.join(map(str, cf.choices or []))}")
+    elif t == "multiselect" and (not isinstance(value, list) or any(v not in (cf.choices or []) for v in value)):
+        raise ValueError(f"must be a list of {', '.join(map(str, cf.choices or []))}")
     return value
 
 

@@ -11,6 +11,7 @@ writable through one.
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from typing import Any
 
@@ -68,10 +69,8 @@ def grants_for(user: Any) -> Grants:
     cached = getattr(user, "_cmdb_grants", None)
     if cached is None:
         cached = Grants(user)
-        try:
+        with contextlib.suppress(AttributeError):
             user._cmdb_grants = cached
-        except AttributeError:
-            pass
     return cached
 
 
@@ -125,7 +124,8 @@ class ObjectPermissionRequired(permissions.BasePermission):
         user = request.user
         if not getattr(user, "is_authenticated", False):
             return False
-        if request.method not in permissions.SAFE_METHODS and isinstance(request.auth, Token) and not request.auth.write_enabled:
+        read_only_token = isinstance(request.auth, Token) and not request.auth.write_enabled
+        if request.method not in permissions.SAFE_METHODS and read_only_token:
             self.message = "This token is read-only."
             return False
         model = getattr(getattr(view, "queryset", None), "model", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -64,7 +65,7 @@ class VirtualMachine(CIModel):
         "ipam.IPAddress", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     vcpus = models.DecimalField(
-        max_digits=6, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0.01)]
+        max_digits=6, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(Decimal("0.01"))]
     )
     memory = models.PositiveIntegerField(null=True, blank=True, help_text="MB")
     disk = models.PositiveIntegerField(null=True, blank=True, help_text="GB")
@@ -114,7 +115,9 @@ class VMInterface(PrimaryModel):
     name = models.CharField(max_length=64)
     enabled = models.BooleanField(default=True)
     mac_address = models.CharField(max_length=17, blank=True, validators=[mac_validator], db_index=True)
-    mtu = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(65536)])
+    mtu = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(65536)]
+    )
 
     tenant_path = "virtual_machine__tenant"
     search_fields = ("name", "mac_address", "description")

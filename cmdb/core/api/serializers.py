@@ -31,9 +31,6 @@ class ObjectChangeSerializer(BaseModelSerializer):
 
 
 class ConfigurationItemSerializer(BaseModelSerializer):
-    object_url = serializers.SerializerMethodField()
-    fast_computed = {"object_url": ((), lambda v, c: None)}
-
     class Meta:
         model = ConfigurationItem
         fields = ["id", "url", "display", "kind", "name", "status", "tenant", "criticality", "owner", "last_seen",

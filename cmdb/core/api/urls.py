@@ -1,3 +1,5 @@
+from django.urls import path
+
 from cmdb.api.routers import CMDBRouter
 
 from . import views
@@ -5,4 +7,4 @@ from . import views
 router = CMDBRouter("core")
 router.register("object-changes", views.ObjectChangeViewSet)
 router.register("configuration-items", views.ConfigurationItemViewSet)
-urlpatterns = router.urls
+urlpatterns = [path("search/", views.SearchView.as_view(), name="core-search"), *router.urls]

@@ -1,7 +1,13 @@
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
 from cmdb.api.viewsets import ReadOnlyCMDBViewSet
 
 from ..filtersets import ConfigurationItemFilterSet, ObjectChangeFilterSet
 from ..models import ConfigurationItem, ObjectChange
+from ..search import search
 from .serializers import ConfigurationItemSerializer, ObjectChangeSerializer
 
 
@@ -19,3 +25,25 @@ class ConfigurationItemViewSet(ReadOnlyCMDBViewSet):
     queryset = ConfigurationItem.objects.all().order_by("kind", "name", "id")
     serializer_class = ConfigurationItemSerializer
     filterset_class = ConfigurationItemFilterSet
+
+
+class SearchView(APIView):
+    """``GET /api/core/search/?q=text``: every object kind, only what the caller may see."""
+
+    _ignore_model_permissions = True
+
+    def get(self, request: Request) -> Response:
+        text = request.query_params.get("q", "")
+        if not text.strip():
+            raise ValidationError({"q": ["Give a search text."]})
+        try:
+            limit = min(int(request.query_params.get("limit", 25)), 200)
+        except ValueError as exc:
+            raise ValidationError({"limit": ["Must be a whole number."]}) from exc
+        hits = search(request.user, text, limit_per_type=limit)
+        results = [
+            {"object_type": h.object_type, "id": h.id, "display": h.display,
+             "url": request.build_absolute_uri(h.url) if h.url else None}
+            for h in hits
+        ]
+        return Response({"count": len(results), "results": results})

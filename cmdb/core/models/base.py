@@ -58,8 +58,7 @@ class ChangeLoggedModel(models.Model):
         for f in self._meta.concrete_fields:
             if f.name in self.snapshot_exclude or f.name == "id":
                 continue
-            key = f.name if not f.is_relation else f.name
-            data[key] = json_value(getattr(self, f.attname))
+            data[f.name] = json_value(getattr(self, f.attname))
         if "custom_field_data" in data:
             data["custom_fields"] = data.pop("custom_field_data")
         if hasattr(self, "tags") and self.pk:
@@ -138,15 +137,6 @@ class CIModel(PrimaryModel):
     class Meta:
         abstract = True
 
-    @classmethod
-    def ci_kind(cls) -> str:
-        return cls._meta.label_lower
-
-    def registry_values(self) -> dict[str, Any]:
-        values = {f: getattr(self, f) for f in self.REGISTRY_FIELDS}
-        values["name"] = (values["name"] or "")[:255]
-        return values
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         from cmdb.core.models.registry import ConfigurationItem
 
@@ -156,6 +146,15 @@ class CIModel(PrimaryModel):
             else:
                 ConfigurationItem.objects.filter(pk=self.ci_id).update(**self.registry_values())
             super().save(*args, **kwargs)
+
+    @classmethod
+    def ci_kind(cls) -> str:
+        return cls._meta.label_lower
+
+    def registry_values(self) -> dict[str, Any]:
+        values = {f: getattr(self, f) for f in self.REGISTRY_FIELDS}
+        values["name"] = (values["name"] or "")[:255]
+        return values
 
 
 def validate_not_self_parent(obj: models.Model, field: str = "parent") -> None:

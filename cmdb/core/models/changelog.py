@@ -23,7 +23,9 @@ class ObjectChange(models.Model):
     """
 
     time = models.DateTimeField(db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     user_name = models.CharField(max_length=150, blank=True)
     request_id = models.UUIDField(db_index=True)
     source = models.CharField(max_length=100, blank=True)

@@ -40,5 +40,10 @@ class Command(BaseCommand):
             def load(self) -> Any:
                 return application
 
+        from cmdb.api.views import CachedSchemaView
+
+        # Render the OpenAPI schema once in the master; forked workers inherit it.
+        for fmt in ("json", "yaml"):
+            CachedSchemaView.content(fmt)
         self.stdout.write(f"Serving the CMDB on http://{bind}/ with {opts['workers']} workers")
         App().run()
