@@ -23,3 +23,23 @@ class RequestIdMiddleware:
         if request.path.startswith("/api/"):
             response["API-Version"] = API_VERSION
         return response
+
+
+class ChangeLoggingMiddleware:
+    """Attribute writes made through the web UI (today Django's admin) to the user.
+
+    API views open their own change-logging context with source ``api``;
+    every other unsafe request runs inside one with source ``web``, so an
+    admin edit is logged with its user and request id, atomically.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in ("GET", "HEAD", "OPTIONS") or request.path.startswith("/api/"):
+            return self.get_response(request)
+        from cmdb.core.context import change_logging
+
+        with change_logging(user=request.user, source="web", request_id=getattr(request, "id", None)):
+            return self.get_response(request)
