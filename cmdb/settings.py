@@ -8,6 +8,7 @@ optionally ``REDIS_URL`` (shared cache for several web processes).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
@@ -117,6 +118,11 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("TEST", {})
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    # One test database per data folder, so test runs from several checkouts or
+    # CI jobs on one PostgreSQL server never drop each other's database.
+    _tag = hashlib.sha1(str(DATA_DIR.resolve()).encode(), usedforsecurity=False).hexdigest()[:10]
+    DATABASES["default"]["TEST"].setdefault("NAME", f"test_cmdb_{_tag}")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
