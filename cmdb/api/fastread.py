@@ -3,10 +3,14 @@
 DRF serializes an object by calling a field object per attribute, which with
 nested objects costs ~50 function calls per row.  Here the serializer's
 fields are compiled once per class into (a) the columns to fetch with a
-single ``values_list`` query, joins included, and (b) a list of small
-closures that turn a row tuple into the NetBox-shaped dict.  Tags come from
-one extra query for the whole page.  Serializers with fields this compiler
-does not understand fall back to DRF (``plan_for`` returns ``None``).
+single ``values_list`` query and (b) a list of small closures that turn a
+row tuple into the NetBox-shaped dict.  Nested related objects (site, role,
+primary IP, ...) and tags come from one extra query per related model for
+the whole page, not from joins: PostgreSQL needs ~50-100 ms just to plan a
+dozen-way join and joins every matching row before LIMIT, while a lookup by
+primary key costs well under a millisecond.  Serializers with fields this
+compiler does not understand fall back to DRF (``plan_for`` returns
+``None``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,19 @@ Getter = Callable[[tuple, "ReadContext"], Any]
 class ReadContext:
     base_url: str
     tags: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    #: Brief form of the related objects the page refers to: related model -> pk -> dict.
+    related: dict[type[models.Model], dict[Any, dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass
+class RelatedLookup:
+    """The brief form of one related model, loaded for a whole page with one query."""
+
+    model: type[models.Model]
+    prefix: str  # "/api/dcim/sites/"
+    display: str  # column shown as ``display``
+    extras: list[str]  # name/slug/model/address columns copied as they are
+    fk_indexes: list[int] = field(default_factory=list)  # row positions of the foreign keys to it
 
 
 @dataclass
@@ -41,6 +58,7 @@ class Plan:
     columns: list[str]
     getters: list[tuple[str, Getter]]
     needs_tags: bool
+    related: list[RelatedLookup] = field(default_factory=list)
 
 
 def _convert(model_field: models.Field | None) -> Callable[[Any], Any]:
@@ -76,33 +94,36 @@ class _Columns:
         return self.index[column]
 
 
-def _nested_getter(cols: _Columns, source: str, related: type[models.Model], fk_attname: str) -> Getter | None:
+def _nested_getter(cols: _Columns, related_lookups: dict[type[models.Model], RelatedLookup],
+                   related: type[models.Model], fk_attname: str) -> Getter | None:
     path = endpoint_path(related)
     if path is None:
         return None
-    id_i = cols.add(fk_attname)
     disp = _display_column(related)
     if disp is None:
         return None
-    disp_i = cols.add(f"{source}__{disp}")
-    extras = []
-    for attr in ("name", "slug", "model", "address"):
-        try:
-            f = related._meta.get_field(attr)
-        except FieldDoesNotExist:
-            continue
-        if not f.is_relation:
-            extras.append((attr, cols.add(f"{source}__{attr}")))
-    prefix = f"/api/{path}/"
+    lookup = related_lookups.get(related)
+    if lookup is None:
+        extras = []
+        for attr in ("name", "slug", "model", "address"):
+            try:
+                f = related._meta.get_field(attr)
+            except FieldDoesNotExist:
+                continue
+            if not f.is_relation:
+                extras.append(attr)
+        lookup = related_lookups[related] = RelatedLookup(related, f"/api/{path}/", disp, extras)
+    id_i = cols.add(fk_attname)
+    lookup.fk_indexes.append(id_i)
+    objects = lookup.model
 
     def get(row: tuple, ctx: ReadContext) -> Any:
         pk = row[id_i]
         if pk is None:
             return None
-        out = {"id": pk, "url": f"{ctx.base_url}{prefix}{pk}/", "display": str(row[disp_i])}
-        for attr, i in extras:
-            out[attr] = row[i]
-        return out
+        brief = ctx.related[objects].get(pk)
+        # Missing only if the related row was deleted between the two queries (its FK is nulled too).
+        return dict(brief) if brief is not None else None
 
     return get
 
@@ -118,6 +139,7 @@ def compile_plan(serializer_class: type[serializers.Serializer], brief: bool) ->
     cols = _Columns()
     id_i = cols.add("id")
     getters: list[tuple[str, Getter]] = []
+    related_lookups: dict[type[models.Model], RelatedLookup] = {}
     needs_tags = False
     for name in names:
         if name in computed:
@@ -146,7 +168,7 @@ def compile_plan(serializer_class: type[serializers.Serializer], brief: bool) ->
             getters.append((name, lambda row, ctx, i=i: row[i] or {}))
         elif isinstance(f, RelatedObjectField):
             mf = model._meta.get_field(source)
-            getter = _nested_getter(cols, source, mf.related_model, mf.attname)
+            getter = _nested_getter(cols, related_lookups, mf.related_model, mf.attname)
             if getter is None:
                 return None
             getters.append((name, getter))
@@ -174,7 +196,7 @@ def compile_plan(serializer_class: type[serializers.Serializer], brief: bool) ->
             i = cols.add(source if mf is None else mf.attname)
             conv = _convert(mf)
             getters.append((name, lambda row, ctx, i=i, c=conv: c(row[i])))
-    return Plan(model, cols.columns, getters, needs_tags)
+    return Plan(model, cols.columns, getters, needs_tags, list(related_lookups.values()))
 
 
 _plans: dict[tuple[type, bool], Plan | None] = {}
@@ -202,11 +224,29 @@ def _load_tags(model: type[models.Model], ids: list[int], base_url: str) -> dict
     return out
 
 
+def _load_related(lookup: RelatedLookup, rows: list[tuple], base_url: str) -> dict[Any, dict[str, Any]]:
+    ids = {row[i] for row in rows for i in lookup.fk_indexes}
+    ids.discard(None)
+    if not ids:
+        return {}
+    prefix = f"{base_url}{lookup.prefix}"
+    out = {}
+    for pk, display, *extras in lookup.model._base_manager.filter(pk__in=ids).order_by().values_list(
+        "pk", lookup.display, *lookup.extras
+    ):
+        brief = {"id": pk, "url": f"{prefix}{pk}/", "display": str(display)}
+        brief.update(zip(lookup.extras, extras, strict=True))
+        out[pk] = brief
+    return out
+
+
 def render(plan: Plan, queryset: models.QuerySet, base_url: str) -> list[dict[str, Any]]:
     rows = list(queryset.values_list(*plan.columns))
     ctx = ReadContext(base_url=base_url)
     if plan.needs_tags and rows:
         ctx.tags = _load_tags(plan.model, [r[0] for r in rows], base_url)
+    for lookup in plan.related:
+        ctx.related[lookup.model] = _load_related(lookup, rows, base_url)
     getters = plan.getters
     return [{name: get(row, ctx) for name, get in getters} for row in rows]
 

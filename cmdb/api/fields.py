@@ -11,13 +11,64 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import FieldError, MultipleObjectsReturned, ObjectDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, FieldError, MultipleObjectsReturned, ObjectDoesNotExist
 from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .registry import object_path
+
+#: Primary keys are 64-bit; a larger integer from a client can match nothing (and SQLite cannot even bind it).
+MAX_PK = 2**63 - 1
+
+
+def is_pk(value: Any) -> bool:
+    """An int (not a bool) that fits a primary-key column."""
+    return isinstance(value, int) and not isinstance(value, bool) and -MAX_PK <= value <= MAX_PK
+
+
+def as_int(value: Any) -> int | None:
+    """An integer given as a JSON number or a string of ASCII digits; ``None`` for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
+def attribute_lookup(model: type[models.Model], data: dict[str, Any], prefix: str = "") -> dict[str, Any] | None:
+    """NetBox's ``{"site": {"slug": "z"}}`` as ``{"site__slug": "z"}``.
+
+    Only field paths with plain values: no lookups (``name__regex``), no lists or objects as values.
+    ``None`` if the dict is not such an attribute set.
+    """
+    params: dict[str, Any] = {}
+    for key, value in data.items():
+        if not isinstance(key, str) or not key:
+            return None
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            nested = attribute_lookup(model, value, f"{path}__")
+            if nested is None or not nested:
+                return None
+            params.update(nested)
+            continue
+        if value is not None and not isinstance(value, (str, int, float)):
+            return None
+        target: type[models.Model] | None = model
+        for part in path.split("__"):
+            if target is None:
+                return None
+            try:
+                f = target._meta.get_field(part) if part != "pk" else target._meta.pk
+            except FieldDoesNotExist:
+                return None
+            target = f.related_model if f.is_relation else None
+        params[path] = value
+    return params
 
 
 def brief_related(obj: models.Model, request: Any) -> dict[str, Any]:
@@ -80,22 +131,24 @@ class RelatedObjectField(serializers.RelatedField):
         ids = set()
         for item in items:
             value = item.get(self.field_name) if isinstance(item, dict) else None
-            if isinstance(value, bool):
-                continue
-            if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-                ids.add(int(value))
-            elif isinstance(value, dict) and set(value) == {"id"} and str(value["id"]).isdigit():
-                ids.add(int(value["id"]))
+            if isinstance(value, dict) and set(value) == {"id"}:
+                value = value["id"]
+            pk = as_int(value)
+            if pk is not None:
+                ids.add(pk)
+        ids = {pk for pk in ids if is_pk(pk)}
         if ids:
             cache.update(self.get_queryset().in_bulk(list(ids)))
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, bool):
-            self.fail("invalid", type="a boolean")
         if isinstance(data, dict) and set(data) == {"id"}:
             data = data["id"]
-        if isinstance(data, int) or (isinstance(data, str) and data.isdigit()):
-            pk = int(data)
+        if isinstance(data, bool):
+            self.fail("invalid", type="a boolean")
+        pk = as_int(data)
+        if pk is not None:
+            if not is_pk(pk):
+                self.fail("does_not_exist", value=pk)
             cache = self._cache()
             if pk not in cache:
                 obj = self.get_queryset().filter(pk=pk).first()
@@ -105,8 +158,11 @@ class RelatedObjectField(serializers.RelatedField):
             return cache[pk]
         if isinstance(data, dict):
             model = self.get_queryset().model
+            params = attribute_lookup(model, data)
+            if not params:
+                self.fail("bad_attribute", value=data)
             try:
-                return self.get_queryset().get(**data)
+                return self.get_queryset().get(**params)
             except ObjectDoesNotExist:
                 self.fail("no_match", model=model._meta.verbose_name, value=data)
             except MultipleObjectsReturned:

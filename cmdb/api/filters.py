@@ -30,6 +30,8 @@ from django.db.models import Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
+from .fields import MAX_PK
+
 TEXT_LOOKUPS = {
     "n": ("exact", True), "ic": ("icontains", False), "nic": ("icontains", True), "ie": ("iexact", False),
     "nie": ("iexact", True), "isw": ("istartswith", False), "nisw": ("istartswith", True),
@@ -92,6 +94,9 @@ class MultiValueFilter(django_filters.Filter):
 
 
 class NullableInt(forms.IntegerField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=-MAX_PK, max_value=MAX_PK, **kwargs)
+
     def clean(self, value: Any) -> Any:
         if value in ("null", None):
             return None
@@ -130,7 +135,48 @@ class RelatedFilter(MultiValueFilter):
         return getattr(self, "_param_name", self.field_name)
 
 
-class EmptyFilter(django_filters.BooleanFilter):
+class ContentTypeFilter(MultiValueFilter):
+    """An object type as NetBox names it: ``app_label.model`` (``dcim.device``)."""
+
+    def filter(self, qs: QuerySet, value: list[str]) -> QuerySet:
+        if not value:
+            return qs
+        from django.contrib.contenttypes.models import ContentType
+
+        pks, missing = [], []
+        for v in value:
+            app_label, _, model = v.lower().partition(".")
+            try:
+                pks.append(ContentType.objects.get_by_natural_key(app_label, model).pk)
+            except ContentType.DoesNotExist:
+                missing.append(v)
+        if missing:
+            raise ValidationError({getattr(self, "_param_name", self.field_name): [
+                f"Unknown object type {', '.join(missing)}; use app_label.model, e.g. dcim.device."]})
+        q = Q(**{f"{self.field_name}__in": pks})
+        return qs.exclude(q) if self.exclude else qs.filter(q)
+
+
+class StrictBooleanField(forms.Field):
+    """``true``/``false`` (and 1/0, yes/no, on/off); anything else is an error, not "no filter"."""
+
+    widget = forms.TextInput
+
+    def clean(self, value: Any) -> bool | None:
+        if value in (None, ""):
+            return None
+        if str(value) in TRUE_VALUES:
+            return True
+        if str(value) in FALSE_VALUES:
+            return False
+        raise forms.ValidationError(f"'{value}' is not true or false.")
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+class EmptyFilter(BooleanFilter):
     """``f__empty=true``: null or the empty string."""
 
     def __init__(self, *args: Any, text: bool = False, **kwargs: Any) -> None:
@@ -148,7 +194,7 @@ class EmptyFilter(django_filters.BooleanFilter):
 
 def _inner_for(f: models.Field) -> forms.Field:
     if isinstance(f, (models.AutoField, models.IntegerField, models.BigIntegerField)):
-        return forms.IntegerField()
+        return forms.IntegerField(min_value=-MAX_PK, max_value=MAX_PK)
     if isinstance(f, models.DecimalField):
         return forms.DecimalField()
     if isinstance(f, models.FloatField):
@@ -167,13 +213,16 @@ def filters_for_field(name: str, f: models.Field, path: str | None = None) -> di
     path = path or name
     out: dict[str, django_filters.Filter] = {}
     if isinstance(f, models.BooleanField):
-        out[name] = django_filters.BooleanFilter(field_name=path)
+        out[name] = BooleanFilter(field_name=path)
     elif f.is_relation and (f.many_to_one or f.one_to_one):
         related = f.related_model
         out[f"{name}_id"] = RelatedFilter(field_name=path, related=related, to_field="pk")
         out[f"{name}_id__n"] = RelatedFilter(field_name=path, related=related, to_field="pk", exclude=True)
         natural = next((a for a in ("slug", "name", "model", "address") if _has(related, a)), None)
-        if natural:
+        if related._meta.label_lower == "contenttypes.contenttype":
+            out[name] = ContentTypeFilter(field_name=path)
+            out[f"{name}__n"] = ContentTypeFilter(field_name=path, exclude=True)
+        elif natural:
             out[name] = RelatedFilter(field_name=path, related=related, to_field=natural)
             out[f"{name}__n"] = RelatedFilter(field_name=path, related=related, to_field=natural, exclude=True)
     elif f.choices:
@@ -260,6 +309,8 @@ class BaseFilterSet(django_filters.FilterSet):
         if any(f.name == "tags" for f in model._meta.many_to_many):
             filters["tag"] = TagFilter(field_name="tags__slug")
             filters["tag__n"] = TagFilter(field_name="tags__slug", exclude=True)
+        # Filters declared on the class (``q``, ``address``, ...) win, as in django-filter's own get_filters.
+        filters.update(cls.declared_filters)
         return filters
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

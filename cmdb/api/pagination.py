@@ -31,15 +31,28 @@ def _int_param(request: Any, name: str, default: int) -> int:
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
-    def paginate(self, queryset: QuerySet, request: Any) -> tuple[QuerySet, int]:
-        """Return the page's queryset and the total count (one COUNT query)."""
+    def paginate(self, queryset: QuerySet, request: Any, *, count: bool = True) -> tuple[QuerySet, int | None]:
+        """Return the page's queryset and the total count (one COUNT query).
+
+        With ``count=False`` the total is left for :meth:`set_count`, which
+        can often do without the COUNT query once the page is known.
+        """
         self.request = request
         self.max_limit = settings.MAX_PAGE_SIZE
         limit = _int_param(request, "limit", settings.REST_FRAMEWORK["PAGE_SIZE"])
         self.limit = self.max_limit if limit == 0 else min(limit, self.max_limit)
         self.offset = _int_param(request, "offset", 0)
-        self.count = queryset.count()
+        self.count = queryset.count() if count else None
         return queryset[self.offset : self.offset + self.limit], self.count
+
+    def set_count(self, queryset: QuerySet, rows: int) -> int:
+        """The total, given the number of rows on the page: a short page is the last one, so the
+        total is known without a COUNT query (single hits, small filtered lists)."""
+        if 0 < rows < self.limit or (rows == 0 and self.offset == 0):
+            self.count = self.offset + rows
+        else:
+            self.count = queryset.count()
+        return self.count
 
     def get_next_link(self) -> str | None:
         if self.offset + self.limit >= self.count:

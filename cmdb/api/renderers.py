@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -16,7 +17,11 @@ class FastJSONRenderer(renderers.BaseRenderer):
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
         if data is None:
             return b""
-        return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
+        try:
+            return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
+        except orjson.JSONEncodeError:
+            # Integers beyond 64 bits (valid JSON a client may store) that orjson cannot encode.
+            return json.dumps(data, default=str, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):

@@ -22,6 +22,7 @@ from cmdb.core.services import BatchValidationError, objects_create, objects_del
 from cmdb.users.permissions import restrict
 
 from .fastread import plan_for, render
+from .fields import is_pk
 from .pagination import LimitOffsetPagination
 
 _ACTIONS = {"list": "view", "retrieve": "view", "create": "add", "update": "change", "partial_update": "change",
@@ -66,8 +67,10 @@ class CMDBModelViewSet(viewsets.ModelViewSet):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         paginator: LimitOffsetPagination = self.paginator  # type: ignore[assignment]
-        page, _count = paginator.paginate(queryset, request)
-        return paginator.response(self.represent(page))
+        page, _count = paginator.paginate(queryset, request, count=False)
+        results = self.represent(page)
+        paginator.set_count(queryset, len(results))
+        return paginator.response(results)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         pk = self._pk(kwargs.get("pk"))
@@ -83,8 +86,8 @@ class CMDBModelViewSet(viewsets.ModelViewSet):
             raise NotFound() from exc
 
     def _reread(self, pks: list[Any]) -> list[dict[str, Any]]:
-        model = self.queryset.model
-        rows = {r["id"]: r for r in self._represent_full(model._default_manager.filter(pk__in=pks))}
+        # The view's own queryset (not the model's manager): it carries the annotations the serializer reads.
+        rows = {r["id"]: r for r in self._represent_full(self.queryset.all().filter(pk__in=pks))}
         return [rows[pk] for pk in pks if pk in rows]
 
     def _represent_full(self, queryset: QuerySet) -> list[dict[str, Any]]:
@@ -182,7 +185,7 @@ class CMDBModelViewSet(viewsets.ModelViewSet):
             raise ValidationError({"non_field_errors": ["Send a non-empty list of objects, each with an id."]})
         ids = []
         for i, item in enumerate(data):
-            if not isinstance(item, dict) or not isinstance(item.get("id"), int) or isinstance(item.get("id"), bool):
+            if not isinstance(item, dict) or not is_pk(item.get("id")):
                 raise ValidationError({"non_field_errors": [f"Item {i} has no integer id."]})
             ids.append(item["id"])
         if len(set(ids)) != len(ids):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import math
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -20,6 +22,7 @@ from typing import Any
 
 import orjson
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -28,6 +31,7 @@ from cmdb.core.context import ChangeContext, current
 from cmdb.core.models.changelog import ObjectChange
 
 GENESIS = "0" * 64
+ERASED_REPR = "[erased]"
 _LOCK_ID = 0x434D4442  # "CMDB"
 
 
@@ -40,7 +44,28 @@ class Pending:
 
 
 def canonical(data: Any) -> bytes:
-    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    try:
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        # Integers beyond 64 bits (valid JSON, stored fine) that orjson cannot encode.
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def _as_stored(value: Any) -> Any:
+    """``value`` as the database gives JSON back, so that its digest still matches when read.
+
+    PostgreSQL's jsonb keeps numbers as decimals: an integral float written in exponent form
+    (``1e16``) comes back as an integer and ``-0.0`` as ``0``; everything else round-trips.
+    """
+    if isinstance(value, float):
+        if value.is_integer() and (abs(value) >= 1e16 or (value == 0 and math.copysign(1.0, value) < 0)):
+            return int(value)
+        return value
+    if isinstance(value, dict):
+        return {k: _as_stored(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_stored(v) for v in value]
+    return value
 
 
 def data_digest(salt: str, change: ObjectChange) -> str:
@@ -62,6 +87,10 @@ def link_hash(prev_hash: str, change: ObjectChange) -> str:
         str(change.changed_object_id),
         str(change.request_id),
         change.source,
+        str(change.user_id or ""),
+        str(change.related_object_type_id or ""),
+        str(change.related_object_id or ""),
+        str(change.tenant_id or ""),
         change.data_digest,
     ]
     return hashlib.sha256("|".join(fields).encode()).hexdigest()
@@ -69,6 +98,10 @@ def link_hash(prev_hash: str, change: ObjectChange) -> str:
 
 def note(obj: models.Model, action: str, prechange: dict[str, Any] | None) -> None:
     """Record that ``obj`` changed; buffered in a context or written at once."""
+    if action == ChangeAction.DELETE:
+        # Load the parent while it still exists: a cascade deletes it right after its children,
+        # before the buffered records are built.
+        getattr(obj, "change_log_parent", None)
     ctx = current()
     if ctx is None:
         append([_build(obj, action, prechange, obj.snapshot() if action != ChangeAction.DELETE else None,
@@ -98,7 +131,8 @@ def _tags_by_object(objs: list[models.Model]) -> dict[tuple[str, int], list[str]
     """Fetch the tag slugs of many objects with one query per model."""
     by_model: dict[type[models.Model], list[Any]] = defaultdict(list)
     for obj in objs:
-        if hasattr(obj, "tags") and obj.pk is not None:
+        # On the class: on an instance, hasattr builds a related manager (~20 µs per object).
+        if hasattr(type(obj), "tags") and obj.pk is not None:
             by_model[type(obj)].append(obj.pk)
     result: dict[tuple[str, int], list[str]] = {}
     for model, pks in by_model.items():
@@ -115,20 +149,41 @@ def _tags_by_object(objs: list[models.Model]) -> dict[tuple[str, int], list[str]
 def flush_pending(ctx: ChangeContext) -> None:
     if not ctx.pending:
         return
-    pending = list(ctx.pending.values())
+    pending = list(ctx.pending.items())
     ctx.pending.clear()
-    alive = [p.obj for p in pending if p.action != ChangeAction.DELETE]
+    alive = [p.obj for _key, p in pending if p.action != ChangeAction.DELETE]
     tags = _tags_by_object(alive)
     records = []
-    for p in pending:
+    for (_label, pk), p in pending:
         post = None
         if p.action != ChangeAction.DELETE:
             post = p.obj.snapshot(tags=tags.get((p.obj._meta.label_lower, p.obj.pk)))  # type: ignore[attr-defined]
-        records.append(_build(p.obj, p.action, p.prechange, post, ctx))
+        # A deleted instance's pk is None by now; the id noted at delete time is kept in the key.
+        records.append(_build(p.obj, p.action, p.prechange, post, ctx, pk=pk))
     append(records)
 
 
-def _build(obj: models.Model, action: str, pre: dict | None, post: dict | None, ctx: ChangeContext) -> ObjectChange:
+def tenant_of(obj: models.Model, pk: Any = None) -> int | None:
+    """The tenant id of ``obj`` through its model's ``tenant_path`` (None for shared data)."""
+    path = getattr(type(obj), "tenant_path", None)
+    if path is None:
+        return None
+    if path == "pk":
+        return obj.pk if pk is None else pk
+    *hops, last = path.split("__")
+    target: Any = obj
+    try:
+        for hop in hops:
+            target = getattr(target, hop)
+            if target is None:
+                return None
+        return getattr(target, f"{last}_id", None)
+    except ObjectDoesNotExist:
+        return None
+
+
+def _build(obj: models.Model, action: str, pre: dict | None, post: dict | None, ctx: ChangeContext,
+           pk: Any = None) -> ObjectChange:
     related = getattr(obj, "change_log_parent", None)
     user = ctx.user if ctx.user is not None and getattr(ctx.user, "is_authenticated", False) else None
     return ObjectChange(
@@ -138,9 +193,10 @@ def _build(obj: models.Model, action: str, pre: dict | None, post: dict | None, 
         source=ctx.source,
         action=action,
         changed_object_type=ContentType.objects.get_for_model(obj),
-        changed_object_id=obj.pk,
+        changed_object_id=obj.pk if pk is None else pk,
         related_object_type=ContentType.objects.get_for_model(related) if related is not None else None,
         related_object_id=related.pk if related is not None else None,
+        tenant_id=tenant_of(obj, pk),
         object_repr=str(obj)[:200],
         prechange_data=pre,
         postchange_data=post,
@@ -163,13 +219,46 @@ def append(records: list[ObjectChange]) -> list[ObjectChange]:
         now = timezone.now()
         for record in records:
             record.time = now
+            record.prechange_data = _as_stored(record.prechange_data)
+            record.postchange_data = _as_stored(record.postchange_data)
             record.salt = secrets.token_hex(16)
             record.data_digest = data_digest(record.salt, record)
             record.prev_hash = prev
             record.chain_hash = link_hash(prev, record)
             prev = record.chain_hash
-        ObjectChange.objects.bulk_create(records, batch_size=500)
+        _insert(records)
     return records
+
+
+def _insert(records: list[ObjectChange]) -> None:
+    """Insert ``records`` in chain order, setting their ids as ``bulk_create`` does.
+
+    On PostgreSQL through COPY: ``bulk_create`` sends every column as an array
+    literal (INSERT ... UNNEST), for which psycopg escapes each quote of the
+    JSON payloads in Python, two thirds of the time a bulk API create spends
+    on its change log.  The values are prepared by the model fields exactly as
+    ``bulk_create`` prepares them, and the ids are drawn from the table's
+    sequence beforehand, in order, so the chain order (by id) is unchanged.
+    """
+    if connection.vendor != "postgresql" or len(records) < 2:
+        ObjectChange.objects.bulk_create(records, batch_size=500)
+        return
+    meta = ObjectChange._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(c) for c in [meta.pk.column, *(f.column for f in fields)])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(records)],
+        )
+        ids = sorted(row[0] for row in cursor.fetchall())
+        with cursor.cursor.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for pk, record in zip(ids, records, strict=True):
+                copy.write_row([pk, *(f.get_db_prep_save(f.pre_save(record, True), connection) for f in fields)])
+    for pk, record in zip(ids, records, strict=True):
+        record.pk = pk
+        record._state.adding = False
+        record._state.db = connection.alias
 
 
 @dataclass
@@ -193,6 +282,11 @@ def _iter_chain(batch: int = 2000) -> Iterator[ObjectChange]:
         last_id = rows[-1].id
 
 
+def _is_blank(row: ObjectChange) -> bool:
+    return (row.user_name == "" and row.object_repr == ERASED_REPR
+            and row.prechange_data is None and row.postchange_data is None)
+
+
 def verify(progress: Any = None) -> VerifyResult:
     """Walk the chain from the start and report the first row that does not fit."""
     prev = GENESIS
@@ -204,9 +298,13 @@ def verify(progress: Any = None) -> VerifyResult:
             )
         if not row.erased and data_digest(row.salt, row) != row.data_digest:
             return VerifyResult(checked, row.id, "data differs from its digest (before/after, user or object altered)")
+        if row.erased and not _is_blank(row):
+            # Erasure skips the digest, so the erased flag must not hide rewritten data.
+            return VerifyResult(checked, row.id, "row is marked erased but still carries data")
         if link_hash(prev, row) != row.chain_hash:
             return VerifyResult(
-                checked, row.id, "row hash does not match its columns (time, action, object or digest altered)"
+                checked, row.id,
+                "row hash does not match its columns (time, action, object, user, tenant or digest altered)",
             )
         prev = row.chain_hash
         checked += 1
@@ -218,5 +316,5 @@ def verify(progress: Any = None) -> VerifyResult:
 def erase_personal_data(change_ids: Iterable[int]) -> int:
     """Blank the payload of change records (GDPR erasure) without breaking the chain."""
     return ObjectChange.objects.filter(id__in=list(change_ids)).update(
-        erased=True, user_name="", object_repr="[erased]", prechange_data=None, postchange_data=None, user=None
+        erased=True, user_name="", object_repr=ERASED_REPR, prechange_data=None, postchange_data=None
     )

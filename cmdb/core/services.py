@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import models, router, transaction
 
 from cmdb.core import bulk
 from cmdb.users.permissions import restrict
@@ -35,10 +35,40 @@ def _error_dict(exc: ValidationError) -> dict[str, list[str]]:
     return result if isinstance(result, dict) else {"non_field_errors": list(result)}
 
 
+def _existing_references(model: type[M], objs: Sequence[M]) -> list[set[str]]:
+    """Per object, the foreign keys whose target is known to exist.
+
+    Django's ``full_clean`` checks each foreign key with one query per object
+    and field (1,500 queries for 500 devices); this checks each field for the
+    whole batch with one query, the same lookup Django makes (base manager,
+    ``limit_choices_to``).  ``full_clean`` then skips only those fields, whose
+    other checks cannot fail for an existing integer key; any other value,
+    including a missing target, is still validated and reported by Django.
+    """
+    known: list[set[str]] = [set() for _ in objs]
+    for f in model._meta.concrete_fields:
+        if not (f.many_to_one or f.one_to_one) or f.remote_field.parent_link or f.validators:
+            continue
+        values = [getattr(obj, f.attname) for obj in objs]
+        wanted = {v for v in values if type(v) is int}
+        if not wanted:
+            continue
+        target, related = f.remote_field.field_name, f.remote_field.model
+        qs = related._base_manager.using(router.db_for_read(related, instance=objs[0])).filter(
+            **{f"{target}__in": wanted}
+        )
+        found = set(qs.complex_filter(f.get_limit_choices_to()).values_list(target, flat=True))
+        for i, value in enumerate(values):
+            if type(value) is int and value in found:
+                known[i].add(f.name)
+    return known
+
+
 def _validate(model: type[M], objs: Sequence[M], errors: list[dict[str, list[str]]]) -> None:
+    known = _existing_references(model, objs)
     for i, obj in enumerate(objs):
         try:
-            obj.full_clean(validate_unique=False, validate_constraints=False)
+            obj.full_clean(exclude=known[i], validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
             errors[i] = _error_dict(exc)
     for i, errs in bulk.check_unique(model, objs).items():

@@ -14,6 +14,7 @@ from django.dispatch import receiver
 
 from cmdb.core import changelog
 from cmdb.core.choices import ChangeAction
+from cmdb.core.context import current
 from cmdb.core.models import ChangeLoggedModel
 from cmdb.core.models.registry import ConfigurationItem
 
@@ -55,6 +56,15 @@ def _log_delete(sender: type, instance: Any, **kwargs: Any) -> None:
 
 @receiver(m2m_changed)
 def _log_tags(sender: type, instance: Any, action: str, **kwargs: Any) -> None:
-    if action not in {"post_add", "post_remove", "post_clear"} or not isinstance(instance, ChangeLoggedModel):
+    if not isinstance(instance, ChangeLoggedModel):
+        return
+    if action in {"pre_add", "pre_remove", "pre_clear"}:
+        # The state before the change, unless the context already holds an earlier one for this object.
+        ctx = current()
+        if ctx is None or (instance._meta.label_lower, instance.pk) not in ctx.pending:
+            instance._prechange_tags_snapshot = instance.snapshot()
+        return
+    if action not in {"post_add", "post_remove", "post_clear"}:
         return
     changelog.note(instance, ChangeAction.UPDATE, getattr(instance, "_prechange_tags_snapshot", None))
+    instance._prechange_tags_snapshot = None

@@ -226,6 +226,8 @@ class Device(CIModel):
         if self.device_type_id:
             self.manufacturer_id = self.device_type.manufacturer_id
         errors: dict[str, str] = {}
+        if self.local_context_data is not None and not isinstance(self.local_context_data, dict):
+            errors["local_context_data"] = "Local context data must be a JSON object."
         if self.rack_id and self.site_id and self.rack.site_id != self.site_id:
             errors["rack"] = f"Rack {self.rack} does not belong to site {self.site}."
         if self.location_id and self.site_id and self.location.site_id != self.site_id:

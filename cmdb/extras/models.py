@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import models, transaction
 
 from cmdb.core.models.base import ChangeLoggedModel
 
@@ -64,6 +64,14 @@ class CustomField(ChangeLoggedModel):
 
     class Meta:
         ordering = ("weight", "name")
+
+    @classmethod
+    def post_create(cls, created: list[CustomField]) -> None:
+        """Bulk creation (the API's path) sends no post_save: drop the cached definitions here."""
+        from cmdb.extras.customfields import _clear
+
+        _clear()
+        transaction.on_commit(_clear)
 
 
 class JournalKind(models.TextChoices):

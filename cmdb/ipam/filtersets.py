@@ -1,9 +1,8 @@
 from typing import Any
 
-import django_filters
 from django.db.models import Q, QuerySet
 
-from cmdb.api.filters import BaseFilterSet, MultiValueFilter
+from cmdb.api.filters import BaseFilterSet, BooleanFilter, MultiValueFilter
 
 from . import models
 
@@ -28,9 +27,7 @@ class AddressFilter(MultiValueFilter):
 
 class IPAddressFilterSet(BaseFilterSet):
     address = AddressFilter()
-    assigned_to_interface = django_filters.BooleanFilter(method="filter_assigned")
-    device_id = MultiValueFilter(field_name="interface__device_id")
-    virtual_machine_id = MultiValueFilter(field_name="vminterface__virtual_machine_id")
+    assigned_to_interface = BooleanFilter(method="filter_assigned")
 
     class Meta:
         model = models.IPAddress

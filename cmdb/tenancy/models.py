@@ -77,6 +77,7 @@ class ContactAssignment(ChangeLoggedModel):
 
     display_field = "contact"
     tenant_path = "contact__tenant"
+    search_fields = ("contact__name", "contact__email", "role__name")
 
     class Meta:
         ordering = ("priority", "contact")

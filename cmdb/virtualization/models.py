@@ -86,6 +86,8 @@ class VirtualMachine(CIModel):
         super().clean()
         self.fill_site()
         errors = {}
+        if self.local_context_data is not None and not isinstance(self.local_context_data, dict):
+            errors["local_context_data"] = "Local context data must be a JSON object."
         if not self.site_id and not self.cluster_id:
             errors["cluster"] = "A virtual machine needs a site or a cluster."
         if self.cluster_id and self.site_id and self.cluster.site_id and self.cluster.site_id != self.site_id:

@@ -1,8 +1,8 @@
 """On PostgreSQL, make the change log append-only in the database itself.
 
 UPDATE is allowed only for GDPR erasure (blanking the payload and setting
-``erased``) and for ``user_id`` being nulled when a user is deleted; the
-hash-chain columns can never change, and rows can never be deleted.
+``erased``); the id, the hash-chain columns and everything they cover can
+never change, and rows can never be deleted.
 """
 
 from django.db import migrations
@@ -13,7 +13,11 @@ BEGIN
     IF TG_OP = 'DELETE' THEN
         RAISE EXCEPTION 'core_objectchange is append-only';
     END IF;
-    IF NEW.time IS DISTINCT FROM OLD.time OR NEW.action IS DISTINCT FROM OLD.action
+    IF NEW.id IS DISTINCT FROM OLD.id OR NEW.user_id IS DISTINCT FROM OLD.user_id
+       OR NEW.tenant_id IS DISTINCT FROM OLD.tenant_id
+       OR NEW.related_object_type_id IS DISTINCT FROM OLD.related_object_type_id
+       OR NEW.related_object_id IS DISTINCT FROM OLD.related_object_id
+       OR NEW.time IS DISTINCT FROM OLD.time OR NEW.action IS DISTINCT FROM OLD.action
        OR NEW.changed_object_type_id IS DISTINCT FROM OLD.changed_object_type_id
        OR NEW.changed_object_id IS DISTINCT FROM OLD.changed_object_id
        OR NEW.request_id IS DISTINCT FROM OLD.request_id OR NEW.source IS DISTINCT FROM OLD.source

@@ -15,7 +15,8 @@ class ObjectChange(models.Model):
     """One create/update/delete of one object, attributed and tamper-evident.
 
     ``chain_hash`` covers the previous row's hash, the row's identifying
-    columns and ``data_digest``, a salted digest of the personal and payload
+    columns (time, action, object, related object, user id, tenant, request,
+    source) and ``data_digest``, a salted digest of the personal and payload
     data (user name, object representation, before/after).  The payload can
     therefore be erased for data-protection reasons (``erased`` set, data
     blanked) while the chain still verifies; any other edit breaks the chain
@@ -23,8 +24,15 @@ class ObjectChange(models.Model):
     """
 
     time = models.DateTimeField(db_index=True)
+    # No database constraint and DO_NOTHING: the ids are part of the hash chain and must
+    # survive the deletion of the user or tenant they name.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True,
+        related_name="+",
+    )
+    tenant = models.ForeignKey(
+        "tenancy.Tenant", on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True,
+        related_name="+", help_text="Tenant of the changed object, for tenant-scoped visibility",
     )
     user_name = models.CharField(max_length=150, blank=True)
     request_id = models.UUIDField(db_index=True)
@@ -46,7 +54,7 @@ class ObjectChange(models.Model):
     erased = models.BooleanField(default=False)
 
     display_field = "object_repr"
-    tenant_path = None
+    tenant_path = "tenant"
     search_fields = ("object_repr", "user_name")
 
     class Meta:

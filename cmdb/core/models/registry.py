@@ -24,6 +24,9 @@ class ConfigurationItem(models.Model):
     last_seen = models.DateTimeField(null=True, blank=True)
     description = models.CharField(max_length=200, blank=True)
 
+    #: For tenant-scoped permissions (``restrict``): without it the registry would show every tenant's CIs.
+    tenant_path = "tenant"
+
     class Meta:
         verbose_name = "configuration item"
         indexes = [models.Index(fields=["kind", "status"]), models.Index(fields=["tenant", "kind"])]

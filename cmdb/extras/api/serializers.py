@@ -29,6 +29,8 @@ class CustomFieldSerializer(BaseModelSerializer):
         if not isinstance(value, list) or not value:
             raise serializers.ValidationError("Give a non-empty list of model labels such as dcim.device.")
         for label in value:
+            if not isinstance(label, str):
+                raise serializers.ValidationError(f"Unknown object type {label!r}.")
             try:
                 apps.get_model(label)
             except (LookupError, ValueError) as exc:

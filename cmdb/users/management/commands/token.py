@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
@@ -53,8 +54,11 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"No user named {opts['username']!r}.")
         expires = parse_expiry(opts["expires"]) if opts["expires"] else None
-        token, key = token_create(user=user, write_enabled=opts["write"], expires=expires,
-                                  description=opts["description"], allowed_ips=opts["allowed_ips"])
+        try:
+            token, key = token_create(user=user, write_enabled=opts["write"], expires=expires,
+                                      description=opts["description"], allowed_ips=opts["allowed_ips"])
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
         mode = "read-write" if token.write_enabled else "read-only"
         until = f", expires {token.expires:%Y-%m-%d %H:%M}" if token.expires else ""
         self.stdout.write(f"Created {mode} token #{token.pk} for {user.username}{until}. Store the key now:")
