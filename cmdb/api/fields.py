@@ -115,6 +115,17 @@ class RelatedObjectField(serializers.RelatedField):
         kwargs.pop("view_name", None)
         super().__init__(**kwargs)
 
+    def get_queryset(self) -> Any:
+        """Related objects a write may point at: inside the writer's tenant scope, or shared."""
+        from cmdb.users.permissions import reference_queryset
+
+        queryset = super().get_queryset()
+        request, view = self.context.get("request"), self.context.get("view")
+        if request is None or view is None or getattr(view, "queryset", None) is None:
+            return queryset
+        action = "add" if getattr(view, "action", None) == "create" else "change"
+        return reference_queryset(queryset, request.user, view.queryset.model, action)
+
     def _cache(self) -> dict[int, Any]:
         root = self.root
         store = root.__dict__.setdefault("_fk_cache", {})

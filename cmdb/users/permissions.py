@@ -95,6 +95,25 @@ def restrict(queryset: QuerySet, user: Any, action: str = "view") -> QuerySet:
     return queryset.filter(**{f"{path}__in": tenants})
 
 
+def reference_queryset(queryset: QuerySet, user: Any, written: type[Model], action: str) -> QuerySet:
+    """Objects that a write of ``written`` objects may refer to (a device's rack, tenant, ...).
+
+    Under a tenant-limited grant for the write, tenant-owned objects must belong to one of
+    those tenants; untenanted objects (a shared site or rack) and reference data stay
+    available.  This keeps a faculty admin from attaching a CI to another faculty's objects
+    without requiring separate view grants on every related model.
+    """
+    granted, tenants = grants_for(user).lookup(written._meta.label_lower, action)
+    if not granted or tenants is ALL:
+        return queryset
+    path = getattr(queryset.model, "tenant_path", None)
+    if path is None:
+        return queryset
+    if path == "pk":
+        return queryset.filter(pk__in=tenants)
+    return queryset.filter(Q(**{f"{path}__in": tenants}) | Q(**{f"{path}__isnull": True}))
+
+
 def tenant_allowed(user: Any, model: type[Model], action: str, tenant_id: int | None) -> bool:
     """Whether a (new or changed) object with this tenant is within the user's scope."""
     granted, tenants = grants_for(user).lookup(model._meta.label_lower, action)
