@@ -33,6 +33,10 @@ def bulk_create(model: type[M], objs: Sequence[M], *, tags: dict[int, list[Any]]
         return list(objs)
     with transaction.atomic():
         if issubclass(model, CIModel):
+            for obj in objs:
+                # Copy ids from related objects that were unsaved when assigned (as save() would),
+                # before the registry row is built from tenant_id/owner_id.
+                obj._prepare_related_fields_for_save(operation_name="bulk_create")
             kind = model.ci_kind()
             cis = [ConfigurationItem(kind=kind, **obj.registry_values()) for obj in objs]  # type: ignore[attr-defined]
             ConfigurationItem.objects.bulk_create(cis, batch_size=batch_size)

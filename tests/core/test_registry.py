@@ -136,3 +136,19 @@ def test_api_writes_keep_the_registry_in_step(api):
     assert r.json()["kind"] == "dcim.device" and r.json()["name"] == "srv1b"
     assert api.delete(f"/api/dcim/devices/{body['id']}/").status_code == 204
     assert not ConfigurationItem.objects.filter(pk=ci.pk).exists()
+
+
+@pytest.mark.django_db
+def test_bulk_create_registry_takes_tenant_saved_after_assignment():
+    """A tenant that was unsaved when assigned still reaches the registry row (as with save())."""
+    from cmdb.tenancy.models import Tenant
+
+    site, dtype, role = factories.site("Zittau"), factories.device_type(), factories.role()
+    tenant = Tenant(name="Library", slug="library")
+    device = Device(name="lib-srv", site=site, device_type=dtype, manufacturer=dtype.manufacturer, role=role,
+                    tenant=tenant)
+    with change_logging(source="test"):
+        tenant.save()
+        bulk.bulk_create(Device, [device])
+    ci = ConfigurationItem.objects.get(pk=Device.objects.get(name="lib-srv").ci_id)
+    assert ci.tenant_id == tenant.pk
