@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db import models
+from django.db import connections, models
+from django.db.models import F, Lookup
 from rest_framework import serializers
 
 from .fields import ChoiceField, ContentTypeField, CustomFieldsField, RelatedObjectField, TagListField
@@ -61,16 +62,15 @@ class Plan:
     related: list[RelatedLookup] = field(default_factory=list)
 
 
-def _convert(model_field: models.Field | None) -> Callable[[Any], Any]:
-    if isinstance(model_field, models.DateTimeField):
-        return lambda v: v.isoformat() if v is not None else None
-    if isinstance(model_field, (models.DateField, models.TimeField)):
-        return lambda v: v.isoformat() if v is not None else None
+def _column_getter(i: int, model_field: models.Field | None) -> Getter:
+    """The value of column ``i`` as JSON wants it; one call per value (this runs for every cell)."""
+    if isinstance(model_field, (models.DateTimeField, models.DateField, models.TimeField)):
+        return lambda row, ctx: row[i].isoformat() if row[i] is not None else None
     if isinstance(model_field, models.DecimalField):
-        return lambda v: float(v) if v is not None else None
+        return lambda row, ctx: float(row[i]) if row[i] is not None else None
     if isinstance(model_field, models.UUIDField):
-        return lambda v: str(v) if v is not None else None
-    return lambda v: v
+        return lambda row, ctx: str(row[i]) if row[i] is not None else None
+    return lambda row, ctx: row[i]
 
 
 def _display_column(model: type[models.Model]) -> str | None:
@@ -193,9 +193,7 @@ def compile_plan(serializer_class: type[serializers.Serializer], brief: bool) ->
                 mf = None
             if mf is not None and mf.is_relation and source != mf.attname:
                 return None
-            i = cols.add(source if mf is None else mf.attname)
-            conv = _convert(mf)
-            getters.append((name, lambda row, ctx, i=i, c=conv: c(row[i])))
+            getters.append((name, _column_getter(cols.add(source if mf is None else mf.attname), mf)))
     return Plan(model, cols.columns, getters, needs_tags, list(related_lookups.values()))
 
 
@@ -209,12 +207,31 @@ def plan_for(serializer_class: type[serializers.Serializer], brief: bool) -> Pla
     return _plans[key]
 
 
+class _AnyOf(Lookup):
+    """``column = ANY(%s)`` with the ids as one array parameter (PostgreSQL)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*lhs_params, list(self.rhs)]
+
+
+def _filter_in(queryset: models.QuerySet, column: str, ids: Any) -> models.QuerySet:
+    """``column IN ids``.  On PostgreSQL as ``= ANY(array)``: for a page of 1,000 ids, 1,000 bound
+    parameters cost Django and PostgreSQL ~25 ms, one array parameter ~2 ms."""
+    if connections[queryset.db].vendor == "postgresql":
+        return queryset.filter(_AnyOf(F(column), list(ids)))
+    return queryset.filter(**{f"{column}__in": ids})
+
+
 def _load_tags(model: type[models.Model], ids: list[int], base_url: str) -> dict[int, list[dict[str, Any]]]:
     through = model._meta.get_field("tags").remote_field.through  # type: ignore[union-attr]
     src = f"{model._meta.model_name}_id"
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     rows = (
-        through.objects.filter(**{f"{src}__in": ids})
+        _filter_in(through.objects.all(), src, ids)
         .order_by("tag__name")
         .values_list(src, "tag_id", "tag__name", "tag__slug", "tag__color")
     )
@@ -231,7 +248,7 @@ def _load_related(lookup: RelatedLookup, rows: list[tuple], base_url: str) -> di
         return {}
     prefix = f"{base_url}{lookup.prefix}"
     out = {}
-    for pk, display, *extras in lookup.model._base_manager.filter(pk__in=ids).order_by().values_list(
+    for pk, display, *extras in _filter_in(lookup.model._base_manager.all(), "pk", ids).order_by().values_list(
         "pk", lookup.display, *lookup.extras
     ):
         brief = {"id": pk, "url": f"{prefix}{pk}/", "display": str(display)}

@@ -252,9 +252,23 @@ def _insert(records: list[ObjectChange]) -> None:
             [meta.db_table, meta.pk.column, len(records)],
         )
         ids = sorted(row[0] for row in cursor.fetchall())
+        # Many columns repeat a value in every record of a batch (time, user, request, types):
+        # prepare each distinct value once.  JSON payloads are not hashable and always prepared.
+        prepared: dict[tuple[int, type, Any], Any] = {}
+
+        def prep(k: int, f: models.Field, value: Any) -> Any:
+            key = (k, type(value), value)
+            try:
+                return prepared[key]
+            except KeyError:
+                prepared[key] = result = f.get_db_prep_save(value, connection)
+                return result
+            except TypeError:  # unhashable: a JSON object or array
+                return f.get_db_prep_save(value, connection)
+
         with cursor.cursor.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN") as copy:
             for pk, record in zip(ids, records, strict=True):
-                copy.write_row([pk, *(f.get_db_prep_save(f.pre_save(record, True), connection) for f in fields)])
+                copy.write_row([pk, *(prep(k, f, f.pre_save(record, True)) for k, f in enumerate(fields))])
     for pk, record in zip(ids, records, strict=True):
         record.pk = pk
         record._state.adding = False

@@ -218,7 +218,8 @@ class Device(CIModel):
                 name="dcim_device_position_needs_rack",
             ),
         ]
-        indexes = [models.Index(fields=["site", "role", "status"])]
+        # (name, id) serves the default ordering of every device list without a sort.
+        indexes = [models.Index(fields=["site", "role", "status"]), models.Index(fields=["name", "id"])]
 
     def clean(self) -> None:
         super().clean()

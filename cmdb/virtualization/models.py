@@ -81,6 +81,7 @@ class VirtualMachine(CIModel):
                 fields=["cluster", "name"], condition=Q(tenant__isnull=True), name="virtualization_vm_unique_name"
             ),
         ]
+        indexes = [models.Index(fields=["name", "id"])]  # the default ordering of VM lists
 
     def clean(self) -> None:
         super().clean()

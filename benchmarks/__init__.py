@@ -1,0 +1,1 @@
+"""Reproducible performance benchmarks (run ``python -m benchmarks.api --help``)."""
