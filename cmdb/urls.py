@@ -1,7 +1,21 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views import defaults
+
+from cmdb.core.views import home
 
 urlpatterns = [
+    path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("api/", include("cmdb.api.urls")),
 ]
+
+
+def handler404(request: HttpRequest, exception: Any) -> HttpResponse:
+    """API clients get JSON for unknown URLs too (e.g. ``/api/dcim/devices/1.5/``), with the API-Version header."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)

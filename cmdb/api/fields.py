@@ -229,12 +229,38 @@ class TagListField(serializers.Field):
         ] if instance.pk else []
 
 
+def has_nul(data: Any) -> bool:
+    """Whether a JSON value holds the NUL character anywhere (PostgreSQL's jsonb and text cannot store it)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+class JSONValueField(serializers.JSONField):
+    """Any JSON value that the database can store."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        data = super().to_internal_value(data)
+        if has_nul(data):
+            raise serializers.ValidationError("JSON data must not contain the NUL character (\\u0000).")
+        return data
+
+
 @extend_schema_field(OpenApiTypes.OBJECT)
-class CustomFieldsField(serializers.JSONField):
+class CustomFieldsField(JSONValueField):
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, dict):
             raise serializers.ValidationError("Give an object of custom field values.")
-        return data
+        return super().to_internal_value(data)
 
     def to_representation(self, value: Any) -> Any:
         return value or {}

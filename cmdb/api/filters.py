@@ -30,7 +30,7 @@ from django.db.models import Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
-from .fields import MAX_PK
+from .fields import MAX_PK, as_int, is_pk
 
 TEXT_LOOKUPS = {
     "n": ("exact", True), "ic": ("icontains", False), "nic": ("icontains", True), "ie": ("iexact", False),
@@ -319,8 +319,9 @@ class BaseFilterSet(django_filters.FilterSet):
             return queryset
         fields = getattr(queryset.model, "search_fields", ("name",))
         q = reduce(lambda a, b: a | b, (Q(**{f"{f}__icontains": value}) for f in fields))
-        if value.isdigit():
-            q |= Q(pk=int(value))
+        pk = as_int(value)
+        if pk is not None and is_pk(pk):
+            q |= Q(pk=pk)
         return queryset.filter(q)
 
 

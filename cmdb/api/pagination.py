@@ -27,6 +27,8 @@ def _int_param(request: Any, name: str, default: int) -> int:
         raise ValidationError({name: [f"'{raw}' is not a whole number."]}) from exc
     if value < 0:
         raise ValidationError({name: ["Must not be negative."]})
+    if value > 2**62:  # the database's OFFSET/LIMIT are 64-bit
+        raise ValidationError({name: ["Too large."]})
     return value
 
 

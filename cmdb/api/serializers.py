@@ -10,7 +10,7 @@ from django.db import models
 from rest_framework import serializers
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
-from .fields import ChoiceField, CustomFieldsField, RelatedObjectField, TagListField
+from .fields import ChoiceField, CustomFieldsField, JSONValueField, RelatedObjectField, TagListField
 from .registry import object_path
 
 
@@ -52,12 +52,26 @@ class BaseModelSerializer(serializers.ModelSerializer):
 
     serializer_related_field = RelatedObjectField
     serializer_choice_field = ChoiceField
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping, models.JSONField: JSONValueField,
+    }
 
     #: Read-only computed fields for the fast reader: name -> (columns, fn(values, ctx)).
     fast_computed: ClassVar[dict[str, tuple[tuple[str, ...], Any]]] = {}
 
     def get_validators(self) -> list[Any]:
         return []
+
+    def to_representation(self, instance: Any) -> Any:
+        """DRF's output (for serializers the fast reader does not compile), brief when the request asks."""
+        data = super().to_representation(instance)
+        brief = getattr(self.Meta, "brief_fields", None) if self.context.get("brief") else None
+        return {k: v for k, v in data.items() if k in brief} if brief else data
+
+    def get_uniqueness_extra_kwargs(self, field_names: Any, declared_fields: Any, extra_kwargs: Any) -> Any:
+        # DRF would make every field of a unique constraint required (e.g. a contact's optional
+        # e-mail, part of the unique name+email); uniqueness is the write service's job here.
+        return extra_kwargs, {}
 
     def build_field(self, field_name: str, info: Any, model_class: Any, nested_depth: int) -> Any:
         field_class, kwargs = super().build_field(field_name, info, model_class, nested_depth)

@@ -10,6 +10,7 @@ import django
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.views import SpectacularAPIView
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,10 +20,15 @@ APPS = ["core", "dcim", "extras", "ipam", "tenancy", "users", "virtualization"]
 
 
 class APIRootView(APIView):
-    """Lists the API's apps; pynetbox reads the API-Version header from here."""
+    """Lists the API's apps; pynetbox reads the API-Version header from here.
+
+    Public, like the schema: ``pynetbox.api.openapi()`` (and so ``strict_filters``) asks for
+    the version without a token and accepts only a 2xx or 403 answer.  It reveals no data.
+    """
 
     _ignore_model_permissions = True
     schema = None
+    permission_classes = [AllowAny]
 
     def get(self, request: Any) -> Response:
         return Response({app: request.build_absolute_uri(f"/api/{app}/") for app in APPS})

@@ -1,11 +1,15 @@
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from cmdb.api.exceptions import django_errors
 from cmdb.api.viewsets import CMDBModelViewSet, ReadOnlyCMDBViewSet
 from cmdb.core.services import objects_update
 
@@ -34,15 +38,24 @@ class TokenViewSet(CMDBModelViewSet):
         return qs if user.is_superuser else Token.objects.select_related("user").filter(user=user)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = self.get_serializer(data=request.data)
+        many = isinstance(request.data, list)  # a list is created all-or-nothing, like every endpoint
+        serializer = self.get_serializer(data=request.data, many=many)
         serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        owner = data.pop("user")
-        if owner != request.user and not request.user.is_superuser:
+        items = [dict(d) for d in (serializer.validated_data if many else [serializer.validated_data])]
+        if not items:
+            return Response({"non_field_errors": ["Send an object or a non-empty list of objects."]},
+                            status=status.HTTP_400_BAD_REQUEST)
+        if not request.user.is_superuser and any(d["user"] != request.user for d in items):
             return Response({"user": ["You may only create tokens for yourself."]}, status=status.HTTP_403_FORBIDDEN)
-        token, key = token_create(user=owner, actor=request.user, **data)
-        token._plain_key = key  # type: ignore[attr-defined]
-        return Response(self.get_serializer(token).data, status=status.HTTP_201_CREATED)
+        tokens = []
+        with transaction.atomic():
+            for data in items:
+                owner = data.pop("user")
+                token, key = token_create(user=owner, actor=request.user, **data)
+                token._plain_key = key  # type: ignore[attr-defined]
+                tokens.append(token)
+        out = [self.get_serializer(t).data for t in tokens]
+        return Response(out if many else out[0], status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         partial = kwargs.pop("partial", False)
@@ -62,12 +75,22 @@ class ObjectPermissionViewSet(CMDBModelViewSet):
     filterset_class = ObjectPermissionFilterSet
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = self.get_serializer(data=request.data)
+        many = isinstance(request.data, list)  # a list is created all-or-nothing, like every endpoint
+        serializer = self.get_serializer(data=request.data, many=many, allow_empty=False) if many else \
+            self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with self._logging():
-            perm = serializer.save()
-            perm.full_clean()
-        return Response(self.get_serializer(perm).data, status=status.HTTP_201_CREATED)
+            saved = serializer.save()
+            errors: list[Any] = []
+            for perm in saved if many else [saved]:
+                try:
+                    perm.full_clean()
+                    errors.append({})
+                except DjangoValidationError as exc:
+                    errors.append(django_errors(exc))
+            if any(errors):  # rolls the whole batch back
+                raise ValidationError(errors if many else errors[0])
+        return Response(self.get_serializer(saved, many=many).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         partial = kwargs.pop("partial", False)
