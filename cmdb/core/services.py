@@ -71,9 +71,15 @@ def _validate(model: type[M], objs: Sequence[M], errors: list[dict[str, list[str
             obj.full_clean(exclude=known[i], validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
             errors[i] = _error_dict(exc)
-    for i, errs in bulk.check_unique(model, objs).items():
-        for field, messages in errs.items():
-            errors[i].setdefault(field, []).extend(messages)
+    batch_errors = [bulk.check_unique(model, objs)]
+    hook = getattr(model, "validate_batch", None)
+    if hook is not None:
+        # Rules between the items of one request that per-object clean() cannot see.
+        batch_errors.append(hook(objs))
+    for found in batch_errors:
+        for i, errs in found.items():
+            for field, messages in errs.items():
+                errors[i].setdefault(field, []).extend(messages)
 
 
 def _check_scope(model: type[M], pks: list[Any], user: Any, action: str) -> None:

@@ -243,6 +243,26 @@ class Device(CIModel):
         if errors:
             raise ValidationError(errors)
 
+    @classmethod
+    def validate_batch(cls, devices: list[Device]) -> dict[int, dict[str, list[str]]]:
+        """Devices of one request must not claim the same rack units as each other."""
+        claimed: dict[int, list[tuple[int, set[int], str, bool, str]]] = {}
+        errors: dict[int, dict[str, list[str]]] = {}
+        for i, d in enumerate(devices):
+            if d.rack_id is None or d.position is None or not d.face or d.device_type_id is None:
+                continue
+            height = d.device_type.u_height
+            if height == 0:
+                continue
+            units = set(range(d.position, d.position + height))
+            full = d.device_type.is_full_depth
+            for j, other_units, face, other_full, name in claimed.get(d.rack_id, []):
+                if (face == d.face or full or other_full) and units & other_units:
+                    errors[i] = {"position": [f"U{d.position} is also claimed by {name} (item {j}) in this request."]}
+                    break
+            claimed.setdefault(d.rack_id, []).append((i, units, d.face, full, d.name))
+        return errors
+
     def _rack_position_errors(self) -> dict[str, str]:
         """The device must fit inside the rack and not overlap a mounted neighbour."""
         height = self.device_type.u_height

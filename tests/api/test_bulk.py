@@ -309,8 +309,6 @@ def test_rack_placement_rules(api, w):
     assert body["position"] == 20
 
 
-@pytest.mark.xfail(strict=True, reason="rack overlap is checked against stored devices only, not within one batch "
-                                       "(cmdb.core.services._validate has no batch-level model hook)")
 def test_rack_overlap_within_one_batch_is_rejected(api, w):
     r = api.post("/api/dcim/devices/", [device_payload(w, "r9", rack=w.rack1.pk, position=30, face="front"),
                                         device_payload(w, "r10", rack=w.rack1.pk, position=30, face="front")],
