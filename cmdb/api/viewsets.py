@@ -60,9 +60,14 @@ class CMDBModelViewSet(viewsets.ModelViewSet):
         plan = plan_for(self.get_serializer_class(), self.brief)
         base_url = self.request.build_absolute_uri("/").rstrip("/")
         if plan is not None:
-            return render(plan, queryset, base_url)
-        serializer = self.get_serializer(list(queryset), many=True)
-        return serializer.data
+            rows = render(plan, queryset, base_url)
+        else:
+            rows = self.get_serializer(list(queryset), many=True).data
+        if "config_context" in self.request.query_params.getlist("exclude"):
+            # NetBox's ?exclude=config_context (the Ansible inventory sends it): leave the field out.
+            for row in rows:
+                row.pop("config_context", None)
+        return rows
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset = self.filter_queryset(self.get_queryset())

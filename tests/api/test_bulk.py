@@ -315,6 +315,21 @@ def test_rack_overlap_within_one_batch_is_rejected(api, w):
                  format="json")
     assert r.status_code == 400, r.content
     assert not Device.objects.filter(name__in=["r9", "r10"]).exists()
+    # The same for a bulk PATCH that moves two unracked devices into the same units.
+    spare = f.device("spare", at=w.zittau, dtype=w.r650, as_role=w.server)
+    move = {"rack": w.rack1.pk, "position": 30, "face": "front"}
+    r = api.patch("/api/dcim/devices/", [{"id": w.devices["web02"].pk, **move}, {"id": spare.pk, **move}],
+                  format="json")
+    assert r.status_code == 400, r.content
+    assert "position" in r.json()[1]
+    assert Device.objects.filter(rack=w.rack1).count() == 1
+    # Front and rear halves of a rack may hold two half-depth devices at the same units.
+    half = f.device_type("Half", maker=w.dell, is_full_depth=False)
+    body = ok(api.post("/api/dcim/devices/", [
+        device_payload(w, "h1", device_type=half.pk, rack=w.rack1.pk, position=35, face="front"),
+        device_payload(w, "h2", device_type=half.pk, rack=w.rack1.pk, position=35, face="rear"),
+    ], format="json"), 201)
+    assert [d["face"]["value"] for d in body] == ["front", "rear"]
 
 
 def test_ip_address_validation(api, w):

@@ -248,6 +248,7 @@ def test_nb_inventory_calls(api, w):
 
     devices = ok(client.get("/api/dcim/devices/?limit=0&exclude=config_context"))
     assert devices["count"] == 4 and devices["next"] is None
+    assert all("config_context" not in d for d in devices["results"])
     web01 = next(d for d in devices["results"] if d["name"] == "web01")
     assert web01["primary_ip4"]["address"] == "10.1.0.11/24"
     assert web01["primary_ip6"]["address"] == "2001:db8::11/64"
@@ -259,7 +260,9 @@ def test_nb_inventory_calls(api, w):
     assert db01["local_context_data"] == {"ntp": ["10.0.0.1"]}
 
     vms = ok(client.get("/api/virtualization/virtual-machines/?limit=0&exclude=config_context"))
+    assert all("config_context" not in v and "local_context_data" in v for v in vms["results"])
     vm_a = next(v for v in vms["results"] if v["name"] == "vm-a")
+    assert "config_context" in ok(client.get(f"/api/virtualization/virtual-machines/{vm_a['id']}/"))
     assert (vm_a["vcpus"], vm_a["memory"], vm_a["disk"]) == (2, 4096, 40)
     assert vm_a["cluster"]["name"] == "pve-zittau"
 
