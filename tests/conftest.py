@@ -25,6 +25,17 @@ def pytest_runtest_makereport(item: Any, call: Any):  # type: ignore[no-untyped-
         report.longrepr = f"Skipped under CI=true (skips count as failures in CI): {report.longrepr}"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_custom_field_definitions() -> Any:
+    """Custom-field definitions are cached per process for a few seconds; a definition created by a
+    (rolled-back) test must not leak into the next test, nor one from before."""
+    from cmdb.extras.customfields import _clear
+
+    _clear()
+    yield
+    _clear()
+
+
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., Any]:
     from django.contrib.auth import get_user_model

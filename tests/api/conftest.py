@@ -14,14 +14,6 @@ def _fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_custom_field_definitions() -> None:
-    """Definitions are cached for a few seconds per process; a rolled-back test's must not leak into the next."""
-    from cmdb.extras.customfields import _clear
-
-    _clear()
-
-
 @pytest.fixture
 def nb(nb: Any) -> Any:
     """The shared pynetbox fixture, with its HTTP session closed afterwards.
