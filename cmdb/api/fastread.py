@@ -15,8 +15,6 @@ compiler does not understand fall back to DRF (``plan_for`` returns
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -266,11 +264,3 @@ def render(plan: Plan, queryset: models.QuerySet, base_url: str) -> list[dict[st
         ctx.related[lookup.model] = _load_related(lookup, rows, base_url)
     getters = plan.getters
     return [{name: get(row, ctx) for name, get in getters} for row in rows]
-
-
-def json_number(value: Any) -> Any:
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return value

@@ -93,7 +93,3 @@ class BaseModelSerializer(serializers.ModelSerializer):
 class TaggedModelSerializer(BaseModelSerializer):
     tags = TagListField(required=False)
     custom_fields = CustomFieldsField(source="custom_field_data", required=False)
-
-
-def model_fields(model: type[models.Model], *extra: str) -> list[str]:
-    return ["id", "url", "display", *extra]

@@ -35,7 +35,6 @@ def _is_true(value: str | None) -> bool:
 
 class CMDBModelViewSet(viewsets.ModelViewSet):
     pagination_class = LimitOffsetPagination
-    brief_prefetch: tuple[str, ...] = ()
 
     @property
     def ordering_fields(self) -> list[str]:

@@ -114,16 +114,6 @@ def reference_queryset(queryset: QuerySet, user: Any, written: type[Model], acti
     return queryset.filter(Q(**{f"{path}__in": tenants}) | Q(**{f"{path}__isnull": True}))
 
 
-def tenant_allowed(user: Any, model: type[Model], action: str, tenant_id: int | None) -> bool:
-    """Whether a (new or changed) object with this tenant is within the user's scope."""
-    granted, tenants = grants_for(user).lookup(model._meta.label_lower, action)
-    if not granted:
-        return False
-    if tenants is ALL:
-        return True
-    return tenant_id is not None and tenant_id in tenants
-
-
 _ACTION_BY_METHOD = {"GET": "view", "HEAD": "view", "OPTIONS": "view", "POST": "add", "PUT": "change",
                      "PATCH": "change", "DELETE": "delete"}
 
