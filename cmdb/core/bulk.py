@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from django.db import models, transaction
 from django.db.models import Q
 
-from cmdb.core import changelog
+from cmdb.core import changelog, copyinsert
 from cmdb.core.choices import ChangeAction
 from cmdb.core.models.base import ChangeLoggedModel, CIModel
 from cmdb.core.models.registry import ConfigurationItem
@@ -39,15 +39,16 @@ def bulk_create(model: type[M], objs: Sequence[M], *, tags: dict[int, list[Any]]
                 obj._prepare_related_fields_for_save(operation_name="bulk_create")
             kind = model.ci_kind()
             cis = [ConfigurationItem(kind=kind, **obj.registry_values()) for obj in objs]  # type: ignore[attr-defined]
-            ConfigurationItem.objects.bulk_create(cis, batch_size=batch_size)
+            copyinsert.insert(ConfigurationItem, cis, batch_size=batch_size)
             for obj, ci in zip(objs, cis, strict=True):
                 obj.ci = ci  # type: ignore[attr-defined]
-        created = model._default_manager.bulk_create(objs, batch_size=batch_size)
+        created = copyinsert.insert(model, objs, batch_size=batch_size,
+                                     related_prepared=issubclass(model, CIModel))
         if tags:
             through = model._meta.get_field("tags").remote_field.through  # type: ignore[union-attr]
             src = f"{model._meta.model_name}_id"
             rows = [through(**{src: created[i].pk, "tag_id": t.pk}) for i, ts in tags.items() for t in ts]
-            through.objects.bulk_create(rows, batch_size=batch_size)
+            copyinsert.insert(through, rows, batch_size=batch_size)
         if log and issubclass(model, ChangeLoggedModel):
             changelog.note_many(created, ChangeAction.CREATE)
     return created

@@ -61,7 +61,8 @@ class ChangeLoggedModel(models.Model):
             data[f.name] = json_value(getattr(self, f.attname))
         if "custom_field_data" in data:
             data["custom_fields"] = data.pop("custom_field_data")
-        if hasattr(self, "tags") and self.pk:
+        # On the class: on an instance, hasattr builds a related manager (~20 µs per object).
+        if hasattr(type(self), "tags") and self.pk:
             if tags is None:
                 tags = sorted(t.slug for t in self.tags.all())
             data["tags"] = tags
