@@ -7,5 +7,8 @@ class UiConfig(AppConfig):
     verbose_name = "Web UI"
 
     def ready(self) -> None:
-        # Register the core models' pages once every model class exists.
-        from . import models_registered  # noqa: F401
+        # Pages of the core apps, then any app's own ``ui`` module.
+        from . import builtin, registry
+
+        builtin.register_all()
+        registry.autodiscover()

@@ -1,1 +1,0 @@
-"""UI registrations for the core apps (filled in by the registry module)."""
