@@ -454,22 +454,29 @@ def object_import(request: HttpRequest, app: str, slug: str) -> HttpResponse:
         context["parse_error"] = str(exc)
         return render(request, "ui/import.html", context, status=400)
     exchange.resolve(view, records, request.user)
-    items = [rec.values for rec in records]
-    if not any(rec.errors for rec in records):
-        errors = objects_validate(view.model, items) if request.POST.get("action") != "apply" else None
-        if errors is None:
-            try:
-                created = objects_create(view.model, items, user=request.user)
-            except BatchValidationError as exc:
-                errors = exc.errors
-            except PermissionDenied as exc:
-                return _refuse(request, str(exc))
-            else:
-                messages.success(request, f"Imported {len(created)} {view.model._meta.verbose_name_plural}.")
-                return redirect(view.url())
-        for rec, errs in zip(records, errors, strict=True):
-            for field, msgs in errs.items():
-                rec.errors.setdefault(field, []).extend(msgs)
+    if any(rec.errors for rec in records):
+        # Still validate the rows that resolved, so every bad row is listed at once.
+        good = [rec for rec in records if not rec.errors]
+        errors = objects_validate(view.model, [rec.values for rec in good]) if good else []
+        _merge_errors(good, errors)
+    elif request.POST.get("action") != "apply":
+        _merge_errors(records, objects_validate(view.model, [rec.values for rec in records]))
+    else:
+        try:
+            created = objects_create(view.model, [rec.values for rec in records], user=request.user)
+        except BatchValidationError as exc:
+            _merge_errors(records, exc.errors)
+        except PermissionDenied as exc:
+            return _refuse(request, str(exc))
+        else:
+            messages.success(request, f"Imported {len(created)} {view.plural}.")
+            return redirect(view.url())
     bad = [rec for rec in records if rec.errors]
     context.update({"records": records, "bad": bad, "columns": sorted({k for r in records for k in r.data})})
     return render(request, "ui/import.html", context, status=400 if bad else 200)
+
+
+def _merge_errors(records: list[exchange.Record], errors: list[dict[str, list[str]]]) -> None:
+    for rec, errs in zip(records, errors, strict=True):
+        for field, msgs in errs.items():
+            rec.errors.setdefault(field, []).extend(msgs)
