@@ -245,10 +245,17 @@ def all_views() -> list[ModelView]:
     return list(_views.values())
 
 
+_prefixes: dict[str, str | None] = {}
+
+
 def object_url(model: type[models.Model] | str, pk: Any) -> str | None:
-    """The UI detail page of an object, or None when its model has no pages."""
-    view = get(model)
-    return view.url("detail", pk) if view is not None else None
+    """The UI detail page of an object, or None when its model has no pages (no reverse() per cell)."""
+    label = model if isinstance(model, str) else model._meta.label_lower
+    prefix = _prefixes.get(label, "")
+    if prefix == "":
+        view = _views.get(label)
+        prefix = _prefixes[label] = view.url() if view is not None else None
+    return f"{prefix}{pk}/" if prefix is not None else None
 
 
 def register_panel(target: str, panel: Callable[[Any, Any], str | None]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.models import Model, QuerySet
 from django.http import QueryDict
+from django.utils.html import conditional_escape, format_html
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from cmdb.api.filters import _subset
@@ -87,6 +88,23 @@ class Cell:
     url: str | None = None
     css: str = ""
     tags: list[Any] | None = None
+
+    def __str__(self) -> str:
+        """The cell's HTML, built in Python: a template include per cell costs ~10x more on 1,000 cells."""
+        if self.tags is not None:
+            if not self.tags:
+                return '<span class="muted">—</span>'
+            return "".join(format_html('<span class="tag">{}</span>', t.name) for t in self.tags)
+        if self.url:
+            if self.css:
+                return format_html('<a href="{}" class="{}">{}</a>', self.url, self.css, self.text)
+            return format_html('<a href="{}">{}</a>', self.url, self.text)
+        if self.css:
+            return format_html('<span class="{}">{}</span>', self.css, self.text)
+        return conditional_escape(self.text)
+
+    def __html__(self) -> str:
+        return str(self)
 
 
 def _resolve(obj: Any, accessor: str) -> Any:
