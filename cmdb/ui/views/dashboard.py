@@ -12,9 +12,9 @@ from ..selectors import dashboard_data
 def home(request: HttpRequest) -> HttpResponse:
     """``/``: the dashboard for a logged-in user, the public welcome page otherwise."""
     if not request.user.is_authenticated:
-        from cmdb.core.views import home as welcome
+        import cmdb
 
-        return welcome(request)
+        return render(request, "ui/welcome.html", {"version": cmdb.__version__})
     return dashboard(request)
 
 

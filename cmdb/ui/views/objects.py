@@ -138,10 +138,14 @@ def object_export(request: HttpRequest, app: str, slug: str) -> HttpResponse:
 # --- detail ----------------------------------------------------------------------------------------------------
 
 def _attributes(view: ModelView, obj: Model) -> list[dict[str, Any]]:
+    """Every concrete field: the model's own first (name leading), inherited bookkeeping last."""
+    fields = [f for f in view.model._meta.concrete_fields
+              if f.name not in ("id", "ci", "custom_field_data") and not f.name.endswith("_ptr")]
+    late = {"created", "last_updated", "description", "comments"}
+    first = getattr(view.model, "display_field", "name")
+    fields.sort(key=lambda f: (f.name != first, f.name in late, f.name in ("created", "last_updated")))
     out = []
-    for f in view.model._meta.concrete_fields:
-        if f.name in ("id", "ci", "custom_field_data") or f.name.endswith("_ptr"):
-            continue
+    for f in fields:
         col = make_column(view.model, f.name)
         out.append({"label": col.label, "cell": tables.cell(obj, col)})
     return out
