@@ -136,6 +136,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pg-user", default="postgres")
     p.add_argument("--db-name", default="cmdb_bench_ui", help="database to (re)create; DROPPED at start and end")
     p.add_argument("--output", type=Path, default=RESULTS)
+    p.add_argument("--keep", action="store_true", help="keep the database and data folder (for profiling)")
     p.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)  # the Django subprocess
     return p.parse_args(argv)
 
@@ -190,9 +191,12 @@ def main(argv: list[str] | None = None) -> None:
         ]))
         print(f"written to {args.output}")
     finally:
-        with contextlib.suppress(Exception):
-            drop_database(args)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if args.keep:
+            print(f"kept: DATABASE_URL={db_url} CMDB_DATA_DIR={data_dir}")
+        else:
+            with contextlib.suppress(Exception):
+                drop_database(args)
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

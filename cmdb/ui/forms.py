@@ -28,6 +28,8 @@ class ParseOnlyModelForm(forms.ModelForm):
 
 def _formfield(view: ModelView, user: Any, action: str, instance: Any, bulk: bool) -> Any:
     def callback(f: models.Field, **kwargs: Any) -> forms.Field | None:
+        if isinstance(f, models.URLField):
+            kwargs["assume_scheme"] = "https"
         field = f.formfield(**kwargs)
         if field is None:
             return None
