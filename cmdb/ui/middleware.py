@@ -37,7 +37,11 @@ class UISecurityMiddleware:
         response = early or self.get_response(request)
         # Swagger UI under /api/docs/ loads its own assets; the API's JSON needs no CSP.
         if self.csp and not request.path.startswith("/api/") and "Content-Security-Policy" not in response:
-            response["Content-Security-Policy"] = self.csp
+            # Django's admin sets a few inline styles (e.g. hidden widgets); our pages need none.
+            admin = request.path.startswith("/admin/")
+            response["Content-Security-Policy"] = (
+                self.csp.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'") if admin else self.csp
+            )
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         return response
 

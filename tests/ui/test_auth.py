@@ -171,3 +171,10 @@ def test_admin_login_goes_through_the_ui_login(client, make_user):
     # The admin's own password form is gone: posting to it does not log in.
     client.post("/admin/login/", {"username": "boss", "password": PASSWORD})
     assert client.get("/admin/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_admin_pages_allow_inline_styles_only(admin_client):
+    csp = admin_client.get("/admin/").get("Content-Security-Policy", "")
+    assert "style-src 'self' 'unsafe-inline'" in csp and "script-src 'self';" in csp
+    assert "unsafe-inline" not in admin_client.get("/dashboard/")["Content-Security-Policy"]

@@ -97,7 +97,10 @@ def login_verify(request: HttpRequest) -> HttpResponse:
         request.session.pop(PENDING, None)
         messages.warning(request, "Please log in again.")
         return redirect("ui:login")
-    user = get_user_model().objects.get(pk=pending["uid"])
+    user = get_user_model().objects.filter(pk=pending["uid"], is_active=True).first()
+    if user is None:
+        request.session.pop(PENDING, None)
+        return redirect("ui:login")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if ratelimit.is_blocked(request, user.get_username()):
