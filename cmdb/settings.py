@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "django_rq",
     "cmdb.jobs",
     "cmdb.reconcile",
+    "cmdb.ansible",
 ]
 
 MIDDLEWARE = [

@@ -14,6 +14,7 @@ urlpatterns = [
     path("ipam/", include("cmdb.ipam.api.urls")),
     path("jobs/", include("cmdb.jobs.api.urls")),
     path("reconcile/", include("cmdb.reconcile.api.urls")),
+    path("ansible/", include("cmdb.ansible.api.urls")),
     path("tenancy/", include("cmdb.tenancy.api.urls")),
     path("users/", include("cmdb.users.api.urls")),
     path("virtualization/", include("cmdb.virtualization.api.urls")),

@@ -112,6 +112,9 @@ class ScheduleTick(models.Model):
         ordering = ("-tick",)
         constraints = [models.UniqueConstraint(fields=["schedule", "tick"], name="jobs_scheduletick_unique")]
 
+    def __str__(self) -> str:
+        return f"schedule {self.schedule_id} at {self.tick.isoformat()}"
+
 
 class Lease(models.Model):
     """A named lock that expires: whoever holds it must renew it before ``expires``."""

@@ -73,7 +73,9 @@ def test_cron_validation() -> None:
 def test_two_schedulers_start_exactly_one_job_per_tick(settings: Any) -> None:
     settings.TASKS = DB_TASKS
     schedule = _schedule()
-    now = timezone.now()
+    # One minute past a five-minute tick, so "+30 s" stays within the same tick.
+    floor = timezone.now().replace(second=0, microsecond=0)
+    now = floor - dt.timedelta(minutes=floor.minute % 5) + dt.timedelta(minutes=1)
     started = _concurrently(2, lambda i: scheduler_tick(holder=f"worker-{i}", now=now))
     assert sorted(len(s) for s in started) == [0, 1]
     assert ScheduleTick.objects.filter(schedule=schedule).count() == 1

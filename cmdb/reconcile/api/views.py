@@ -40,12 +40,12 @@ class ReconcileRunViewSet(CMDBModelViewSet):
 
     @action(detail=True, methods=["get"])
     def plan(self, request: Request, pk: Any = None) -> Any:
-        """The stored plan: items with diffs and results (``?format=text`` for one readable diff)."""
+        """The stored plan: items with diffs and results (``?output=text`` for one readable diff)."""
         run = self.get_queryset().filter(pk=self._pk(pk)).first()
         if run is None:
             raise NotFound()
         actions = run_plan(run, user=request.user)
-        if request.query_params.get("format") == "text":
+        if request.query_params.get("output") == "text":
             return HttpResponse(plan_text(actions), content_type="text/plain; charset=utf-8")
         rows = serializers.ReconcileActionSerializer(actions, many=True, context=self.get_serializer_context()).data
         return Response({"run": self._reread([run.pk])[0], "count": len(rows), "items": rows})
