@@ -2,7 +2,7 @@
 
 Creates the database ``cmdb_bench_jobs`` (``--db-name``), migrates it, loads
 6,000 devices and 4,000 VMs with ``benchmarks/load.py`` (the project's bulk
-service), adds 24 config contexts assigned to sites, roles, platforms, tenants
+service), adds about 20 config contexts assigned to sites, roles, platforms, tenants
 and tags plus two tags on every host, then times
 
 1. ``build_inventory()`` in one process (the work behind every interface),
