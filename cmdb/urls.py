@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("cmdb.api.urls")),
     path("", include("cmdb.ui.urls")),
+    path("reconcile/", include("cmdb.reconcile.urls")),
 ]
 
 
