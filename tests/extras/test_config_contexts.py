@@ -76,3 +76,18 @@ def test_config_context_api_crud_is_change_logged(api: Any) -> None:
     bad = api.post("/api/extras/config-contexts/", {"name": "bad2", "data": {}, "sites": [999999]}, format="json")
     assert bad.status_code == 400 and "sites" in bad.json()
     assert api.delete(f"/api/extras/config-contexts/{body['id']}/").status_code == 204
+
+
+def test_demo_contexts_are_idempotent_and_apply() -> None:
+    from cmdb.demo.jobs import load
+    from cmdb.jobs.models import Schedule
+
+    w = f.world()
+    load()
+    load()
+    assert ConfigContext.objects.filter(name="baseline").count() == 1
+    assert Schedule.objects.get(name="Nightly Ansible baseline check").enabled is False
+    context = w.devices["web01"].config_context
+    assert context["cmdb_ntp_servers"] == ["ntp1.hszg.example", "ntp2.hszg.example"]
+    assert context["syslog_server"] == "syslog.zittau.hszg.example"
+    assert "hwmon" in context["cmdb_node_exporter_collectors"]  # the Server role's context wins by weight

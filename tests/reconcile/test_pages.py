@@ -21,7 +21,8 @@ def _run() -> ReconcileRun:
                                       summary={"web01": {"status": "ok", "changes": 1, "message": ""}})
     ReconcileAction.objects.create(run=run, index=0, ci_id=w.devices["web01"].ci_id, target="web01",
                                    operation="update", resource="Write the message of the day",
-                                   diff="--- before: /etc/motd\n+++ after: /etc/motd\n@@ -1 +1 @@\n-hacked\n+web01 <b>\n")
+                                   diff="--- before: /etc/motd\n+++ after: /etc/motd\n@@ -1 +1 @@\n"
+                                        "-hacked\n+web01 <b>\n")
     CIDrift.objects.create(reconciler="ansible", ci_id=w.devices["web01"].ci_id, run=run, status="drifted",
                            drift_items=1, checked=timezone.now(),
                            items=[{"operation": "update", "resource": "Write the message of the day", "diff": "-x"}])
