@@ -83,8 +83,14 @@ def job_enqueue(name: str, *, kwargs: dict[str, Any] | None = None, user: Any = 
 def _dispatch(job_id: int) -> None:
     from .tasks import execute_job
 
-    result = execute_job.enqueue(job_id)
-    Job.objects.filter(pk=job_id).update(task_id=str(result.id)[:64], backend=type(execute_job.get_backend()).__name__)
+    backend = type(execute_job.get_backend()).__name__
+    try:
+        result = execute_job.enqueue(job_id)
+    except Exception as exc:  # e.g. Redis unreachable: the record says so instead of staying pending forever
+        Job.objects.filter(pk=job_id).update(status="failed", backend=backend, finished=timezone.now(),
+                                             error=f"Could not queue the job: {type(exc).__name__}: {exc}")
+        return
+    Job.objects.filter(pk=job_id).update(task_id=str(result.id)[:64], backend=backend)
 
 
 def job_run(job_id: int, *, worker: str = "") -> str:

@@ -61,3 +61,11 @@ def test_worker_command_burst_runs_queued_jobs(settings: Any) -> None:
     record = job_enqueue("jobs.echo", kwargs={"message": "from the command"})
     call_command("worker", "--burst", verbosity=0)
     assert Job.objects.get(pk=record.pk).status == "completed"
+
+
+def test_an_unreachable_queue_fails_the_job_record(settings: Any) -> None:
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0"}}  # nothing listens on port 1
+    record = job_enqueue("jobs.echo")
+    record.refresh_from_db()
+    assert record.status == "failed" and "Could not queue the job" in record.error
