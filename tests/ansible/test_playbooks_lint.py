@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ BIN = Path(sys.executable).parent
 
 @pytest.mark.skipif(shutil.which("ansible-lint", path=str(BIN)) is None, reason="ansible-lint is not installed")
 def test_ansible_lint_is_clean() -> None:
-    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(PLAYBOOKS.parent / ".venv"), "ANSIBLE_LOCAL_TEMP": "/tmp"}
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
     result = subprocess.run([str(BIN / "ansible-lint"), "--profile", "production", "--offline", "baseline.yml"],
                             cwd=PLAYBOOKS, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
