@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/", include("cmdb.api.urls")),
     path("", include("cmdb.ui.urls")),
     path("reconcile/", include("cmdb.reconcile.urls")),
+    path("jobs/", include("cmdb.jobs.urls")),
 ]
 
 
