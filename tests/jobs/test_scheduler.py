@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,3 +123,36 @@ def test_a_killed_schedulers_lease_expires_and_the_next_tick_proceeds(settings: 
     started = scheduler_tick(holder="worker-b", ttl=30)
     assert len(started) == 1 and started[0].schedule_id == schedule.pk
     assert lease_holder(SCHEDULER_LEASE) == "worker-b"
+
+
+@pytest.mark.skipif(os.environ.get("DATABASE_URL", "").split(":")[0] not in ("postgres", "postgresql"),
+                    reason="a second process shares the test database only on PostgreSQL (SQLite tests run in memory)")
+def test_a_killed_worker_process_loses_the_lease(settings: Any) -> None:
+    """A real ``cmdb worker --scheduler-only`` process takes the lease, is killed with SIGKILL, and
+    another scheduler takes over once the lease (three intervals) has run out."""
+    settings.TASKS = DB_TASKS
+    schedule = _schedule(cron="* * * * *")
+    db = connection.settings_dict
+    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+           "CMDB_TASK_BACKEND": "database"}
+    worker = subprocess.Popen([str(Path(sys.executable).parent / "cmdb"), "worker", "--scheduler-only",
+                               "--interval", "1", "--verbosity", "0"], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while lease_holder(SCHEDULER_LEASE) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        holder = lease_holder(SCHEDULER_LEASE)
+        assert holder is not None and holder != "survivor"
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+    # The dead worker's lease is still live for up to 3 s: this scheduler must wait.
+    assert Job.objects.filter(schedule=schedule).count() <= 1  # the dead worker may have started this minute's
+    started_before = Job.objects.filter(schedule=schedule).count()
+    if lease_holder(SCHEDULER_LEASE) == holder:
+        assert scheduler_tick(holder="survivor", ttl=30) == []
+    time.sleep(3.2)
+    later = timezone.now() + dt.timedelta(minutes=1)  # the next tick
+    started = scheduler_tick(holder="survivor", now=later, ttl=30)
+    assert lease_holder(SCHEDULER_LEASE, now=later) == "survivor"
+    assert len(started) == 1 and Job.objects.filter(schedule=schedule).count() == started_before + 1
