@@ -69,6 +69,12 @@ INSTALLED_APPS = [
     "cmdb.dcim",
     "cmdb.ipam",
     "cmdb.virtualization",
+    "django_tasks",
+    "django_tasks_db",
+    "django_rq",
+    "cmdb.jobs",
+    "cmdb.reconcile",
+    "cmdb.ansible",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -137,6 +143,15 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Jobs (cmdb.jobs) through django-tasks: the database backend needs nothing but the database;
+# with REDIS_URL the queue is RQ, so workers on any number of machines share it.
+if REDIS_URL and os.environ.get("CMDB_TASK_BACKEND", "rq") == "rq":
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 6 * 3600}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+else:
+    RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0"}}
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -12,6 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("cmdb.api.urls")),
     path("", include("cmdb.ui.urls")),
+    path("reconcile/", include("cmdb.reconcile.urls")),
+    path("jobs/", include("cmdb.jobs.urls")),
 ]
 
 

@@ -38,6 +38,8 @@ class ReadContext:
     tags: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     #: Brief form of the related objects the page refers to: related model -> pk -> dict.
     related: dict[type[models.Model], dict[Any, dict[str, Any]]] = field(default_factory=dict)
+    #: Per-page caches of computed fields (e.g. the config-context index).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -311,8 +311,10 @@ class Device(CIModel):
 
     @property
     def config_context(self) -> dict[str, Any]:
-        """Rendered configuration data; config contexts by site/role come with the automation issue."""
-        return dict(self.local_context_data or {})
+        """Config contexts of this object merged by weight, local context data on top."""
+        from cmdb.extras.configcontexts import render_for
+
+        return render_for(self)
 
 
 class Interface(PrimaryModel):

@@ -850,6 +850,9 @@ def write_plan(plan: Plan, progress: Callable[[str], None] | None = None) -> Non
                 _write_batch(plan.batches[key])
             if "ip_addresses" in keys:
                 _set_primary_ips(plan)
+        from cmdb.demo.jobs import load as load_jobs_demo  # config contexts and schedules (jobs branch)
+
+        load_jobs_demo()
         if progress:
             progress("change log")
         # Flushed here (not by the end of the block) so the progress bar can show the step.

@@ -19,3 +19,9 @@ class JournalEntryFilterSet(BaseFilterSet):
     class Meta:
         model = models.JournalEntry
         fields = ["assigned_object_type", "assigned_object_id", "created_by", "kind"]
+
+
+class ConfigContextFilterSet(BaseFilterSet):
+    class Meta:
+        model = models.ConfigContext
+        fields = ["name", "weight", "description", "is_active"]

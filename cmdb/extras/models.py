@@ -105,3 +105,6 @@ class JournalEntry(ChangeLoggedModel):
 
     def __str__(self) -> str:
         return f"{self.created:%Y-%m-%d %H:%M} ({self.get_kind_display()})" if self.created else "journal entry"
+
+
+from cmdb.extras.configcontexts import ConfigContext  # noqa: E402, F401  (re-exported; the model lives in its own module)

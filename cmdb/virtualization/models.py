@@ -108,7 +108,10 @@ class VirtualMachine(CIModel):
 
     @property
     def config_context(self) -> dict[str, Any]:
-        return dict(self.local_context_data or {})
+        """Config contexts of this object merged by weight, local context data on top."""
+        from cmdb.extras.configcontexts import render_for
+
+        return render_for(self)
 
 
 class VMInterface(PrimaryModel):

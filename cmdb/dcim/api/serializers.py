@@ -1,15 +1,12 @@
 from rest_framework import serializers
 
 from cmdb.api.serializers import BaseModelSerializer, TaggedModelSerializer
+from cmdb.extras.configcontexts import fast_config_context
 
 from .. import models
 
 CI_FIELDS = ["status", "tenant", "criticality", "owner", "last_seen", "ci_id"]
 STAMPS = ["tags", "custom_fields", "created", "last_updated"]
-
-
-def _context(values: list, ctx: object) -> dict:
-    return dict(values[0] or {})
 
 
 class SiteSerializer(TaggedModelSerializer):
@@ -81,7 +78,8 @@ class PlatformSerializer(TaggedModelSerializer):
 class DeviceSerializer(TaggedModelSerializer):
     ci_id = serializers.IntegerField(read_only=True)
     config_context = serializers.JSONField(read_only=True)
-    fast_computed = {"config_context": (("local_context_data",), _context)}
+    fast_computed = {"config_context": fast_config_context(
+        ("id", "local_context_data", "site_id", "location_id", "role_id", "platform_id", "tenant_id"))}
 
     class Meta:
         model = models.Device

@@ -66,3 +66,18 @@ class JournalEntrySerializer(TaggedModelSerializer):
         if instance.assigned_object is not None:
             data["assigned_object"] = brief_related(instance.assigned_object, self.context.get("request"))
         return data
+
+
+class ConfigContextSerializer(BaseModelSerializer):
+    fast_read = False  # many-to-many assignments; a small table
+
+    class Meta:
+        model = models.ConfigContext
+        fields = ["id", "url", "display", "name", "weight", "description", "is_active", "sites", "locations",
+                  "roles", "platforms", "tenants", "tags", "data", "created", "last_updated"]
+        brief_fields = ["id", "url", "display", "name", "description"]
+
+    def validate_data(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Config context data must be a JSON object.")
+        return value

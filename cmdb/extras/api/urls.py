@@ -7,8 +7,9 @@ router = CMDBRouter("extras")
 router.register("tags", views.TagViewSet)
 router.register("custom-fields", views.CustomFieldViewSet)
 router.register("journal-entries", views.JournalEntryViewSet)
+router.register("config-contexts", views.ConfigContextViewSet)
 # NetBox 3 served the change log here; NetBox 4 under core. Both work.
 router.register("object-changes", ObjectChangeViewSet, basename="extras-object-changes")
-for empty in ("config-contexts", "export-templates", "saved-filters", "webhooks"):
+for empty in ("export-templates", "saved-filters", "webhooks"):
     router.register_empty(empty)
 urlpatterns = router.urls

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from cmdb.api.serializers import TaggedModelSerializer
+from cmdb.extras.configcontexts import fast_config_context
 
 from .. import models
 
@@ -35,7 +36,8 @@ class ClusterSerializer(TaggedModelSerializer):
 class VirtualMachineSerializer(TaggedModelSerializer):
     ci_id = serializers.IntegerField(read_only=True)
     config_context = serializers.JSONField(read_only=True)
-    fast_computed = {"config_context": (("local_context_data",), lambda v, c: dict(v[0] or {}))}
+    fast_computed = {"config_context": fast_config_context(
+        ("id", "local_context_data", "site_id", None, "role_id", "platform_id", "tenant_id"))}
 
     class Meta:
         model = models.VirtualMachine
