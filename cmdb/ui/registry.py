@@ -119,6 +119,7 @@ class ModelView:
 _views: dict[str, ModelView] = {}
 _by_slug: dict[tuple[str, str], ModelView] = {}
 _panels: dict[str, list[Callable[[Any, Any], str | None]]] = {}
+_links: list[tuple[str, str, str, str]] = []  # (group, label, url name, model label for the view check)
 GROUPS = ["Organization", "Devices", "IPAM", "Virtualization", "Other"]
 
 
@@ -267,14 +268,28 @@ def panels_for(view: ModelView) -> list[Callable[[Any, Any], str | None]]:
     return [*_panels.get(view.label, []), *(_panels.get("*", []) if view.is_ci else [])]
 
 
+def register_link(group: str, label: str, url_name: str, model: str) -> None:
+    """Add a menu entry for a page that is not a registered model's list (reports, runs, impact).
+
+    ``model`` is the label whose *view* permission the user needs to see the entry.
+    """
+    if (group, label, url_name, model) not in _links:
+        _links.append((group, label, url_name, model))
+
+
 def menu(user: Any) -> list[dict[str, Any]]:
     """Navigation groups with the list pages the user may view."""
+    from django.urls import reverse
+
     from cmdb.users.permissions import has_action
 
     groups: dict[str, list[dict[str, str]]] = {g: [] for g in GROUPS}
     for view in _views.values():
         if has_action(user, view.model, "view"):
             groups.setdefault(view.group, []).append({"label": view.title, "url": view.url()})
+    for group, label, url_name, model in _links:
+        if has_action(user, apps.get_model(model), "view"):
+            groups.setdefault(group, []).append({"label": label, "url": reverse(url_name)})
     return [{"title": g, "items": items} for g, items in groups.items() if items]
 
 
