@@ -69,11 +69,13 @@ INSTALLED_APPS = [
     "cmdb.dcim",
     "cmdb.ipam",
     "cmdb.virtualization",
+    "cmdb.monitoring",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "cmdb.monitoring.middleware.RequestMetricsMiddleware",
     "cmdb.core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -194,3 +196,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# Monitoring (cmdb.monitoring): /metrics answers a valid API token, or without one any client whose
+# address is in these comma-separated networks (e.g. the Prometheus server's, "10.0.5.0/24").
+METRICS_ALLOWED_NETWORKS = _env_list("METRICS_ALLOWED_NETWORKS", "")

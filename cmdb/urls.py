@@ -6,11 +6,14 @@ from django.urls import include, path
 from django.views import defaults
 
 from cmdb.core.views import home
+from cmdb.monitoring import views as monitoring_views
 
 urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("api/", include("cmdb.api.urls")),
+    path("metrics", monitoring_views.metrics, name="metrics"),
+    path("monitoring/", include("cmdb.monitoring.urls")),
 ]
 
 

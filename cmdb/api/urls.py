@@ -12,6 +12,7 @@ urlpatterns = [
     path("dcim/", include("cmdb.dcim.api.urls")),
     path("extras/", include("cmdb.extras.api.urls")),
     path("ipam/", include("cmdb.ipam.api.urls")),
+    path("monitoring/", include("cmdb.monitoring.api.urls")),
     path("tenancy/", include("cmdb.tenancy.api.urls")),
     path("users/", include("cmdb.users.api.urls")),
     path("virtualization/", include("cmdb.virtualization.api.urls")),
