@@ -35,8 +35,12 @@ DURATION = Histogram(
 )
 
 
-def enable_multiprocess(data_dir: Path) -> Path:
+def enable_multiprocess(data_dir: Path | None = None) -> Path:
     """Switch prometheus_client to multiprocess mode; call once in the master before forking."""
+    if data_dir is None:
+        from django.conf import settings
+
+        data_dir = Path(settings.DATA_DIR)
     folder = Path(os.environ.get(_ENV) or data_dir / "prometheus")
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):
