@@ -11,9 +11,9 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
+from cmdb.dcim.models import Device
 from cmdb.demo import monitoring as demo_monitoring
 from cmdb.demo.generator import CLIENT_ROLES, NETWORK_ROLES, SERVER_ROLES
-from cmdb.dcim.models import Device
 from cmdb.monitoring.models import Monitor
 
 
