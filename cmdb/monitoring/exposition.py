@@ -34,23 +34,31 @@ def _header(name: str, kind: str, help_text: str) -> str:
 
 
 def ci_families(user: Any) -> Iterator[str]:
-    """cmdb_ci_info, cmdb_ci_last_seen_timestamp_seconds and cmdb_ci_count, in three queries."""
+    """cmdb_ci_info, cmdb_ci_last_seen_timestamp_seconds and cmdb_ci_count, in three queries.
+
+    The loop is the hot path of /metrics (100,000 CIs): plain tuple unpacking, one
+    f-string per line, escaping only for the free-text name.
+    """
     sites = selectors.site_by_ci()
     services = selectors.service_by_ci()
+    site_of, service_of = sites.get, services.get
     counts: Counter[tuple[str, str, str]] = Counter()
     last_seen: list[str] = []
+    seen_line = last_seen.append
     out: list[str] = [_header("cmdb_ci_info", "gauge", "One series per configuration item; the labels describe it.")]
+    line = out.append
     for ci_id, kind, name, status, criticality, tenant, seen in selectors.ci_rows(user):
-        tenant = tenant or ""
-        out.append(
-            f'cmdb_ci_info{{ci_id="{ci_id}",kind="{kind}",name="{escape(name)}",site="{sites.get(ci_id, "")}",'
-            f'tenant="{tenant}",service="{escape(services.get(ci_id, ""))}",criticality="{criticality}",'
-            f'status="{status}"}} 1\n'
-        )
+        if tenant is None:
+            tenant = ""
+        if '"' in name or "\\" in name or "\n" in name:
+            name = escape(name)
+        service = service_of(ci_id, "")
+        line(f'cmdb_ci_info{{ci_id="{ci_id}",kind="{kind}",name="{name}",site="{site_of(ci_id, "")}",'
+             f'tenant="{tenant}",service="{escape(service) if service else ""}",criticality="{criticality}",'
+             f'status="{status}"}} 1\n')
         counts[(kind, status, tenant)] += 1
         if seen is not None:
-            last_seen.append(f'cmdb_ci_last_seen_timestamp_seconds{{ci_id="{ci_id}",kind="{kind}"}} '
-                             f"{seen.timestamp():.3f}\n")
+            seen_line(f'cmdb_ci_last_seen_timestamp_seconds{{ci_id="{ci_id}",kind="{kind}"}} {seen:.3f}\n')
         if len(out) >= _BATCH:
             yield "".join(out)
             out.clear()

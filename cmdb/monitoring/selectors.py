@@ -8,19 +8,52 @@ discovery for 20,000 targets stay cheap.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 from collections.abc import Iterator
 from typing import Any
 
 from django.apps import apps
-from django.db.models import F, QuerySet
+from django.db import connections
+from django.db.models import F, FloatField, Func, QuerySet
 
 from cmdb.core.models import CIModel, ConfigurationItem
 from cmdb.users.permissions import restrict
 
 #: Rows per database round trip when streaming (server-side cursor on PostgreSQL).
 CHUNK = 5000
+
+
+class Epoch(Func):
+    """A timestamp as Unix seconds (float), computed by the database.
+
+    Converting 100,000 ``timestamptz`` values into aware datetimes costs more than
+    the whole query; the text format wants a number anyway.
+    """
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # Django stores UTC text; julianday keeps the fraction of a second.
+        return self.as_sql(compiler, connection, template="(julianday(%(expressions)s) - 2440587.5) * 86400.0",
+                           **extra)
+
+
+def raw_rows(queryset: QuerySet) -> Iterator[tuple[Any, ...]]:
+    """The tuples of a ``values_list`` queryset straight from the database cursor, streamed in chunks.
+
+    Same SQL as iterating the queryset (filters, permissions and joins included), without
+    Django's per-row conversion, which costs about as much as the query for 100,000 rows.
+    Only for columns whose database value is already what we want (text, numbers, NULL).
+    """
+    sql, params = queryset.query.sql_with_params()
+    connection = connections[queryset.db]
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(CHUNK):
+            yield from rows
 
 
 @functools.cache
@@ -47,7 +80,7 @@ def site_by_ci() -> dict[int, str]:
     parts = [m._default_manager.order_by().filter(ci__isnull=False, site__isnull=False)
              .values_list("ci_id", "site__slug") for m in models]
     query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    return dict(query.iterator(chunk_size=CHUNK))
+    return dict(raw_rows(query))
 
 
 def service_by_ci() -> dict[int, str]:
@@ -69,9 +102,9 @@ def visible_cis(user: Any) -> QuerySet:
     return qs if user is None else restrict(qs, user, "view")
 
 
-def ci_rows(user: Any) -> Iterator[tuple[int, str, str, str, str, str | None, dt.datetime | None]]:
-    """(id, kind, name, status, criticality, tenant slug, last_seen) for every visible CI, streamed."""
+def ci_rows(user: Any) -> Iterator[tuple[int, str, str, str, str, str | None, float | None]]:
+    """(id, kind, name, status, criticality, tenant slug, last seen as Unix time) for every visible CI, streamed."""
     qs = visible_cis(user).order_by("id").values_list(
-        "id", "kind", "name", "status", "criticality", F("tenant__slug"), "last_seen"
+        "id", "kind", "name", "status", "criticality", F("tenant__slug"), Epoch("last_seen")
     )
-    return qs.iterator(chunk_size=CHUNK)
+    return raw_rows(qs)
