@@ -5,8 +5,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views import defaults
 
-from cmdb.core.views import home
 from cmdb.monitoring import views as monitoring_views
+from cmdb.ui.views.dashboard import home
 
 urlpatterns = [
     path("", home, name="home"),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/", include("cmdb.api.urls")),
     path("metrics", monitoring_views.metrics, name="metrics"),
     path("monitoring/", include("cmdb.monitoring.urls")),
+    path("", include("cmdb.ui.urls")),
 ]
 
 

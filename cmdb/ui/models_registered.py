@@ -1,0 +1,1 @@
+"""UI registrations for the core apps (filled in by the registry module)."""
