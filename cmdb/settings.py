@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "cmdb.jobs",
     "cmdb.reconcile",
     "cmdb.ansible",
+    "cmdb.monitoring",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -84,6 +85,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "cmdb.monitoring.middleware.RequestMetricsMiddleware",
     "cmdb.core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -230,3 +232,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# Monitoring (cmdb.monitoring): /metrics answers a valid API token, or without one any client whose
+# address is in these comma-separated networks (e.g. the Prometheus server's, "10.0.5.0/24").
+METRICS_ALLOWED_NETWORKS = _env_list("METRICS_ALLOWED_NETWORKS", "")

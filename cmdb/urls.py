@@ -5,12 +5,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views import defaults
 
+from cmdb.monitoring import views as monitoring_views
 from cmdb.ui.views.dashboard import home
 
 urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("api/", include("cmdb.api.urls")),
+    path("metrics", monitoring_views.metrics, name="metrics"),
+    path("monitoring/", include("cmdb.monitoring.urls")),
     path("", include("cmdb.ui.urls")),
     path("reconcile/", include("cmdb.reconcile.urls")),
     path("jobs/", include("cmdb.jobs.urls")),

@@ -15,6 +15,7 @@ urlpatterns = [
     path("jobs/", include("cmdb.jobs.api.urls")),
     path("reconcile/", include("cmdb.reconcile.api.urls")),
     path("ansible/", include("cmdb.ansible.api.urls")),
+    path("monitoring/", include("cmdb.monitoring.api.urls")),
     path("tenancy/", include("cmdb.tenancy.api.urls")),
     path("users/", include("cmdb.users.api.urls")),
     path("virtualization/", include("cmdb.virtualization.api.urls")),

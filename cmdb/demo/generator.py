@@ -55,6 +55,7 @@ from cmdb.dcim.models import (
     Site,
 )
 from cmdb.demo import catalog as cat
+from cmdb.demo import monitoring as demo_monitoring
 from cmdb.extras.models import JournalEntry, Tag
 from cmdb.ipam.models import IPAddress, Prefix, PrefixStatus
 from cmdb.tenancy.models import Contact, ContactAssignment, ContactPriority, ContactRole, Tenant, TenantGroup
@@ -853,6 +854,7 @@ def write_plan(plan: Plan, progress: Callable[[str], None] | None = None) -> Non
         from cmdb.demo.jobs import load as load_jobs_demo  # config contexts and schedules (jobs branch)
 
         load_jobs_demo()
+        demo_monitoring.enable_monitoring(SERVER_ROLES, NETWORK_ROLES)
         if progress:
             progress("change log")
         # Flushed here (not by the end of the block) so the progress bar can show the step.

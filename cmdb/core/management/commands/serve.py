@@ -23,7 +23,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         from gunicorn.app.base import BaseApplication
 
+        from cmdb.monitoring.process import enable_multiprocess
         from cmdb.wsgi import application
+
+        enable_multiprocess()  # /metrics sums the request metrics of all gunicorn workers
 
         bind = f"[{opts['host']}]:{opts['port']}" if ":" in opts["host"] else f"{opts['host']}:{opts['port']}"
 

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from cmdb.api.routers import CMDBRouter
+
+from . import views
+
+router = CMDBRouter("monitoring")
+router.register("exporter-types", views.ExporterTypeViewSet)
+router.register("monitors", views.MonitorViewSet)
+router.register("incidents", views.IncidentViewSet)
+urlpatterns = [
+    path("sd/<slug:source>/", views.ServiceDiscoveryView.as_view(), name="monitoring-sd"),
+    path("alertmanager/", views.AlertmanagerWebhookView.as_view(), name="monitoring-alertmanager"),
+    *router.urls,
+]
