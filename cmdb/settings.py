@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "cmdb.dcim",
     "cmdb.ipam",
     "cmdb.virtualization",
+    "cmdb.software",
+    "cmdb.services",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""Graph cache invalidation hooks (filled in with the relationship models)."""
