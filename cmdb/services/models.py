@@ -46,7 +46,7 @@ class Service(CIModel):
         validators=[MinValueValidator(0), MaxValueValidator(100)], help_text="Availability target in percent",
     )
     support_hours = models.CharField(max_length=10, choices=SupportHours.choices, default=SupportHours.BUSINESS)
-    url = models.URLField(blank=True)
+    link = models.URLField(blank=True, help_text="Where users reach the service")
 
     search_fields = ("name", "slug", "description", "comments")
 
