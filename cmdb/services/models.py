@@ -8,7 +8,7 @@ each web process knows with one tiny query whether its cached graph is stale.
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -97,9 +97,10 @@ class Relationship(ChangeLoggedModel):
         indexes = [models.Index(fields=["target", "type"])]
 
     def __str__(self) -> str:
-        if not (self.source_id and self.target_id and self.type_id):
-            return "relationship"
-        return f"{self.source.name} {self.type.slug} {self.target.name}"
+        try:
+            return f"{self.source.name} {self.type.slug} {self.target.name}"
+        except ObjectDoesNotExist:  # an end is being deleted with it (change-log repr)
+            return f"CI {self.source_id} -> CI {self.target_id}"
 
     def clean(self) -> None:
         super().clean()
@@ -171,7 +172,10 @@ class RedundancyMember(ChangeLoggedModel):
         constraints = [models.UniqueConstraint(fields=["group", "ci"], name="services_redundancy_member_unique")]
 
     def __str__(self) -> str:
-        return f"{self.ci.name} in {self.group.name}" if self.ci_id and self.group_id else "member"
+        try:
+            return f"{self.ci.name} in {self.group.name}"
+        except ObjectDoesNotExist:
+            return f"CI {self.ci_id} in group {self.group_id}"
 
     def clean(self) -> None:
         super().clean()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -96,7 +96,10 @@ class SoftwareInstallation(ChangeLoggedModel):
         indexes = [models.Index(fields=["product", "ci"])]
 
     def __str__(self) -> str:
-        return f"{self.version.product} {self.version} on {self.ci.name}" if self.version_id and self.ci_id else "-"
+        try:
+            return f"{self.version.product} {self.version} on {self.ci.name}"
+        except ObjectDoesNotExist:  # the CI or version is being deleted with it (change-log repr)
+            return f"installation of version {self.version_id} on CI {self.ci_id}"
 
     def clean(self) -> None:
         super().clean()
