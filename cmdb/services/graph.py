@@ -46,6 +46,20 @@ class Graph:
     grp_idx: array
     group_min: dict[int, int] = field(default_factory=dict)  # group index -> min_up
     group_size: dict[int, int] = field(default_factory=dict)  # group index -> number of members
+    services: frozenset[int] = frozenset()  # indexes of service CIs
+    type_slugs: dict[int, str] = field(default_factory=dict)
+    # The walk's view of the CSR rows: one tuple of neighbour indexes per node.  Iterating a tuple
+    # is several times faster in Python than indexing an array, and the neighbour ints are shared.
+    dependents: list[tuple[int, ...]] = field(default_factory=list)
+    supports: list[tuple[int, ...]] = field(default_factory=list)
+    groups_of: list[tuple[int, ...]] = field(default_factory=list)
+
+    def edge_type(self, u: int, v: int) -> int:
+        """The relationship type of the dependent edge u -> v (for explanations only)."""
+        for k in range(self.dep_ptr[u], self.dep_ptr[u + 1]):
+            if self.dep_idx[k] == v:
+                return self.dep_type[k]
+        return MEMBER_OF_GROUP
 
     @property
     def edge_count(self) -> int:
@@ -105,6 +119,10 @@ def load(token: int) -> Graph:
             f"JOIN {_table('services_redundancygroup')} g ON g.id = m.group_id WHERE g.ci_id IS NOT NULL"
         )
         members = cur.fetchall()
+        cur.execute(f"SELECT ci_id FROM {_table('services_service')} WHERE ci_id IS NOT NULL")  # noqa: S608
+        service_cis = [row[0] for row in cur.fetchall()]
+        cur.execute(f"SELECT id, slug FROM {_table('services_relationshiptype')}")  # noqa: S608
+        type_slugs = dict(cur.fetchall())
     index: dict[int, int] = {}
     ids = array("q")
 
@@ -142,8 +160,18 @@ def load(token: int) -> Graph:
     sup_t = dep_t + array("i", [MEMBER_OF_GROUP]) * len(grp_from)
     sup_ptr, sup_idx, sup_type = _csr(n, sup_from, sup_to, sup_t)
     grp_ptr, grp_idx, _ = _csr(n, grp_from, grp_to, None)
+    shared = list(range(n))
+    services = frozenset(index[c] for c in service_cis if c in index)
+    type_slugs[MEMBER_OF_GROUP] = "member of redundancy group"
     return Graph(token, ids, index, dep_ptr, dep_idx, dep_type, sup_ptr, sup_idx, sup_type, grp_ptr, grp_idx,
-                 group_min, group_size)
+                 group_min, group_size, services, type_slugs, _rows(dep_ptr, dep_idx, shared),
+                 _rows(sup_ptr, sup_idx, shared), _rows(grp_ptr, grp_idx, shared))
+
+
+def _rows(ptr: array, idx: array, shared: list[int]) -> list[tuple[int, ...]]:
+    empty: tuple[int, ...] = ()
+    return [tuple([shared[v] for v in idx[ptr[u]:ptr[u + 1]]]) if ptr[u + 1] > ptr[u] else empty
+            for u in range(len(ptr) - 1)]
 
 
 def get_graph() -> Graph:

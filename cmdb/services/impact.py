@@ -18,13 +18,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 
-from .graph import MEMBER_OF_GROUP, Graph, get_graph
+from .graph import Graph, get_graph
 
 OK, DEGRADED, DOWN = 0, 1, 2
 STATE_NAMES = {DEGRADED: "degraded", DOWN: "down"}
@@ -33,110 +32,76 @@ HIDDEN = "hidden CI"
 SERVICE_KIND = "services.service"
 
 
-@dataclass
-class ImpactResult:
-    """What an impact question returns (also the shape of the API response)."""
-
-    mode: str
-    failed: list[dict[str, Any]]
-    affected: list[dict[str, Any]] = field(default_factory=list)
-    services: list[dict[str, Any]] = field(default_factory=list)
-    tenants: list[dict[str, Any]] = field(default_factory=list)
-    contacts: list[dict[str, Any]] = field(default_factory=list)
-    hidden_count: int = 0
-    relationship_types: dict[int, str] = field(default_factory=dict)
-
-    def summary(self) -> dict[str, int]:
-        down = sum(1 for a in self.affected if a["state"] == "down")
-        return {"affected": len(self.affected), "down": down, "degraded": len(self.affected) - down,
-                "services": len(self.services), "hidden": self.hidden_count}
-
-    def as_dict(self, limit: int | None = None) -> dict[str, Any]:
-        affected = self.affected if not limit else self.affected[:limit]
-        return {"mode": self.mode, "summary": self.summary(), "failed": self.failed, "affected": affected,
-                "services": self.services, "tenants": self.tenants, "contacts": self.contacts,
-                "relationship_types": {str(k): v for k, v in self.relationship_types.items()}}
-
-
 # --- the walk (pure, on index space) -----------------------------------------------------
 
 
-def propagate(graph: Graph, start: Iterable[int], start_state: int) -> tuple[dict[int, int], dict[int, tuple]]:
-    """States and explaining parents (index, relationship type) of every CI reached from ``start``."""
-    dep_ptr, dep_idx, dep_type = graph.dep_ptr, graph.dep_idx, graph.dep_type
-    grp_ptr, grp_idx = graph.grp_ptr, graph.grp_idx
+def propagate(graph: Graph, start: Iterable[int], start_state: int) -> tuple[dict[int, int], dict[int, int | None]]:
+    """States and explaining parent of every CI reached from ``start`` (index space)."""
+    dependents, groups_of = graph.dependents, graph.groups_of
     group_min, group_size = graph.group_min, graph.group_size
     state: dict[int, int] = {}
-    parent: dict[int, tuple[int, int] | None] = {}
+    parent: dict[int, int | None] = {}
     counted: dict[int, int] = {}  # member index -> the state already counted in its groups
     members_down: dict[int, int] = {}
-    members_hit: dict[int, int] = {}
     queue: deque[int] = deque()
     for s in start:
         state[s] = start_state
         parent[s] = None
         queue.append(s)
-    get = state.get
+    get, push, pop = state.get, queue.append, queue.popleft
     while queue:
-        u = queue.popleft()
+        u = pop()
         su = state[u]
-        for k in range(dep_ptr[u], dep_ptr[u + 1]):
-            v = dep_idx[k]
+        for v in dependents[u]:
             if get(v, OK) < su:
                 state[v] = su
-                parent[v] = (u, dep_type[k])
-                queue.append(v)
-        lo, hi = grp_ptr[u], grp_ptr[u + 1]
-        if lo == hi:
+                parent[v] = u
+                push(v)
+        groups = groups_of[u]
+        if not groups:
             continue
         before = counted.get(u, OK)
         if su <= before:
             continue
         counted[u] = su
-        for k in range(lo, hi):
-            g = grp_idx[k]
-            if before == OK:
-                members_hit[g] = members_hit.get(g, 0) + 1
+        for g in groups:
             if su == DOWN:
                 members_down[g] = members_down.get(g, 0) + 1
-            up = group_size[g] - members_down.get(g, 0)
-            new = DOWN if up < group_min[g] else DEGRADED
+            new = DOWN if group_size[g] - members_down.get(g, 0) < group_min[g] else DEGRADED
             if get(g, OK) < new:
                 state[g] = new
-                parent[g] = (u, MEMBER_OF_GROUP)
-                queue.append(g)
+                parent[g] = u
+                push(g)
     return state, parent
 
 
-def walk_dependencies(graph: Graph, start: Iterable[int]) -> dict[int, tuple | None]:
+def walk_dependencies(graph: Graph, start: Iterable[int]) -> dict[int, int | None]:
     """Everything ``start`` stands on (breadth first, so parents give the shortest chain)."""
-    sup_ptr, sup_idx, sup_type = graph.sup_ptr, graph.sup_idx, graph.sup_type
-    parent: dict[int, tuple[int, int] | None] = {}
+    supports = graph.supports
+    parent: dict[int, int | None] = {}
     queue: deque[int] = deque()
     for s in start:
         parent[s] = None
         queue.append(s)
     while queue:
         u = queue.popleft()
-        for k in range(sup_ptr[u], sup_ptr[u + 1]):
-            v = sup_idx[k]
+        for v in supports[u]:
             if v not in parent:
-                parent[v] = (u, sup_type[k])
+                parent[v] = u
                 queue.append(v)
     return parent
 
 
-def _path(ids: Any, parent: dict[int, tuple | None], node: int) -> tuple[list[int], list[int]]:
-    path, via = [ids[node]], []
+def _path(graph: Graph, parent: dict[int, int | None], node: int) -> tuple[list[int], list[str]]:
+    """CI ids from the root to ``node`` and the relationship type of each hop (stack direction)."""
+    chain = [node]
     step = parent[node]
     while step is not None:
-        prev, type_id = step
-        path.append(ids[prev])
-        via.append(type_id)
-        step = parent[prev]
-    path.reverse()
-    via.reverse()
-    return path, via
+        chain.append(step)
+        step = parent[step]
+    chain.reverse()
+    via = [graph.type_slugs.get(graph.edge_type(chain[k + 1], chain[k]), "?") for k in range(len(chain) - 1)]
+    return [graph.ids[i] for i in chain], via
 
 
 # --- registry look-ups and permissions ---------------------------------------------------
@@ -173,6 +138,10 @@ class Visibility:
         self.all = ALL
         self.grants = grants_for(user) if user is not None else None
         self.by_kind: dict[str, tuple[bool, set[int] | None]] = {}
+        #: True when every CI is visible, so no registry rows are needed to filter.
+        self.unrestricted = self.grants is None or any(
+            self.grants.lookup(label, "view") == (True, ALL) for label in ("*", "core.configurationitem")
+        )
 
     def can_see(self, kind: str, tenant_id: int | None) -> bool:
         if self.grants is None:
@@ -211,16 +180,154 @@ def _check_start(ci_ids: list[int], vis: Visibility) -> dict[int, tuple]:
     return rows
 
 
-def _type_names(type_ids: set[int]) -> dict[int, str]:
-    from .models import RelationshipType
-
-    names = dict(RelationshipType.objects.filter(pk__in=type_ids).values_list("pk", "slug"))
-    if MEMBER_OF_GROUP in type_ids:
-        names[MEMBER_OF_GROUP] = "member of redundancy group"
-    return names
-
-
 # --- the public API ----------------------------------------------------------------------
+
+
+class ImpactResult:
+    """The answer to "what if these CIs fail?", computed once and rendered lazily.
+
+    The walk (states and explaining parents for every reached CI) is done up front;
+    names, paths and the notify lists are read from the registry only when asked for,
+    and only for the rows asked for: a core switch reaches most of the data center, and
+    a change manager reads the summary, the services and the first page.
+    """
+
+    def __init__(self, *, mode: str, failed: list[dict[str, Any]], graph: Graph, state: dict[int, int],
+                 parent: dict[int, int | None], start: set[int], vis: Visibility) -> None:
+        self.mode, self.failed, self.graph, self.vis = mode, failed, graph, vis
+        self.state, self.parent = state, parent
+        reached = [i for i in state if i not in start]  # breadth-first order: nearest first
+        self.order = [i for i in reached if state[i] == DOWN] + [i for i in reached if state[i] != DOWN]
+        self._rows: dict[int, tuple] = {}
+        self._visible: list[int] | None = None
+        self._affected: list[dict[str, Any]] | None = None
+        self._services: list[dict[str, Any]] | None = None
+        self._notify: tuple[list, list] | None = None
+        self.start_ids = [f["ci_id"] for f in failed]
+
+    # visibility ------------------------------------------------------------------------
+
+    def _load_rows(self, idxs: Iterable[int]) -> None:
+        ids = self.graph.ids
+        missing = [ids[i] for i in idxs if ids[i] not in self._rows]
+        if missing:
+            self._rows.update(registry_rows(missing))
+
+    def visible_order(self) -> list[int]:
+        """The reached indexes the user may see (a registry query only for restricted users)."""
+        if self._visible is None:
+            if self.vis.unrestricted:
+                self._visible = self.order
+            else:
+                self._load_rows(self.order)
+                ids, rows = self.graph.ids, self._rows
+                self._visible = [i for i in self.order
+                                 if ids[i] in rows and self.vis.can_see(rows[ids[i]][0], rows[ids[i]][2])]
+        return self._visible
+
+    @property
+    def hidden_count(self) -> int:
+        return len(self.order) - len(self.visible_order())
+
+    def summary(self) -> dict[str, int]:
+        visible = self.visible_order()
+        down = sum(1 for i in visible if self.state[i] == DOWN)
+        return {"affected": len(visible), "down": down, "degraded": len(visible) - down,
+                "services": len(self.services), "hidden": self.hidden_count}
+
+    # rendering -------------------------------------------------------------------------
+
+    def _chain(self, node: int) -> list[int]:
+        chain = [node]
+        step = self.parent[node]
+        while step is not None:
+            chain.append(step)
+            step = self.parent[step]
+        chain.reverse()
+        return chain
+
+    def _render(self, idxs: list[int]) -> list[dict[str, Any]]:
+        chains = {i: self._chain(i) for i in idxs}
+        self._load_rows({j for chain in chains.values() for j in chain})
+        ids, rows, graph = self.graph.ids, self._rows, self.graph
+        start = set(self.start_ids)
+
+        def seen(ci: int) -> bool:
+            if ci in start:
+                return True
+            row = rows.get(ci)
+            return row is not None and self.vis.can_see(row[0], row[2])
+
+        slugs: dict[tuple[int, int], str] = {}
+
+        def via(u: int, v: int) -> str:
+            slug = slugs.get((u, v))
+            if slug is None:
+                slug = slugs[(u, v)] = graph.type_slugs.get(graph.edge_type(u, v), "?")
+            return slug
+
+        out = []
+        for i in idxs:
+            ci = ids[i]
+            row = rows.get(ci)
+            if row is None:  # deleted since the graph was loaded
+                continue
+            kind, name, tenant_id, _owner, criticality = row
+            chain = chains[i]
+            path = [ids[j] if seen(ids[j]) else None for j in chain]
+            out.append({
+                "ci_id": ci, "kind": kind, "name": name, "state": STATE_NAMES[self.state[i]],
+                "criticality": criticality, "tenant_id": tenant_id, "path": path,
+                "path_names": [rows[p][1] if p is not None and p in rows else HIDDEN if p is None else
+                               self._start_name(p) for p in path],
+                "via": [via(chain[k], chain[k + 1]) for k in range(len(chain) - 1)],
+            })
+        return out
+
+    def _start_name(self, ci: int) -> str:
+        return next((f["name"] for f in self.failed if f["ci_id"] == ci), HIDDEN)
+
+    def page(self, limit: int | None = None) -> list[dict[str, Any]]:
+        visible = self.visible_order()
+        return self._render(visible if not limit else visible[:limit])
+
+    @property
+    def affected(self) -> list[dict[str, Any]]:
+        if self._affected is None:
+            self._affected = self._render(self.visible_order())
+        return self._affected
+
+    @property
+    def services(self) -> list[dict[str, Any]]:
+        if self._services is None:
+            hit = [i for i in self.state if i in self.graph.services and i not in set(self._start_idx())]
+            allowed = set(self.visible_order()) if hit and not self.vis.unrestricted else None
+            hit = [i for i in hit if allowed is None or i in allowed]
+            self._services = _services(self._render(hit)) if hit else []
+        return self._services
+
+    def _start_idx(self) -> list[int]:
+        index = self.graph.index
+        return [index[c] for c in self.start_ids if c in index]
+
+    def _notify_lists(self) -> tuple[list, list]:
+        if self._notify is None:
+            ids = self.graph.ids
+            self._notify = _notify([ids[i] for i in self.visible_order()])
+        return self._notify
+
+    @property
+    def tenants(self) -> list[dict[str, Any]]:
+        return self._notify_lists()[0]
+
+    @property
+    def contacts(self) -> list[dict[str, Any]]:
+        return self._notify_lists()[1]
+
+    def as_dict(self, limit: int | None = None) -> dict[str, Any]:
+        return {"mode": self.mode, "summary": self.summary(), "failed": self.failed,
+                "affected": self.page(limit), "services": self.services, "tenants": self.tenants,
+                "contacts": self.contacts}
 
 
 def impact_of(ci_ids: list[int], *, mode: str = "down", user: Any = None) -> ImpactResult:
@@ -237,94 +344,82 @@ def impact_of(ci_ids: list[int], *, mode: str = "down", user: Any = None) -> Imp
     graph = get_graph()
     start = [graph.index[c] for c in ci_ids if c in graph.index]
     state, parent = propagate(graph, start, MODES[mode])
-    start_set = set(start)
-    reached = [i for i in state if i not in start_set]
-    ids = graph.ids
-    rows = registry_rows([ids[i] for i in reached])
-    result = ImpactResult(mode=mode, failed=[_brief(c, start_rows[c]) for c in ci_ids])
-    type_ids: set[int] = set()
-    visible_cache: dict[int, bool] = {c: True for c in ci_ids}
-
-    def visible(ci: int) -> bool:
-        seen = visible_cache.get(ci)
-        if seen is None:
-            row = rows.get(ci)
-            seen = visible_cache[ci] = row is not None and vis.can_see(row[0], row[2])
-        return seen
-
-    tenant_ids: set[int] = set()
-    owner_ids: set[int] = set()
-    for i in reached:
-        ci = ids[i]
-        if not visible(ci):
-            result.hidden_count += 1
-            continue
-        kind, name, tenant_id, owner_id, criticality = rows[ci]
-        path, via = _path(ids, parent, i)
-        type_ids.update(via)
-        result.affected.append({
-            "ci_id": ci, "kind": kind, "name": name, "state": STATE_NAMES[state[i]],
-            "criticality": criticality, "tenant_id": tenant_id,
-            "path": [p if visible(p) else None for p in path], "via": via,
-        })
-        if tenant_id:
-            tenant_ids.add(tenant_id)
-        if owner_id:
-            owner_ids.add(owner_id)
-    names = {c: (rows.get(c) or start_rows.get(c) or (None, None))[1] for c in visible_cache if visible_cache[c]}
-    for a in result.affected:
-        a["path_names"] = [names.get(p, HIDDEN) if p is not None else HIDDEN for p in a["path"]]
-    result.affected.sort(key=lambda a: (a["state"] != "down", len(a["path"]), a["name"] or ""))
-    result.relationship_types = _type_names(type_ids)
-    _add_services(result)
-    _add_notify(result, tenant_ids, owner_ids)
-    return result
+    return ImpactResult(mode=mode, failed=[_brief(c, start_rows[c]) for c in ci_ids], graph=graph, state=state,
+                        parent=parent, start=set(start), vis=vis)
 
 
-def _add_services(result: ImpactResult) -> None:
+def _services(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from .models import Service
 
-    by_ci = {a["ci_id"]: a for a in result.affected if a["kind"] == SERVICE_KIND}
-    if not by_ci:
-        return
+    by_ci = {a["ci_id"]: a for a in hits}
+    out = []
     for svc in Service.objects.filter(ci_id__in=by_ci).values(
         "id", "ci_id", "name", "slug", "service_type", "sla_availability", "support_hours", "criticality"
     ):
         hit = by_ci[svc["ci_id"]]
         sla: Decimal | None = svc["sla_availability"]
         budget = None if sla is None else round(float((100 - sla) / 100) * 30 * 24 * 60, 1)
-        result.services.append({
+        out.append({
             "id": svc["id"], "ci_id": svc["ci_id"], "name": svc["name"], "slug": svc["slug"],
             "service_type": svc["service_type"], "criticality": svc["criticality"], "state": hit["state"],
             "sla_availability": float(sla) if sla is not None else None, "support_hours": svc["support_hours"],
             "downtime_budget_minutes_per_month": budget, "path": hit["path"], "path_names": hit["path_names"],
+            "via": hit["via"],
         })
-    result.services.sort(key=lambda s: (s["state"] != "down", s["name"]))
+    out.sort(key=lambda s: (s["state"] != "down", s["name"]))
+    return out
 
 
-def _add_notify(result: ImpactResult, tenant_ids: set[int], owner_ids: set[int]) -> None:
+def _notify(ci_ids: list[int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Tenants of the affected CIs, their assigned contacts and the CIs' owners (three small queries)."""
     from django.contrib.contenttypes.models import ContentType
 
     from cmdb.tenancy.models import Contact, ContactAssignment, Tenant
 
-    if tenant_ids:
-        result.tenants = [{"id": t["id"], "name": t["name"], "slug": t["slug"]}
-                          for t in Tenant.objects.filter(pk__in=tenant_ids).values("id", "name", "slug")]
-    assigned = ContactAssignment.objects.filter(
-        object_type=ContentType.objects.get_for_model(Tenant), object_id__in=tenant_ids
-    ).values_list("contact_id", "role__name", "object_id") if tenant_ids else []
+    if not ci_ids:
+        return [], []
+    tenant_ids, owner_ids = registry_tenants_owners(ci_ids)
+    tenants = [{"id": t["id"], "name": t["name"], "slug": t["slug"]}
+               for t in Tenant.objects.filter(pk__in=tenant_ids).values("id", "name", "slug").order_by("name")]
     roles: dict[int, set[str]] = {}
-    for contact_id, role, _tenant in assigned:
-        roles.setdefault(contact_id, set()).add(role)
+    if tenant_ids:
+        for contact_id, role in ContactAssignment.objects.filter(
+            object_type=ContentType.objects.get_for_model(Tenant), object_id__in=tenant_ids
+        ).values_list("contact_id", "role__name"):
+            roles.setdefault(contact_id, set()).add(role)
     for owner in owner_ids:
         roles.setdefault(owner, set()).add("owner of an affected CI")
-    if roles:
-        result.contacts = [
-            {"id": c["id"], "name": c["name"], "email": c["email"], "phone": c["phone"],
-             "tenant_id": c["tenant_id"], "roles": sorted(roles[c["id"]])}
-            for c in Contact.objects.filter(pk__in=roles).values("id", "name", "email", "phone", "tenant_id")
-        ]
-        result.contacts.sort(key=lambda c: c["name"])
+    contacts = [
+        {"id": c["id"], "name": c["name"], "email": c["email"], "phone": c["phone"], "tenant_id": c["tenant_id"],
+         "roles": sorted(roles[c["id"]])}
+        for c in Contact.objects.filter(pk__in=roles).values("id", "name", "email", "phone", "tenant_id")
+    ] if roles else []
+    contacts.sort(key=lambda c: c["name"])
+    return tenants, contacts
+
+
+def registry_tenants_owners(ci_ids: list[int]) -> tuple[set[int], set[int]]:
+    """Distinct tenants and owners of many CIs, aggregated in the database."""
+    table = connection.ops.quote_name("core_configurationitem")
+    tenants: set[int] = set()
+    owners: set[int] = set()
+    with connection.cursor() as cur:
+        chunks = [ci_ids] if connection.vendor == "postgresql" else [
+            ci_ids[i:i + 5000] for i in range(0, len(ci_ids), 5000)]
+        for chunk in chunks:
+            if connection.vendor == "postgresql":
+                cur.execute(f"SELECT DISTINCT tenant_id, owner_id FROM {table} WHERE id = ANY(%s) "  # noqa: S608
+                            "AND (tenant_id IS NOT NULL OR owner_id IS NOT NULL)", [chunk])
+            else:
+                marks = ",".join(["%s"] * len(chunk))
+                cur.execute(f"SELECT DISTINCT tenant_id, owner_id FROM {table} WHERE id IN ({marks}) "  # noqa: S608
+                            "AND (tenant_id IS NOT NULL OR owner_id IS NOT NULL)", chunk)
+            for tenant_id, owner_id in cur.fetchall():
+                if tenant_id:
+                    tenants.add(tenant_id)
+                if owner_id:
+                    owners.add(owner_id)
+    return tenants, owners
 
 
 def dependencies_of(ci_ids: list[int], *, user: Any = None) -> dict[str, Any]:
@@ -343,18 +438,16 @@ def dependencies_of(ci_ids: list[int], *, user: Any = None) -> dict[str, Any]:
     for c, row in rows.items():
         seen[c] = vis.can_see(row[0], row[2])
     names = {**{c: r[1] for c, r in rows.items()}, **{c: r[1] for c, r in start_rows.items()}}
-    items, hidden, type_ids = [], 0, set()
+    items, hidden = [], 0
     for i in reached:
         ci = ids[i]
         if not seen.get(ci):
             hidden += 1
             continue
         kind, name, tenant_id, _owner, criticality = rows[ci]
-        path, via = _path(ids, parent, i)
-        type_ids.update(via)
+        path, via = _path(graph, parent, i)
         items.append({"ci_id": ci, "kind": kind, "name": name, "criticality": criticality, "tenant_id": tenant_id,
                       "depth": len(path) - 1, "path": [p if seen.get(p) else None for p in path],
                       "path_names": [names[p] if seen.get(p) else HIDDEN for p in path], "via": via})
     items.sort(key=lambda x: (x["depth"], x["kind"], x["name"]))
-    return {"roots": [_brief(c, start_rows[c]) for c in ci_ids], "dependencies": items, "hidden_count": hidden,
-            "relationship_types": {str(k): v for k, v in _type_names(type_ids).items()}}
+    return {"roots": [_brief(c, start_rows[c]) for c in ci_ids], "dependencies": items, "hidden_count": hidden}
