@@ -300,11 +300,18 @@ class ImpactResult:
     @property
     def services(self) -> list[dict[str, Any]]:
         if self._services is None:
-            hit = [i for i in self.state if i in self.graph.services and i not in set(self._start_idx())]
+            start = set(self._start_idx())
+            services = self.graph.services
+            hit = [i for i in services if i in self.state and i not in start] if len(services) < len(self.state) \
+                else [i for i in self.state if i in services and i not in start]
+            hit.sort(key=self.order_position)
             allowed = set(self.visible_order()) if hit and not self.vis.unrestricted else None
             hit = [i for i in hit if allowed is None or i in allowed]
             self._services = _services(self._render(hit)) if hit else []
         return self._services
+
+    def order_position(self, i: int) -> int:
+        return 0 if self.state[i] == DOWN else 1
 
     def _start_idx(self) -> list[int]:
         index = self.graph.index

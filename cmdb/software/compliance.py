@@ -89,13 +89,16 @@ class ComplianceReport:
                 "licenses": self.rows, "cost_per_tenant": self.cost_per_tenant, "unlicensed": self.unlicensed}
 
 
-def _cores(ci_ids: set[int]) -> dict[int, int]:
-    """Cores per CI: VM vCPUs rounded up, a device's ``cores`` custom field, else 1."""
+def _cores(ci_ids: Any) -> dict[int, int]:
+    """Cores per CI: VM vCPUs rounded up, a device's ``cores`` custom field, else 1.
+
+    ``ci_ids`` is a set or a subquery of CI ids (for many CIs: no parameter list of 100,000 ids).
+    """
     from cmdb.dcim.models import Device
     from cmdb.virtualization.models import VirtualMachine
 
     cores: dict[int, int] = {}
-    if not ci_ids:
+    if isinstance(ci_ids, set) and not ci_ids:
         return cores
     for ci_id, vcpus in VirtualMachine.objects.filter(ci_id__in=ci_ids).values_list("ci_id", "vcpus"):
         cores[ci_id] = max(1, math.ceil(vcpus)) if vcpus else 1
@@ -159,9 +162,9 @@ def compliance(*, today: dt.date | None = None, expiring_days: int = 30, user: A
         demand[product_id][tenant_id] = n
     core_demand: dict[int, dict[int | None, int]] = defaultdict(lambda: defaultdict(int))
     if per_ci_products:
-        pairs = list(SoftwareInstallation.objects.filter(product_id__in=per_ci_products)
-                     .values_list("product_id", "ci_id", "ci__tenant_id").distinct())
-        cores = _cores({ci for _p, ci, _t in pairs})
+        core_installs = SoftwareInstallation.objects.filter(product_id__in=per_ci_products)
+        pairs = list(core_installs.values_list("product_id", "ci_id", "ci__tenant_id").distinct())
+        cores = _cores(core_installs.values("ci_id"))
         for product_id, ci_id, tenant_id in pairs:
             core_demand[product_id][tenant_id] += cores.get(ci_id, 1)
 
