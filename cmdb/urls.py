@@ -11,6 +11,8 @@ urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("api/", include("cmdb.api.urls")),
+    path("", include("cmdb.software.urls")),
+    path("", include("cmdb.services.urls")),
     path("", include("cmdb.ui.urls")),
 ]
 
