@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from .choices import LicenseMetric
 from .models import License, LicenseAssignment, SoftwareInstallation
@@ -151,22 +151,12 @@ def compliance(*, today: dt.date | None = None, expiring_days: int = 30, user: A
         for uid, gid in through.objects.filter(group_id__in=all_groups).values_list("user_id", "group_id"):
             group_members[gid].add(uid)
 
-    # Installation demand: one aggregate query over all installations of licensed products.
+    # Installation demand: one aggregate query over all installations of licensed products,
+    # and one more for the cores of the CIs running per-core products.
     products = {p.product_id for p in pools}
-    per_ci_products = {p.product_id for p in pools if p.metric == LicenseMetric.CORE}
-    demand: dict[int, dict[int | None, int]] = defaultdict(dict)  # product -> tenant -> distinct CIs
-    for product_id, tenant_id, n in (
-        SoftwareInstallation.objects.filter(product_id__in=products)
-        .values_list("product_id", "ci__tenant_id").annotate(n=Count("ci_id", distinct=True)).order_by()
-    ):
-        demand[product_id][tenant_id] = n
-    core_demand: dict[int, dict[int | None, int]] = defaultdict(lambda: defaultdict(int))
-    if per_ci_products:
-        core_installs = SoftwareInstallation.objects.filter(product_id__in=per_ci_products)
-        pairs = list(core_installs.values_list("product_id", "ci_id", "ci__tenant_id").distinct())
-        cores = _cores(core_installs.values("ci_id"))
-        for product_id, ci_id, tenant_id in pairs:
-            core_demand[product_id][tenant_id] += cores.get(ci_id, 1)
+    per_core_products = {p.product_id for p in pools if p.metric == LicenseMetric.CORE}
+    demand = _demand(products, cores=False)
+    core_demand = _demand(per_core_products, cores=True) if per_core_products else defaultdict(dict)
 
     # Assigned CIs without an installation still hold a seat (device/core metrics).
     extra_cis = {lic: cis for lic, cis in assigned_cis.items() if by_id[lic].metric in POOLED}
@@ -217,6 +207,44 @@ def compliance(*, today: dt.date | None = None, expiring_days: int = 30, user: A
         ({"tenant_id": t, "tenant": names.get(t) or "(shared)", "cost": float(c)} for t, c in costs.items()),
         key=lambda r: -r["cost"])
     return report
+
+
+def _demand(products: set[int], *, cores: bool) -> dict[int, dict[int | None, int]]:
+    """product -> CI tenant -> distinct CIs (or the sum of their cores) with an installation.
+
+    Distinct (product, CI) pairs first (a hash aggregate), then grouped by tenant: several
+    times faster on PostgreSQL than ``COUNT(DISTINCT ...)``, which sorts every group.
+    """
+    from django.db import connection
+
+    out: dict[int, dict[int | None, int]] = defaultdict(dict)
+    if not products:
+        return out
+    q = connection.ops.quote_name
+    ids = sorted(products)
+    marks = ",".join(["%s"] * len(ids))
+    if cores:
+        if connection.vendor == "postgresql":
+            device_cores = ("CASE WHEN d.custom_field_data->>'cores' ~ '^[1-9][0-9]{0,5}$' "
+                            "THEN (d.custom_field_data->>'cores')::int END")
+        else:
+            device_cores = ("CASE WHEN json_type(d.custom_field_data, '$.cores') = 'integer' "
+                            "AND json_extract(d.custom_field_data, '$.cores') > 0 "
+                            "THEN json_extract(d.custom_field_data, '$.cores') END")
+        weight = f"COALESCE(CAST(CEILING(vm.vcpus) AS INTEGER), {device_cores}, 1)"
+        joins = (f"LEFT JOIN {q('virtualization_virtualmachine')} vm ON vm.ci_id = p.ci_id "
+                 f"LEFT JOIN {q('dcim_device')} d ON d.ci_id = p.ci_id")
+    else:
+        weight, joins = "1", ""
+    sql = (f"SELECT p.product_id, c.tenant_id, SUM({weight}) FROM "  # noqa: S608
+           f"(SELECT DISTINCT product_id, ci_id FROM {q('software_softwareinstallation')} "
+           f"WHERE product_id IN ({marks})) p "
+           f"JOIN {q('core_configurationitem')} c ON c.id = p.ci_id {joins} GROUP BY p.product_id, c.tenant_id")
+    with connection.cursor() as cur:
+        cur.execute(sql, ids)
+        for product_id, tenant_id, n in cur.fetchall():
+            out[product_id][tenant_id] = int(n)
+    return out
 
 
 def _tenant_names(ids: set[int | None]) -> list[tuple[int, str]]:
