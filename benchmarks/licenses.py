@@ -66,8 +66,12 @@ def build(args: argparse.Namespace) -> None:
                 cost=rng.randint(100, 100000), end_date=today + dt.timedelta(days=rng.randint(-60, 720)),
                 peak_usage=rng.randint(0, 100) if i % 12 == 3 else None)
         for i in range(args.licenses)])
-    with connection.cursor() as cur:
-        cur.execute("ANALYZE")
+    connection.ensure_connection()
+    autocommit = connection.connection.autocommit
+    connection.connection.autocommit = True
+    with connection.cursor() as cur:  # as autovacuum would within a minute of the load (benchmarks/api.py too)
+        cur.execute("VACUUM ANALYZE")
+    connection.connection.autocommit = autocommit
 
 
 def main() -> None:

@@ -155,8 +155,7 @@ def compliance(*, today: dt.date | None = None, expiring_days: int = 30, user: A
     # and one more for the cores of the CIs running per-core products.
     products = {p.product_id for p in pools}
     per_core_products = {p.product_id for p in pools if p.metric == LicenseMetric.CORE}
-    demand = _demand(products, cores=False)
-    core_demand = _demand(per_core_products, cores=True) if per_core_products else defaultdict(dict)
+    demand, core_demand = _demand(products, cores=bool(per_core_products))
 
     # Assigned CIs without an installation still hold a seat (device/core metrics).
     extra_cis = {lic: cis for lic, cis in assigned_cis.items() if by_id[lic].metric in POOLED}
@@ -209,8 +208,8 @@ def compliance(*, today: dt.date | None = None, expiring_days: int = 30, user: A
     return report
 
 
-def _demand(products: set[int], *, cores: bool) -> dict[int, dict[int | None, int]]:
-    """product -> CI tenant -> distinct CIs (or the sum of their cores) with an installation.
+def _demand(products: set[int], *, cores: bool) -> tuple[dict[int, dict[int | None, int]], dict]:
+    """product -> CI tenant -> distinct CIs with an installation, and the sum of their cores.
 
     Distinct (product, CI) pairs first (a hash aggregate), then grouped by tenant: several
     times faster on PostgreSQL than ``COUNT(DISTINCT ...)``, which sorts every group.
@@ -218,8 +217,9 @@ def _demand(products: set[int], *, cores: bool) -> dict[int, dict[int | None, in
     from django.db import connection
 
     out: dict[int, dict[int | None, int]] = defaultdict(dict)
+    out_cores: dict[int, dict[int | None, int]] = defaultdict(dict)
     if not products:
-        return out
+        return out, out_cores
     q = connection.ops.quote_name
     ids = sorted(products)
     marks = ",".join(["%s"] * len(ids))
@@ -236,15 +236,16 @@ def _demand(products: set[int], *, cores: bool) -> dict[int, dict[int | None, in
                  f"LEFT JOIN {q('dcim_device')} d ON d.ci_id = p.ci_id")
     else:
         weight, joins = "1", ""
-    sql = (f"SELECT p.product_id, c.tenant_id, SUM({weight}) FROM "  # noqa: S608
+    sql = (f"SELECT p.product_id, c.tenant_id, COUNT(*), SUM({weight}) FROM "  # noqa: S608
            f"(SELECT DISTINCT product_id, ci_id FROM {q('software_softwareinstallation')} "
            f"WHERE product_id IN ({marks})) p "
            f"JOIN {q('core_configurationitem')} c ON c.id = p.ci_id {joins} GROUP BY p.product_id, c.tenant_id")
     with connection.cursor() as cur:
         cur.execute(sql, ids)
-        for product_id, tenant_id, n in cur.fetchall():
+        for product_id, tenant_id, n, core_sum in cur.fetchall():
             out[product_id][tenant_id] = int(n)
-    return out
+            out_cores[product_id][tenant_id] = int(core_sum)
+    return out, out_cores
 
 
 def _tenant_names(ids: set[int | None]) -> list[tuple[int, str]]:
