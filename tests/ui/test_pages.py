@@ -16,6 +16,7 @@ def _complete(world):
     from cmdb.ipam.models import Prefix
     from cmdb.tenancy.models import TenantGroup
     from tests.api.factories import contact_assignment
+    from tests.services.world import add_software_and_services
 
     contact_assignment(world)
     Location.objects.create(name="Building A", slug="building-a", site=world.zittau)
@@ -24,6 +25,7 @@ def _complete(world):
     CustomField.objects.create(name="cost_center", object_types=["dcim.device"])
     JournalEntry.objects.create(assigned_object_type=ContentType.objects.get_for_model(Device),
                                 assigned_object_id=world.devices["web01"].pk, comments="Replaced a disk")
+    add_software_and_services(world)  # tests/services/world.py
 
 
 def _views():
