@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "cmdb.reconcile",
     "cmdb.ansible",
     "cmdb.monitoring",
+    "cmdb.software",
+    "cmdb.services",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",

@@ -14,9 +14,11 @@ urlpatterns = [
     path("api/", include("cmdb.api.urls")),
     path("metrics", monitoring_views.metrics, name="metrics"),
     path("monitoring/", include("cmdb.monitoring.urls")),
-    path("", include("cmdb.ui.urls")),
+    path("", include("cmdb.software.urls")),
+    path("", include("cmdb.services.urls")),
     path("reconcile/", include("cmdb.reconcile.urls")),
     path("jobs/", include("cmdb.jobs.urls")),
+    path("", include("cmdb.ui.urls")),  # last: only app labels with registered pages match here
 ]
 
 

@@ -19,4 +19,6 @@ urlpatterns = [
     path("tenancy/", include("cmdb.tenancy.api.urls")),
     path("users/", include("cmdb.users.api.urls")),
     path("virtualization/", include("cmdb.virtualization.api.urls")),
+    path("software/", include("cmdb.software.api.urls")),
+    path("services/", include("cmdb.services.api.urls")),
 ]

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 import cmdb
 
-APPS = ["core", "dcim", "extras", "ipam", "tenancy", "users", "virtualization"]
+APPS = ["core", "dcim", "extras", "ipam", "tenancy", "users", "virtualization", "software", "services"]
 
 
 class APIRootView(APIView):

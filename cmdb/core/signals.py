@@ -16,6 +16,7 @@ from cmdb.core import changelog
 from cmdb.core.choices import ChangeAction
 from cmdb.core.context import current
 from cmdb.core.models import ChangeLoggedModel
+from cmdb.core.models.base import CIModel
 from cmdb.core.models.registry import ConfigurationItem
 
 
@@ -49,7 +50,8 @@ def _log_delete(sender: type, instance: Any, **kwargs: Any) -> None:
         return
     pre = getattr(instance, "_prechange", None) or instance.snapshot(tags=[])
     changelog.note(instance, ChangeAction.DELETE, pre)
-    ci_id = getattr(instance, "ci_id", None)
+    # Only a CI's own registry row goes with it (an installation or relationship merely points at a CI).
+    ci_id = getattr(instance, "ci_id", None) if isinstance(instance, CIModel) else None
     if ci_id is not None:
         ConfigurationItem.objects.filter(pk=ci_id).delete()
 

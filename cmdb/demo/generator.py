@@ -56,6 +56,7 @@ from cmdb.dcim.models import (
 )
 from cmdb.demo import catalog as cat
 from cmdb.demo import monitoring as demo_monitoring
+from cmdb.demo import services as demo_services
 from cmdb.extras.models import JournalEntry, Tag
 from cmdb.ipam.models import IPAddress, Prefix, PrefixStatus
 from cmdb.tenancy.models import Contact, ContactAssignment, ContactPriority, ContactRole, Tenant, TenantGroup
@@ -885,6 +886,7 @@ def generate(scale: int = 1, seed: int = DEFAULT_SEED, progress: Callable[[str],
         progress("planning")
     plan = build_plan(scale, seed)
     write_plan(plan, progress)
+    demo_services.extend(seed)  # software, licenses, services and relationships (cmdb/demo/services.py)
     return DemoResult(True, f"Demo university loaded (scale {scale}, seed {seed}).", counts())
 
 

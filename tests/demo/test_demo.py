@@ -15,6 +15,7 @@ from typing import Any
 
 import netaddr
 import pytest
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -28,7 +29,8 @@ from cmdb.ipam.models import IPAddress, Prefix
 from cmdb.tenancy.models import ContactAssignment, Tenant
 from cmdb.virtualization.models import Cluster, VirtualMachine, VMInterface
 
-CI_MODELS: list[type[CIModel]] = [Rack, Device, Cluster, VirtualMachine]
+# Every CI model of every app (other apps' demo modules add services, licenses, redundancy groups, ...).
+CI_MODELS: list[type[CIModel]] = [m for m in apps.get_models() if issubclass(m, CIModel)]
 
 
 def _planned_roles(plan: generator.Plan) -> Counter[str]:

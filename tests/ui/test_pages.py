@@ -16,6 +16,7 @@ def _complete(world):
     from cmdb.ipam.models import Prefix
     from cmdb.tenancy.models import TenantGroup
     from tests.api.factories import contact_assignment
+    from tests.services.world import add_software_and_services
 
     contact_assignment(world)
     Location.objects.create(name="Building A", slug="building-a", site=world.zittau)
@@ -28,6 +29,7 @@ def _complete(world):
 
     node = ExporterType.objects.create(name="node", slug="node", port=9100)
     Monitor.objects.create(ci_id=world.devices["web01"].ci_id, exporter_type=node)
+    add_software_and_services(world)  # tests/services/world.py
 
 
 def _views():

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from cmdb.api.routers import CMDBRouter
+
+from . import views
+
+router = CMDBRouter("services")
+router.register("services", views.ServiceViewSet)
+router.register("relationship-types", views.RelationshipTypeViewSet)
+router.register("relationships", views.RelationshipViewSet)
+router.register("redundancy-groups", views.RedundancyGroupViewSet)
+router.register("redundancy-members", views.RedundancyMemberViewSet)
+urlpatterns = [
+    path("impact/", views.ImpactView.as_view(), name="services-impact"),
+    path("stack/", views.StackView.as_view(), name="services-stack"),
+    *router.urls,
+]

@@ -1,0 +1,22 @@
+"""Web-UI pages for the software models (lists, details, forms through the UI registry)."""
+
+from cmdb.ui.registry import RelatedTable, register
+
+from . import filtersets, models
+
+register(models.SoftwareProduct, filterset=filtersets.SoftwareProductFilterSet,
+         columns=["name", "vendor", "category", "version_scheme", "tags"], group="Software",
+         list_filters=["category"],
+         related=[RelatedTable("Versions", "software.softwareversion", "product", ("version", "end_of_support"),
+                               filter_param="product_id")])
+register(models.SoftwareVersion, filterset=filtersets.SoftwareVersionFilterSet,
+         columns=["version", "product", "release_date", "end_of_support"], group="Software")
+register(models.SoftwareInstallation, filterset=filtersets.SoftwareInstallationFilterSet,
+         columns=["ci", "product", "version", "source", "last_seen"], group="Software")
+register(models.License, filterset=filtersets.LicenseFilterSet,
+         columns=["name", "product", "metric", "quantity", "tenant", "end_date", "cost"], group="Software",
+         list_filters=["metric", "tenant"],
+         related=[RelatedTable("Assignments", "software.licenseassignment", "license", ("ci", "user", "group"),
+                               filter_param="license_id")])
+register(models.LicenseAssignment, filterset=filtersets.LicenseAssignmentFilterSet,
+         columns=["license", "ci", "user", "group", "description"], group="Software")
