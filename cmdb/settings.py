@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "cmdb.ipam",
     "cmdb.virtualization",
     "cmdb.software",
+    "cmdb.discovery",
     "cmdb.services",
 ]
 

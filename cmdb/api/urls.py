@@ -15,4 +15,5 @@ urlpatterns = [
     path("tenancy/", include("cmdb.tenancy.api.urls")),
     path("users/", include("cmdb.users.api.urls")),
     path("virtualization/", include("cmdb.virtualization.api.urls")),
+    path("discovery/", include("cmdb.discovery.api.urls")),
 ]
