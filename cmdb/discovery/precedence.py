@@ -81,7 +81,8 @@ def decide(host: Host, values: dict[str, Any], claims: dict[str, Claim], *, sour
         allowed = claim is None or rank(attribute, source) <= rank(attribute, claim.source) or (
             claim.source != MANUAL and claim.set_at < expiry)
         if not allowed:
-            result.skipped[attribute] = claim.source
+            if cur_digest != new_digest:
+                result.skipped[attribute] = claim.source
             continue
         if fresh or cur_digest != new_digest:
             result.apply.add(attribute)

@@ -58,7 +58,7 @@ def _products(keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], Softwar
     def load() -> dict[tuple[str, str], SoftwareProduct]:
         names = sorted({n for _v, n in keys})
         found = {}
-        for p in SoftwareProduct.objects.filter(name__in=names).only("id", "vendor", "name", "version_scheme"):
+        for p in SoftwareProduct.objects.filter(name__in=names):
             if (p.vendor, p.name) in keys:
                 found[(p.vendor, p.name)] = p
         return found
@@ -78,9 +78,8 @@ def _products(keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], Softwar
 
 def _versions(wanted: set[tuple[int, str]], products: dict[int, SoftwareProduct]) -> dict[tuple[int, str], Any]:
     def load() -> dict[tuple[int, str], SoftwareVersion]:
-        qs = SoftwareVersion.objects.filter(
-            product_id__in={p for p, _ in wanted}, version__in={v for _, v in wanted}
-        ).only("id", "product_id", "version", "sort_key")
+        # Whole rows: the change log snapshots the ones created here.
+        qs = SoftwareVersion.objects.filter(product_id__in={p for p, _ in wanted}, version__in={v for _, v in wanted})
         return {(v.product_id, v.version): v for v in qs if (v.product_id, v.version) in wanted}
 
     found = load()
