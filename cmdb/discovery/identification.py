@@ -60,7 +60,10 @@ class Identification:
 
 
 def _load(wanted: dict[str, set[str]]) -> tuple[list[tuple[int, int, str, str]], dict[int, dict[str, set[str]]]]:
-    """Identifier rows matching the report, then every identifier of the CIs they name: two queries."""
+    """Every identifier of every CI holding one of the report's values: one query.
+
+    Returns the rows that match the report, and each candidate CI's identifiers by scheme.
+    """
     from django.db.models import Q
 
     q = Q()
@@ -68,13 +71,14 @@ def _load(wanted: dict[str, set[str]]) -> tuple[list[tuple[int, int, str, str]],
         q |= Q(scheme=scheme, value__in=sorted(values))
     if not q:
         return [], {}
-    rows = list(Identifier.objects.filter(q).values_list("id", "ci_id", "scheme", "value"))
+    candidates = Identifier.objects.filter(q).values("ci_id")
+    rows = []
     by_ci: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    ci_ids = {r[1] for r in rows}
-    if ci_ids:
-        for ci_id, scheme, value in Identifier.objects.filter(ci_id__in=ci_ids).values_list("ci_id", "scheme",
-                                                                                             "value"):
-            by_ci[ci_id][scheme].add(value)
+    for pk, ci_id, scheme, value in Identifier.objects.filter(ci_id__in=candidates).values_list(
+            "id", "ci_id", "scheme", "value"):
+        by_ci[ci_id][scheme].add(value)
+        if value in wanted.get(scheme, ()):
+            rows.append((pk, ci_id, scheme, value))
     return rows, by_ci
 
 

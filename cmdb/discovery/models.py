@@ -44,10 +44,14 @@ class Host(CIModel):
     identified_by = models.CharField(max_length=20, blank=True, help_text="Rule that matched the last report")
     first_discovered = models.DateTimeField(null=True, blank=True)
     stale = models.BooleanField(default=False, db_index=True)
+    software_refreshed = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When the last_seen of all its software installations was last rewritten")
 
     search_fields = ("name", "fqdn", "serial", "system_uuid")
     # last_seen moves with every report; it is observation, not configuration, so it is not a change.
-    snapshot_exclude = frozenset({"created", "last_updated", "ci", "last_seen", "identified_by"})
+    snapshot_exclude = frozenset({"created", "last_updated", "ci", "last_seen", "identified_by",
+                                  "software_refreshed"})
 
     class Meta:
         ordering = ("name", "id")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from cmdb.core import bulk
@@ -172,7 +172,7 @@ def ingest_report(report: Any, *, user: Any = None, request_id: Any = None,
     src_type, src_name = report["source"]["type"], report["source"]["name"]
     source_label = f"discovery:{src_type}:{src_name}"[:100]
     wanted = report_identifiers(report["identifiers"])
-    with change_logging(user=user, source=source_label, request_id=request_id), transaction.atomic():
+    with change_logging(user=user, source=source_label, request_id=request_id):
         lock_identifiers(wanted)
         ident = identify(report["identifiers"])
         host = Host.objects.filter(ci_id=ident.ci_id).first() if ident.ci_id else None
@@ -180,29 +180,27 @@ def ingest_report(report: Any, *, user: Any = None, request_id: Any = None,
         values = report_values(report, name_fallback=next(iter(wanted.get("mac", [])), "unnamed"))
         relationships = report.get("relationships")
         created = host is None
-        pre = None if created else host.snapshot()
         if created:
             host = Host(first_discovered=now, last_seen=now, identified_by="", facts={})
         sources = precedence.load(host.ci_id) if not created else {}
         decision = precedence.decide(host, values, sources, source=src_type, now=now, current=_current,
                                      fresh=created)
+        # The state before, for the change record: only needed (and only loaded: tags) when something changes.
+        pre = host.snapshot() if not created and (decision.apply or host.stale) else None
         for attribute in decision.apply:
             _set(host, attribute, values[attribute])
         if created:
             host.name = host.name or "unnamed"
             bulk.bulk_create(Host, [host])
-        elif decision.apply or host.stale or host.identified_by != ident.rule:
-            host._prechange = pre if decision.apply or host.stale else None
+        elif pre is not None:
+            host._prechange = pre
             host.stale = False
             host.identified_by = ident.rule
             host.last_seen = now
-            if host._prechange is None:
-                Host.objects.filter(pk=host.pk).update(identified_by=ident.rule, last_seen=now)
-                ConfigurationItem.objects.filter(pk=host.ci_id).update(last_seen=now)
-            else:
-                host.save()
+            host.save()
         else:
-            Host.objects.filter(pk=host.pk).update(last_seen=now)
+            # Only observation changed: no change record, two narrow UPDATEs.
+            Host.objects.filter(pk=host.pk).update(identified_by=ident.rule, last_seen=now)
             ConfigurationItem.objects.filter(pk=host.ci_id).update(last_seen=now)
         ci = ConfigurationItem(pk=host.ci_id, name=host.name, kind=Host.ci_kind(), tenant_id=host.tenant_id)
         precedence.record(host.ci_id, decision, values, source=src_type, source_name=src_name, now=now,
@@ -212,7 +210,10 @@ def ingest_report(report: Any, *, user: Any = None, request_id: Any = None,
         if "software" in report:
             from cmdb.discovery.software import diff_software
 
-            diff = diff_software(ci, report["software"], source=src_type, now=now)
+            diff = diff_software(ci, report["software"], source=src_type, now=now,
+                                 refreshed=host.software_refreshed)
+            if diff.refreshed != host.software_refreshed:
+                Host.objects.filter(pk=host.pk).update(software_refreshed=diff.refreshed)
             software = {**diff.counts(), "added_names": diff.added[:50], "removed_names": diff.removed[:50],
                         "upgraded_names": diff.upgraded[:50]}
         if relationships:

@@ -40,6 +40,7 @@ class SoftwareDiff:
     removed: list[str] = field(default_factory=list)
     upgraded: list[str] = field(default_factory=list)
     unchanged: int = 0
+    refreshed: dt.datetime | None = None
 
     def counts(self) -> dict[str, int]:
         return {"added": len(self.added), "removed": len(self.removed), "upgraded": len(self.upgraded),
@@ -52,16 +53,13 @@ def product_slug(vendor: str, name: str) -> str:
     return f"{slugify(f'{vendor} {name}')[:88] or 'product'}-{digest}"
 
 
-def _products(keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], SoftwareProduct]:
-    """(vendor, name) -> product, creating the missing ones; ``keys`` maps to the version scheme."""
+def _products(keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], tuple[int, str]]:
+    """(vendor, name) -> (product id, version scheme), creating the missing products."""
 
-    def load() -> dict[tuple[str, str], SoftwareProduct]:
-        names = sorted({n for _v, n in keys})
-        found = {}
-        for p in SoftwareProduct.objects.filter(name__in=names):
-            if (p.vendor, p.name) in keys:
-                found[(p.vendor, p.name)] = p
-        return found
+    def load() -> dict[tuple[str, str], tuple[int, str]]:
+        rows = SoftwareProduct.objects.filter(name__in=sorted({n for _v, n in keys})).values_list(
+            "id", "vendor", "name", "version_scheme")
+        return {(v, n): (pk, scheme) for pk, v, n, scheme in rows if (v, n) in keys}
 
     found = load()
     missing = [k for k in keys if k not in found]
@@ -72,102 +70,137 @@ def _products(keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], Softwar
             ignore_conflicts=True, batch_size=1000,
         )
         found = load()
-        changelog.note_many([found[k] for k in missing if k in found], ChangeAction.CREATE)
+        created = SoftwareProduct.objects.filter(pk__in=[found[k][0] for k in missing if k in found])
+        changelog.note_many(list(created), ChangeAction.CREATE)
     return found
 
 
-def _versions(wanted: set[tuple[int, str]], products: dict[int, SoftwareProduct]) -> dict[tuple[int, str], Any]:
-    def load() -> dict[tuple[int, str], SoftwareVersion]:
-        # Whole rows: the change log snapshots the ones created here.
-        qs = SoftwareVersion.objects.filter(product_id__in={p for p, _ in wanted}, version__in={v for _, v in wanted})
-        return {(v.product_id, v.version): v for v in qs if (v.product_id, v.version) in wanted}
+def _versions(wanted: dict[tuple[str, str, str], str]) -> dict[tuple[str, str, str], SoftwareVersion]:
+    """(vendor, name, version) -> an in-memory SoftwareVersion with its product, creating what is missing.
+
+    Two queries when everything exists (products, versions); the objects are built from
+    values, not loaded as model rows, because only ids and names are needed downstream.
+    """
+    products = _products({(v, n): scheme for (v, n, _ver), scheme in wanted.items()})
+    by_key = {(pid, ver): (v, n, ver) for (v, n, ver) in wanted for pid in [products[(v, n)][0]]}
+
+    def load() -> dict[tuple[str, str, str], SoftwareVersion]:
+        rows = SoftwareVersion.objects.filter(
+            product_id__in={pid for pid, _ in by_key}, version__in={ver for _, ver in by_key}
+        ).values_list("id", "product_id", "version", "sort_key")
+        out = {}
+        for pk, pid, ver, sort_key in rows:
+            key = by_key.get((pid, ver))
+            if key is not None:
+                product = SoftwareProduct(id=pid, vendor=key[0], name=key[1])
+                out[key] = SoftwareVersion(id=pk, product=product, version=ver, sort_key=sort_key)
+        return out
 
     found = load()
     missing = [k for k in wanted if k not in found]
     if missing:
         SoftwareVersion.objects.bulk_create(
-            [SoftwareVersion(product_id=p, version=v, sort_key=version_key(v, products[p].version_scheme))
-             for p, v in missing],
+            [SoftwareVersion(product_id=products[(v, n)][0], version=ver,
+                             sort_key=version_key(ver, products[(v, n)][1])) for v, n, ver in missing],
             ignore_conflicts=True, batch_size=1000,
         )
         found = load()
-        changelog.note_many([found[k] for k in missing if k in found], ChangeAction.CREATE)
-    for v in found.values():
-        v.product = products[v.product_id]  # cached for the change log's object names
+        created = SoftwareVersion.objects.filter(pk__in=[found[k].pk for k in missing if k in found])
+        changelog.note_many(list(created), ChangeAction.CREATE)
     return found
 
 
+def _key(pkg: dict[str, Any]) -> tuple[str, str, str]:
+    return ((pkg.get("vendor") or "").strip(), pkg["name"].strip(), pkg["version"].strip())
+
+
+def _existing_versions(wanted: dict[tuple[str, str, str], str]) -> dict[tuple[str, str, str], SoftwareVersion] | None:
+    """The fast path: every wanted version already exists (one joined query), else None."""
+    rows = SoftwareVersion.objects.filter(
+        product__name__in={n for _v, n, _ver in wanted}, version__in={ver for _v, _n, ver in wanted}
+    ).values_list("id", "product_id", "product__vendor", "product__name", "version", "sort_key")
+    found = {}
+    for pk, pid, vendor, name, ver, sort_key in rows:
+        if (vendor, name, ver) in wanted:
+            found[(vendor, name, ver)] = SoftwareVersion(
+                id=pk, product=SoftwareProduct(id=pid, vendor=vendor, name=name), version=ver, sort_key=sort_key)
+    return found if len(found) == len(wanted) else None
+
+
 def diff_software(ci: ConfigurationItem, packages: list[dict[str, Any]], *, source: str,
-                  now: dt.datetime) -> SoftwareDiff:
-    keys: dict[tuple[str, str], str] = {}
+                  now: dt.datetime, refreshed: dt.datetime | None = None) -> SoftwareDiff:
+    """Diff and write; ``refreshed`` is when all of the CI's ``last_seen`` were last rewritten."""
+    reported: dict[tuple[str, str, str], str] = {}
     for pkg in packages:
-        keys.setdefault(((pkg.get("vendor") or "").strip(), pkg["name"].strip()),
-                        _SCHEME.get(pkg.get("package_manager", ""), "generic"))
-    products = _products(keys)
-    by_id = {p.pk: p for p in products.values()}
-    wanted = {(products[((p.get("vendor") or "").strip(), p["name"].strip())].pk, p["version"].strip())
-              for p in packages}
-    versions = _versions(wanted, by_id)
-    desired = {versions[k].pk: versions[k] for k in wanted if k in versions}
+        reported.setdefault(_key(pkg), _SCHEME.get(pkg.get("package_manager", ""), "generic"))
+    # The CI's installations with their names: one query; a re-ingest of an unchanged host stops here.
+    existing: dict[tuple[str, str, str], tuple[int, int, int, str, str]] = {}
+    for pk, vid, pid, src, vendor, name, ver, sort_key in SoftwareInstallation.objects.filter(
+            ci_id=ci.pk).values_list("id", "version_id", "product_id", "source", "product__vendor",
+                                     "product__name", "version__version", "version__sort_key"):
+        existing[(vendor, name, ver)] = (pk, vid, pid, src, sort_key)
+    new_keys = {k: scheme for k, scheme in reported.items() if k not in existing}
+    gone_keys = [k for k in existing if k not in reported]
+    result = SoftwareDiff(unchanged=len(reported) - len(new_keys), refreshed=refreshed)
+    versions = (_existing_versions(new_keys) or _versions(new_keys)) if new_keys else {}
 
-    existing = {row[1]: row for row in SoftwareInstallation.objects.filter(ci_id=ci.pk).values_list(
-        "id", "version_id", "product_id", "first_seen", "last_seen", "source")}
-    added_ids = [v for v in desired if v not in existing]
-    removed_ids = [v for v in existing if v not in desired]
-    result = SoftwareDiff(unchanged=len(desired) - len(added_ids))
+    def old_version(key: tuple[str, str, str]) -> SoftwareVersion:
+        _pk, vid, pid, _src, sort_key = existing[key]
+        return SoftwareVersion(id=vid, product=SoftwareProduct(id=pid, vendor=key[0], name=key[1]), version=key[2],
+                               sort_key=sort_key)
 
-    # Pair removals and additions of one product: upgrades (or downgrades).
-    removed_by_product: dict[int, list[int]] = defaultdict(list)
-    for vid in removed_ids:
-        removed_by_product[existing[vid][2]].append(vid)
-    old_versions = {v.pk: v for v in SoftwareVersion.objects.filter(pk__in=removed_ids).select_related("product")} \
-        if removed_ids else {}
-    upgrades: list[tuple[int, int]] = []
-    creates: list[int] = []
-    for vid in sorted(added_ids, key=lambda v: desired[v].sort_key):
-        olds = removed_by_product.get(desired[vid].product_id)
-        if olds:
-            upgrades.append((olds.pop(0), vid))
-        else:
-            creates.append(vid)
-    removes = [vid for olds in removed_by_product.values() for vid in olds]
-
-    def inst(row: tuple, version: SoftwareVersion) -> SoftwareInstallation:
-        obj = SoftwareInstallation(id=row[0], ci=ci, version=version, product_id=row[2], first_seen=row[3],
-                                   last_seen=row[4], source=row[5])
+    def inst(key: tuple[str, str, str]) -> SoftwareInstallation:
+        pk, _vid, pid, src, _sk = existing[key]
+        obj = SoftwareInstallation(id=pk, ci=ci, version=old_version(key), product_id=pid, source=src)
         obj._state.adding = False
         obj._state.db = router.db_for_write(SoftwareInstallation)
         return obj
 
+    # Pair removals and additions of one product: upgrades (or downgrades), oldest with oldest.
+    gone_by_product: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
+    for key in sorted(gone_keys, key=lambda k: existing[k][4]):
+        gone_by_product[key[:2]].append(key)
+    upgrades: list[tuple[tuple[str, str, str], tuple[str, str, str]]] = []
+    creates: list[tuple[str, str, str]] = []
+    for key in sorted((k for k in new_keys if k in versions), key=lambda k: versions[k].sort_key):
+        olds = gone_by_product.get(key[:2])
+        if olds:
+            upgrades.append((olds.pop(0), key))
+        else:
+            creates.append(key)
+    removes = [key for olds in gone_by_product.values() for key in olds]
+
     if creates:
         bulk.bulk_create(SoftwareInstallation, [
-            SoftwareInstallation(ci=ci, version=desired[v], product_id=desired[v].product_id, first_seen=now,
-                                 last_seen=now, source=source) for v in creates])
-        result.added = [f"{desired[v].product.name} {desired[v].version}" for v in creates]
+            SoftwareInstallation(ci=ci, version=versions[k], product_id=versions[k].product_id, first_seen=now,
+                                 last_seen=now, source=source) for k in creates])
+        result.added = [f"{k[1]} {k[2]}" for k in creates]
     if upgrades:
         objs, pre = [], {}
         for old, new in upgrades:
-            obj = inst(existing[old], old_versions[old])
+            obj = inst(old)
             pre[obj.pk] = obj.snapshot()
-            obj.version, obj.product_id = desired[new], desired[new].product_id
+            obj.version, obj.product_id = versions[new], versions[new].product_id
             obj.first_seen = obj.last_seen = now
             obj.source = source
             objs.append(obj)
-            result.upgraded.append(f"{desired[new].product.name} {old_versions[old].version} -> {desired[new].version}")
+            result.upgraded.append(f"{new[1]} {old[2]} -> {new[2]}")
         SoftwareInstallation.objects.bulk_update(objs, ["version", "product", "first_seen", "last_seen", "source"])
         changelog.note_many(objs, ChangeAction.UPDATE, pre)
     if removes:
-        objs = [inst(existing[v], old_versions[v]) for v in removes]
+        objs = [inst(k) for k in removes]
         for obj in objs:
             changelog.note(obj, ChangeAction.DELETE, obj.snapshot())
         # A raw delete: the generic post_delete receiver treats any ``ci_id`` as the object's own
         # registry row and would delete the host's CI with its packages.
         qs = SoftwareInstallation.objects.filter(pk__in=[o.pk for o in objs])
         qs._raw_delete(qs.db)
-        result.removed = [f"{old_versions[v].product.name} {old_versions[v].version}" for v in removes]
+        result.removed = [f"{k[1]} {k[2]}" for k in removes]
     threshold = now - dt.timedelta(seconds=conf.get("LAST_SEEN_GRANULARITY"))
-    keep = [existing[v][0] for v in desired if v in existing]
-    if keep and any(existing[v][4] is None or existing[v][4] < threshold for v in desired if v in existing):
-        SoftwareInstallation.objects.filter(ci_id=ci.pk, last_seen__lt=threshold).exclude(
-            pk__in=[existing[o][0] for o, _ in upgrades]).update(last_seen=now)
+    if result.unchanged and (refreshed is None or refreshed < threshold):
+        # Not a configuration change, so not logged; rewritten at most once per LAST_SEEN_GRANULARITY.
+        SoftwareInstallation.objects.filter(ci_id=ci.pk, last_seen__lt=threshold).update(last_seen=now)
+        result.refreshed = now
+    elif not existing:
+        result.refreshed = now
     return result
