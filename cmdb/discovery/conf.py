@@ -10,6 +10,10 @@
                           ``last_seen`` is rewritten only when older than this,
                           so a re-ingest of an unchanged host writes no rows for
                           its packages.
+``SOFTWARE_CHANGE_RECORDS`` ``summary`` (default): one change record per report
+                          and CI listing the installations added, removed and
+                          upgraded; ``each``: one record per installation (a
+                          first inventory of 200 packages writes 200 records).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "STALE_DAYS": 30,
     "LAST_SEEN_GRANULARITY": 3600,
+    "SOFTWARE_CHANGE_RECORDS": "summary",
 }
 
 

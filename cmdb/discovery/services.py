@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from cmdb.core import bulk
 from cmdb.core.context import change_logging
 from cmdb.core.models.registry import ConfigurationItem
-from cmdb.discovery import precedence
+from cmdb.discovery import conf, precedence
 from cmdb.discovery.identification import Identification, identify, report_identifiers
 from cmdb.discovery.models import Host, Identifier, IngestAction, IngestRecord
 from cmdb.discovery.schema import parse_time, validate
@@ -150,6 +150,29 @@ def _relationships(report: dict[str, Any], ci_id: int, source: str) -> list[dict
     return out
 
 
+def _log_software_summary(host: Host, diff: Any) -> None:
+    """One change record on the host for the whole software diff of a report (attributed like any other)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from cmdb.core.changelog import append
+    from cmdb.core.choices import ChangeAction
+    from cmdb.core.context import current
+    from cmdb.core.models import ObjectChange
+
+    ctx = current()
+    user = ctx.user if ctx is not None and getattr(ctx.user, "is_authenticated", False) else None
+    removed = [*diff.removed, *(u.split(" -> ")[0] for u in diff.upgraded)]
+    added = [*diff.added, *(u.split(" ")[0] + " " + u.split(" -> ")[1] for u in diff.upgraded)]
+    append([ObjectChange(
+        user=user, user_name=ctx.user_name if ctx else "discovery", request_id=ctx.request_id if ctx else None,
+        source=ctx.source if ctx else "discovery", action=ChangeAction.UPDATE,
+        changed_object_type=ContentType.objects.get_for_model(Host), changed_object_id=host.pk,
+        tenant_id=host.tenant_id, object_repr=f"{host.name} (software)"[:200],
+        prechange_data={"software": sorted(removed)},
+        postchange_data={"software": sorted(added), "upgraded": diff.upgraded, "counts": diff.counts()},
+    )])
+
+
 def check_permission(user: Any, host: Host | None) -> None:
     """Creating needs ``add``, updating ``change`` on discovery hosts, within the user's tenants."""
     if user is None:
@@ -167,7 +190,20 @@ def check_permission(user: Any, host: Host | None) -> None:
 
 def ingest_report(report: Any, *, user: Any = None, request_id: Any = None,
                   now: dt.datetime | None = None) -> IngestResult:
+    """Ingest one report in one transaction (see the module docstring); retried once on a lost race."""
     validate(report)
+    try:
+        return _ingest(report, user=user, request_id=request_id, now=now)
+    except IntegrityError:
+        # A row this ingest relied on vanished or appeared meanwhile (a software version deleted by an
+        # admin, a product created by a concurrent report): forget cached reference data, try again.
+        from cmdb.discovery.software import clear_cache
+
+        clear_cache()
+        return _ingest(report, user=user, request_id=request_id, now=now)
+
+
+def _ingest(report: dict[str, Any], *, user: Any, request_id: Any, now: dt.datetime | None) -> IngestResult:
     now = now or timezone.now()
     src_type, src_name = report["source"]["type"], report["source"]["name"]
     source_label = f"discovery:{src_type}:{src_name}"[:100]
@@ -210,8 +246,9 @@ def ingest_report(report: Any, *, user: Any = None, request_id: Any = None,
         if "software" in report:
             from cmdb.discovery.software import diff_software
 
+            log_each = conf.get("SOFTWARE_CHANGE_RECORDS") == "each"
             diff = diff_software(ci, report["software"], source=src_type, now=now,
-                                 refreshed=host.software_refreshed)
+                                 refreshed=host.software_refreshed, log_each=log_each)
             if diff.refreshed != host.software_refreshed:
                 Host.objects.filter(pk=host.pk).update(software_refreshed=diff.refreshed)
             software = {**diff.counts(), "added_names": diff.added[:50], "removed_names": diff.removed[:50],
@@ -221,6 +258,8 @@ def ingest_report(report: Any, *, user: Any = None, request_id: Any = None,
             if (host.facts or {}).get("relationships") != resolved:
                 Host.objects.filter(pk=host.pk).update(facts={**(host.facts or {}), "relationships": resolved})
         changed_software = any(software.get(k) for k in ("added", "removed", "upgraded"))
+        if changed_software and not log_each:
+            _log_software_summary(host, diff)
         action = IngestAction.CREATE if created else (
             IngestAction.UPDATE if decision.apply or changed_software else IngestAction.NOOP)
         result = IngestResult(ci_id=host.ci_id, host_id=host.pk, action=action, rule=ident.rule,

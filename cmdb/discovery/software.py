@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import router
+from django.db import router, transaction
 from django.utils.text import slugify
 
 from cmdb.core import bulk, changelog
@@ -32,6 +32,29 @@ from cmdb.software.models import SoftwareInstallation, SoftwareProduct, Software
 from cmdb.software.versions import version_key
 
 _SCHEME = {"dpkg": "debian", "rpm": "rpm"}
+#: (vendor, name, version) -> SoftwareVersion (with its product) known to exist: reference data that every
+#: host shares, so a first inventory of a host does not look up its 200 versions again.  Filled only after
+#: commit; cleared by the ingest when an insert fails (a version deleted meanwhile), see services.py.
+_VERSION_CACHE: dict[tuple[str, str, str], SoftwareVersion] = {}
+_CACHE_LIMIT = 500_000
+
+
+def clear_cache() -> None:
+    _VERSION_CACHE.clear()
+
+
+def clear_cache_on_change(sender: type, **kwargs: Any) -> None:
+    """A product or version saved or deleted in this process: its cached key may be wrong now."""
+    _VERSION_CACHE.clear()
+
+
+def _remember(found: dict[tuple[str, str, str], SoftwareVersion]) -> None:
+    def add() -> None:
+        if len(_VERSION_CACHE) + len(found) > _CACHE_LIMIT:
+            _VERSION_CACHE.clear()
+        _VERSION_CACHE.update(found)
+
+    transaction.on_commit(add)
 
 
 @dataclass
@@ -128,8 +151,12 @@ def _existing_versions(wanted: dict[tuple[str, str, str], str]) -> dict[tuple[st
 
 
 def diff_software(ci: ConfigurationItem, packages: list[dict[str, Any]], *, source: str,
-                  now: dt.datetime, refreshed: dt.datetime | None = None) -> SoftwareDiff:
-    """Diff and write; ``refreshed`` is when all of the CI's ``last_seen`` were last rewritten."""
+                  now: dt.datetime, refreshed: dt.datetime | None = None, log_each: bool = False) -> SoftwareDiff:
+    """Diff and write; ``refreshed`` is when all of the CI's ``last_seen`` were last rewritten.
+
+    ``log_each``: one change record per installation created, moved or deleted; otherwise the
+    caller writes one summary record for the CI (see ``conf.SOFTWARE_CHANGE_RECORDS``).
+    """
     reported: dict[tuple[str, str, str], str] = {}
     for pkg in packages:
         reported.setdefault(_key(pkg), _SCHEME.get(pkg.get("package_manager", ""), "generic"))
@@ -142,7 +169,12 @@ def diff_software(ci: ConfigurationItem, packages: list[dict[str, Any]], *, sour
     new_keys = {k: scheme for k, scheme in reported.items() if k not in existing}
     gone_keys = [k for k in existing if k not in reported]
     result = SoftwareDiff(unchanged=len(reported) - len(new_keys), refreshed=refreshed)
-    versions = (_existing_versions(new_keys) or _versions(new_keys)) if new_keys else {}
+    versions = {k: _VERSION_CACHE[k] for k in new_keys if k in _VERSION_CACHE}
+    unknown = {k: scheme for k, scheme in new_keys.items() if k not in versions}
+    if unknown:
+        found = _existing_versions(unknown) or _versions(unknown)
+        versions.update(found)
+        _remember(found)
 
     def old_version(key: tuple[str, str, str]) -> SoftwareVersion:
         _pk, vid, pid, _src, sort_key = existing[key]
@@ -173,7 +205,7 @@ def diff_software(ci: ConfigurationItem, packages: list[dict[str, Any]], *, sour
     if creates:
         bulk.bulk_create(SoftwareInstallation, [
             SoftwareInstallation(ci=ci, version=versions[k], product_id=versions[k].product_id, first_seen=now,
-                                 last_seen=now, source=source) for k in creates])
+                                 last_seen=now, source=source) for k in creates], log=log_each)
         result.added = [f"{k[1]} {k[2]}" for k in creates]
     if upgrades:
         objs, pre = [], {}
@@ -186,10 +218,11 @@ def diff_software(ci: ConfigurationItem, packages: list[dict[str, Any]], *, sour
             objs.append(obj)
             result.upgraded.append(f"{new[1]} {old[2]} -> {new[2]}")
         SoftwareInstallation.objects.bulk_update(objs, ["version", "product", "first_seen", "last_seen", "source"])
-        changelog.note_many(objs, ChangeAction.UPDATE, pre)
+        if log_each:
+            changelog.note_many(objs, ChangeAction.UPDATE, pre)
     if removes:
         objs = [inst(k) for k in removes]
-        for obj in objs:
+        for obj in objs if log_each else ():
             changelog.note(obj, ChangeAction.DELETE, obj.snapshot())
         # A raw delete: the generic post_delete receiver treats any ``ci_id`` as the object's own
         # registry row and would delete the host's CI with its packages.

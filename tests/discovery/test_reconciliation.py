@@ -85,7 +85,10 @@ def pkgs(n: int, **changes: str) -> list[tuple[str, str]]:
     return [(k, v) for k, v in base.items() if v]
 
 
-def test_software_added_removed_upgraded_with_first_and_last_seen(django_assert_max_num_queries: Any) -> None:
+@pytest.mark.parametrize("records", ["summary", "each"])
+def test_software_added_removed_upgraded_with_first_and_last_seen(django_assert_max_num_queries: Any, settings: Any,
+                                                                   records: str) -> None:
+    settings.CMDB_DISCOVERY = {"SOFTWARE_CHANGE_RECORDS": records}
     t0 = timezone.now() - dt.timedelta(days=2)
     first = ingest_report(report(serial="S1", hostname="h1", software=pkgs(200)), now=t0)
     assert first.software["added"] == 200
@@ -105,10 +108,19 @@ def test_software_added_removed_upgraded_with_first_and_last_seen(django_assert_
     assert rows["pkg5"].first_seen == t0 and rows["pkg5"].last_seen == t1
     # The host's CI survives the removal of one of its packages.
     assert Host.objects.filter(ci_id=first.ci_id).exists()
-    changes = ObjectChange.objects.filter(changed_object_type=ContentType.objects.get_for_model(SoftwareInstallation),
-                                          request_id=ObjectChange.objects.latest("id").request_id)
-    assert sorted(changes.values_list("action", flat=True)) == ["create", "delete", "update"]
-    assert set(changes.values_list("source", flat=True)) == {"discovery:agent:test-agent"}
+    last = ObjectChange.objects.filter(request_id=ObjectChange.objects.latest("id").request_id)
+    assert set(last.values_list("source", flat=True)) == {"discovery:agent:test-agent"}
+    per_installation = last.filter(changed_object_type=ContentType.objects.get_for_model(SoftwareInstallation))
+    if records == "each":
+        assert sorted(per_installation.values_list("action", flat=True)) == ["create", "delete", "update"]
+    else:
+        assert not per_installation.exists()
+        summary = last.get(changed_object_type=ContentType.objects.get_for_model(Host))
+        assert summary.prechange_data == {"software": ["pkg1 1.1", "pkg2 1.2"]}
+        assert summary.postchange_data["software"] == ["extra 0.1", "pkg1 2.0"]
+    from cmdb.core.changelog import verify
+
+    assert verify().ok
 
 
 def test_unchanged_reingest_writes_no_software_rows() -> None:
