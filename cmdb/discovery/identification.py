@@ -71,10 +71,10 @@ def _load(wanted: dict[str, set[str]]) -> tuple[list[tuple[int, int, str, str]],
         q |= Q(scheme=scheme, value__in=sorted(values))
     if not q:
         return [], {}
-    candidates = Identifier.objects.filter(q).values("ci_id")
+    candidates = Identifier.objects.filter(q).order_by().values("ci_id")
     rows = []
     by_ci: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for pk, ci_id, scheme, value in Identifier.objects.filter(ci_id__in=candidates).values_list(
+    for pk, ci_id, scheme, value in Identifier.objects.filter(ci_id__in=candidates).order_by().values_list(
             "id", "ci_id", "scheme", "value"):
         by_ci[ci_id][scheme].add(value)
         if value in wanted.get(scheme, ()):

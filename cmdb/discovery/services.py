@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, OperationalError, connection
 from django.utils import timezone
 
 from cmdb.core import bulk
@@ -194,6 +194,11 @@ def ingest_report(report: Any, *, user: Any = None, request_id: Any = None,
     validate(report)
     try:
         return _ingest(report, user=user, request_id=request_id, now=now)
+    except OperationalError as exc:
+        if getattr(getattr(exc, "__cause__", None), "sqlstate", None) not in ("40P01", "40001"):
+            raise
+        # Deadlock or serialization failure against a concurrent report: the transaction is gone, run it again.
+        return _ingest(report, user=user, request_id=request_id, now=now)
     except IntegrityError:
         # A row this ingest relied on vanished or appeared meanwhile (a software version deleted by an
         # admin, a product created by a concurrent report): forget cached reference data, try again.
@@ -211,7 +216,7 @@ def _ingest(report: dict[str, Any], *, user: Any, request_id: Any, now: dt.datet
     with change_logging(user=user, source=source_label, request_id=request_id):
         lock_identifiers(wanted)
         ident = identify(report["identifiers"])
-        host = Host.objects.filter(ci_id=ident.ci_id).first() if ident.ci_id else None
+        host = Host.objects.filter(ci_id=ident.ci_id).order_by().first() if ident.ci_id else None
         check_permission(user, host)
         values = report_values(report, name_fallback=next(iter(wanted.get("mac", [])), "unnamed"))
         relationships = report.get("relationships")

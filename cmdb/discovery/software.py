@@ -80,7 +80,7 @@ def _products(keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], tuple[i
     """(vendor, name) -> (product id, version scheme), creating the missing products."""
 
     def load() -> dict[tuple[str, str], tuple[int, str]]:
-        rows = SoftwareProduct.objects.filter(name__in=sorted({n for _v, n in keys})).values_list(
+        rows = SoftwareProduct.objects.filter(name__in=sorted({n for _v, n in keys})).order_by().values_list(
             "id", "vendor", "name", "version_scheme")
         return {(v, n): (pk, scheme) for pk, v, n, scheme in rows if (v, n) in keys}
 
@@ -88,8 +88,9 @@ def _products(keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], tuple[i
     missing = [k for k in keys if k not in found]
     if missing:
         SoftwareProduct.objects.bulk_create(
+            # Sorted: concurrent reports inserting overlapping products take row locks in one order.
             [SoftwareProduct(vendor=v, name=n, slug=product_slug(v, n), version_scheme=keys[(v, n)])
-             for v, n in missing],
+             for v, n in sorted(missing)],
             ignore_conflicts=True, batch_size=1000,
         )
         found = load()
@@ -110,7 +111,7 @@ def _versions(wanted: dict[tuple[str, str, str], str]) -> dict[tuple[str, str, s
     def load() -> dict[tuple[str, str, str], SoftwareVersion]:
         rows = SoftwareVersion.objects.filter(
             product_id__in={pid for pid, _ in by_key}, version__in={ver for _, ver in by_key}
-        ).values_list("id", "product_id", "version", "sort_key")
+        ).order_by().values_list("id", "product_id", "version", "sort_key")
         out = {}
         for pk, pid, ver, sort_key in rows:
             key = by_key.get((pid, ver))
@@ -124,7 +125,7 @@ def _versions(wanted: dict[tuple[str, str, str], str]) -> dict[tuple[str, str, s
     if missing:
         SoftwareVersion.objects.bulk_create(
             [SoftwareVersion(product_id=products[(v, n)][0], version=ver,
-                             sort_key=version_key(ver, products[(v, n)][1])) for v, n, ver in missing],
+                             sort_key=version_key(ver, products[(v, n)][1])) for v, n, ver in sorted(missing)],
             ignore_conflicts=True, batch_size=1000,
         )
         found = load()
@@ -141,7 +142,7 @@ def _existing_versions(wanted: dict[tuple[str, str, str], str]) -> dict[tuple[st
     """The fast path: every wanted version already exists (one joined query), else None."""
     rows = SoftwareVersion.objects.filter(
         product__name__in={n for _v, n, _ver in wanted}, version__in={ver for _v, _n, ver in wanted}
-    ).values_list("id", "product_id", "product__vendor", "product__name", "version", "sort_key")
+    ).order_by().values_list("id", "product_id", "product__vendor", "product__name", "version", "sort_key")
     found = {}
     for pk, pid, vendor, name, ver, sort_key in rows:
         if (vendor, name, ver) in wanted:
@@ -163,7 +164,7 @@ def diff_software(ci: ConfigurationItem, packages: list[dict[str, Any]], *, sour
     # The CI's installations with their names: one query; a re-ingest of an unchanged host stops here.
     existing: dict[tuple[str, str, str], tuple[int, int, int, str, str]] = {}
     for pk, vid, pid, src, vendor, name, ver, sort_key in SoftwareInstallation.objects.filter(
-            ci_id=ci.pk).values_list("id", "version_id", "product_id", "source", "product__vendor",
+            ci_id=ci.pk).order_by().values_list("id", "version_id", "product_id", "source", "product__vendor",
                                      "product__name", "version__version", "version__sort_key"):
         existing[(vendor, name, ver)] = (pk, vid, pid, src, sort_key)
     new_keys = {k: scheme for k, scheme in reported.items() if k not in existing}
