@@ -72,6 +72,10 @@ INSTALLED_APPS = [
     "cmdb.software",
     "cmdb.discovery",
     "cmdb.services",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "cmdb.ui",
 ]
 
 MIDDLEWARE = [
@@ -82,8 +86,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "cmdb.core.middleware.ChangeLoggingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "cmdb.ui.middleware.UISecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -100,6 +106,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "cmdb.ui.context_processors.ui",
             ],
         },
     },
@@ -161,6 +168,20 @@ CSRF_COOKIE_SECURE = _env_bool("SECURE_COOKIES")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Web UI (cmdb.ui): login, second factor, session lifetime, security headers.
+LOGIN_URL = "ui:login"
+LOGIN_REDIRECT_URL = "/"
+SESSION_EXPIRE_AT_BROWSER_CLOSE = _env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
+SESSION_IDLE_TIMEOUT = int(os.environ.get("SESSION_IDLE_TIMEOUT", 3600))  # seconds without a request
+MFA_REQUIRED_GROUPS = _env_list("MFA_REQUIRED_GROUPS", "")  # group names, or "@writers"
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "CMDB")
+LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", 5))  # per user name and client IP
+LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", 900))
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_HSTS_SECONDS = 31536000 if _env_bool("SECURE_COOKIES") else 0
+SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT")
+CSRF_COOKIE_HTTPONLY = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -5,12 +5,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views import defaults
 
-from cmdb.core.views import home
+from cmdb.ui.views.dashboard import home
 
 urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("api/", include("cmdb.api.urls")),
+    path("", include("cmdb.ui.urls")),
 ]
 
 
