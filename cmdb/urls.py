@@ -11,6 +11,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("api/", include("cmdb.api.urls")),
+    path("", include("cmdb.discovery.urls")),
     path("", include("cmdb.ui.urls")),
 ]
 

@@ -54,8 +54,9 @@ class Decision:
 
 
 def load(ci_id: int) -> dict[str, Claim]:
-    return {a: Claim(s, n, d, t) for a, s, n, d, t in AttributeSource.objects.filter(ci_id=ci_id).order_by().values_list(
-        "attribute", "source", "source_name", "value_digest", "set_at")}
+    rows = AttributeSource.objects.filter(ci_id=ci_id).order_by().values_list(
+        "attribute", "source", "source_name", "value_digest", "set_at")
+    return {a: Claim(s, n, d, t) for a, s, n, d, t in rows}
 
 
 def rank(attribute: str, source: str) -> int:

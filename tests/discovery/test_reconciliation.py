@@ -153,3 +153,21 @@ def test_metrics_use_a_constant_number_of_queries(django_assert_max_num_queries:
         ingest_report(report(serial=f"S{i}", hostname=f"h{i}"))
     with django_assert_max_num_queries(2):
         list(metrics.collect())
+
+
+def test_reconciliation_page_and_panel(client: Any, superuser: Any, make_user: Any) -> None:
+    created = ingest_report(report(serial="S1", hostname="h1", os_name="Debian"))
+    ingest_report(report(source="network", serial="S1", hostname="h1", os_name="Linux"))
+    url = f"/discovery/reconciliation/{created.ci_id}/"
+    assert client.get(url).status_code == 302  # login required
+    client.force_login(superuser)
+    page = client.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Reconciliation of h1" in html and "os_name" in html and "agent" in html
+    assert "os_name (agent)" in html  # the network scan's OS was kept back by the agent's claim
+    detail = client.get(f"/discovery/hosts/{created.host_id}/")
+    assert detail.status_code == 200 and url in detail.content.decode()
+    # A user without view rights on discovered hosts sees nothing.
+    client.force_login(make_user("eve"))
+    assert client.get(url).status_code == 404
