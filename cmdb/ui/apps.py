@@ -12,3 +12,10 @@ class UiConfig(AppConfig):
 
         builtin.register_all()
         registry.autodiscover()
+        # Django's admin has its own password-only login form; send it through ours so the
+        # second factor and the rate limit apply there too.
+        from django.contrib import admin
+
+        from .views.auth import admin_login
+
+        admin.site.login = admin_login

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from .registry import RelatedTable, register
+from .registry import RelatedTable, register, register_panel
 
 CI_COLUMNS = ["status", "tenant", "criticality", "owner", "last_seen", "tags"]
 
@@ -21,6 +21,25 @@ def _own_ips(obj: Any, qs: QuerySet) -> QuerySet:
 
 def _own_vm_ips(obj: Any, qs: QuerySet) -> QuerySet:
     return _own_ips(obj, qs)
+
+
+def typed_object_panel(request: Any, ci: Any) -> str | None:
+    """On a CI registry row's page: a link to the typed object (device, VM, ...) it stands for."""
+    from django.apps import apps
+    from django.utils.html import format_html
+
+    from .registry import object_url
+
+    try:
+        model = apps.get_model(ci.kind)
+    except (LookupError, ValueError):
+        return None
+    pk = model._default_manager.filter(ci_id=ci.pk).values_list("pk", flat=True).first()
+    url = object_url(model, pk) if pk is not None else None
+    if url is None:
+        return None
+    return format_html('<section class="card"><h2>Typed object</h2><p><a href="{}">{} {}</a></p></section>',
+                       url, model._meta.verbose_name, ci.name)
 
 
 def register_all() -> None:
@@ -161,6 +180,7 @@ def register_all() -> None:
     register(ConfigurationItem, filterset=core_fs.ConfigurationItemFilterSet, read_only=True,
              columns=["name", "kind", "status", "tenant", "criticality", "owner", "last_seen"],
              list_filters=["status", "tenant", "criticality"])
+    register_panel("core.configurationitem", typed_object_panel)
     register(ObjectChange, filterset=core_fs.ObjectChangeFilterSet, read_only=True,
              columns=["time", "user_name", "action", "changed_object_type", "object_repr", "source"],
              list_filters=["action"])

@@ -1,10 +1,28 @@
-from django.urls import path
+from django.urls import path, register_converter
 
+from .registry import all_views
 from .views import auth, dashboard, objects, search
+
+
+class AppLabelConverter:
+    """Only app labels with registered pages match, so /api/unknown/ stays the API's JSON 404."""
+
+    regex = "[a-z][a-z0-9_]*"
+
+    def to_python(self, value: str) -> str:
+        if value not in {v.app for v in all_views()}:
+            raise ValueError(value)
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(AppLabelConverter, "uiapp")
 
 app_name = "ui"
 
-_obj = "<str:app>/<slug:slug>/"
+_obj = "<uiapp:app>/<slug:slug>/"
 
 urlpatterns = [
     path("dashboard/", dashboard.dashboard, name="dashboard"),

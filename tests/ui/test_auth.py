@@ -158,3 +158,16 @@ def test_login_is_csrf_protected(make_user):
     make_user("ops")
     c = Client(enforce_csrf_checks=True)
     assert c.post("/login/", {"username": "ops", "password": PASSWORD}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_admin_login_goes_through_the_ui_login(client, make_user):
+    r = client.get("/admin/")
+    assert r.status_code == 302
+    r = client.get(r["Location"])
+    assert r.status_code == 302 and r["Location"].startswith("/login/?next=")
+    user = make_user("boss", superuser=True)
+    _enrol(user)
+    # The admin's own password form is gone: posting to it does not log in.
+    client.post("/admin/login/", {"username": "boss", "password": PASSWORD})
+    assert client.get("/admin/").status_code == 302

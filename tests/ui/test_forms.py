@@ -177,3 +177,10 @@ def test_extra_panel_hook(admin_client, world):
         assert "extra-panel" not in body  # "*" means CIs only
     finally:
         registry._panels["*"].remove(panel)
+
+
+@pytest.mark.django_db
+def test_ci_registry_page_links_to_typed_object(admin_client, world):
+    d = world.devices["web01"]
+    body = admin_client.get(f"/core/configuration-items/{d.ci_id}/").content.decode()
+    assert f'href="/dcim/devices/{d.pk}/"' in body

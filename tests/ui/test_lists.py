@@ -126,3 +126,19 @@ def test_list_query_count_constant_for_a_tenant_scoped_user(grant, world, django
         device(f"t{i:02d}", at=world.zittau, dtype=world.r650, as_role=world.server, tenant=world.tenant_a)
     with django_assert_max_num_queries(before):
         c.get("/dcim/devices/?per_page=100")
+
+
+@pytest.mark.django_db
+def test_cells_are_escaped_once(admin_client, world):
+    from cmdb.extras.models import Tag
+
+    evil = Tag.objects.create(name="<b>x</b>", slug="evil")
+    world.devices["web01"].tags.add(evil)
+    Device.objects.filter(pk=world.devices["web01"].pk).update(description="<script>alert(1)</script>")
+    url = "/dcim/devices/?columns=name&columns=description&columns=tags"
+    body = admin_client.get(url).content.decode()
+    assert '<span class="tag">Red</span>' in body  # tag markup rendered, not shown as text
+    assert "&lt;b&gt;x&lt;/b&gt;" in body and "<b>x</b>" not in body
+    assert "<script>alert(1)</script>" not in body
+    detail = admin_client.get(f"/dcim/devices/{world.devices['web01'].pk}/").content.decode()
+    assert "<script>alert(1)</script>" not in detail and '<span class="tag">Red</span>' in detail

@@ -74,6 +74,20 @@ def login_view(request: HttpRequest) -> HttpResponse:
     return render(request, "ui/login.html", {"form": form, "next": _next_url(request)})
 
 
+def admin_login(request: HttpRequest, extra_context: object = None) -> HttpResponse:
+    """Replaces ``admin.site.login``: one login page (with MFA and rate limit) for the whole product."""
+    from django.urls import reverse
+    from django.utils.http import urlencode
+
+    target = request.GET.get("next") or reverse("admin:index")
+    if request.user.is_authenticated:
+        if request.user.is_staff:
+            return redirect(target)
+        messages.error(request, "Your account has no access to the administration.")
+        return redirect("/")
+    return redirect(f"{reverse('ui:login')}?{urlencode({'next': target})}")
+
+
 @sensitive_post_parameters("code")
 @never_cache
 def login_verify(request: HttpRequest) -> HttpResponse:

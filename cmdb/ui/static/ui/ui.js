@@ -17,8 +17,10 @@
     if (!parent) { return; }
     parent.addEventListener("change", function () {
       var keep = child.value;
-      var url = child.dataset.optionsUrl + "?brief=1&limit=0&" + encodeURIComponent(child.dataset.filter) + "=" +
-        encodeURIComponent(parent.value || "null");
+      var url = child.dataset.optionsUrl + "?brief=1&limit=0";
+      if (parent.value) {
+        url += "&" + encodeURIComponent(child.dataset.filter) + "=" + encodeURIComponent(parent.value);
+      }
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : { results: [] }; })
         .then(function (data) {
