@@ -150,6 +150,19 @@ def _relationships(report: dict[str, Any], ci_id: int, source: str) -> list[dict
     return out
 
 
+def _touch(host: Host, rule: str, now: dt.datetime) -> None:
+    """Only observation changed: no change record; the host and its registry row get the new last-seen."""
+    if connection.vendor != "postgresql":
+        Host.objects.filter(pk=host.pk).update(identified_by=rule, last_seen=now)
+        ConfigurationItem.objects.filter(pk=host.ci_id).update(last_seen=now)
+        return
+    q = connection.ops.quote_name
+    sql = (f"WITH h AS (UPDATE {q(Host._meta.db_table)} SET identified_by = %s, last_seen = %s WHERE id = %s) "  # noqa: S608
+           f"UPDATE {q(ConfigurationItem._meta.db_table)} SET last_seen = %s WHERE id = %s")
+    with connection.cursor() as cursor:  # one round trip for both rows; table names from the models
+        cursor.execute(sql, [rule, now, host.pk, now, host.ci_id])
+
+
 def _log_software_summary(host: Host, diff: Any) -> None:
     """One change record on the host for the whole software diff of a report (attributed like any other)."""
     from django.contrib.contenttypes.models import ContentType
@@ -240,9 +253,7 @@ def _ingest(report: dict[str, Any], *, user: Any, request_id: Any, now: dt.datet
             host.last_seen = now
             host.save()
         else:
-            # Only observation changed: no change record, two narrow UPDATEs.
-            Host.objects.filter(pk=host.pk).update(identified_by=ident.rule, last_seen=now)
-            ConfigurationItem.objects.filter(pk=host.ci_id).update(last_seen=now)
+            _touch(host, ident.rule, now)
         ci = ConfigurationItem(pk=host.ci_id, name=host.name, kind=Host.ci_kind(), tenant_id=host.tenant_id)
         precedence.record(host.ci_id, decision, values, source=src_type, source_name=src_name, now=now,
                           existing=sources)

@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import router, transaction
+from django.db import connection, router, transaction
 from django.utils.text import slugify
 
 from cmdb.core import bulk, changelog
@@ -134,6 +134,20 @@ def _versions(wanted: dict[tuple[str, str, str], str]) -> dict[tuple[str, str, s
     return found
 
 
+def _copy_installations(ci_id: int, versions: list[SoftwareVersion], source: str, now: dt.datetime) -> None:
+    """A host's first inventory through COPY: no model instances, no per-row SQL parameters.
+
+    Only when no per-installation change records are wanted (the summary record names them all).
+    """
+    meta = SoftwareInstallation._meta
+    columns = ["created", "last_updated", "ci_id", "version_id", "product_id", "first_seen", "last_seen", "source"]
+    names = ", ".join(connection.ops.quote_name(meta.get_field(c.removesuffix("_id")).column) for c in columns)
+    with connection.cursor() as cursor, cursor.cursor.copy(
+            f"COPY {connection.ops.quote_name(meta.db_table)} ({names}) FROM STDIN") as copy:
+        for v in versions:
+            copy.write_row((now, now, ci_id, v.pk, v.product_id, now, now, source))
+
+
 def _key(pkg: dict[str, Any]) -> tuple[str, str, str]:
     return ((pkg.get("vendor") or "").strip(), pkg["name"].strip(), pkg["version"].strip())
 
@@ -203,7 +217,10 @@ def diff_software(ci: ConfigurationItem, packages: list[dict[str, Any]], *, sour
             creates.append(key)
     removes = [key for olds in gone_by_product.values() for key in olds]
 
-    if creates:
+    if creates and not log_each and connection.vendor == "postgresql":
+        _copy_installations(ci.pk, [versions[k] for k in creates], source, now)
+        result.added = [f"{k[1]} {k[2]}" for k in creates]
+    elif creates:
         bulk.bulk_create(SoftwareInstallation, [
             SoftwareInstallation(ci=ci, version=versions[k], product_id=versions[k].product_id, first_seen=now,
                                  last_seen=now, source=source) for k in creates], log=log_each)
