@@ -24,6 +24,10 @@ def _complete(world):
     CustomField.objects.create(name="cost_center", object_types=["dcim.device"])
     JournalEntry.objects.create(assigned_object_type=ContentType.objects.get_for_model(Device),
                                 assigned_object_id=world.devices["web01"].pk, comments="Replaced a disk")
+    from cmdb.discovery.services import ingest_report
+    from tests.discovery.helpers import report
+
+    ingest_report(report(serial="UI-1", hostname="discovered-host", os_name="Debian"))
 
 
 def _views():
