@@ -34,7 +34,6 @@ from cmdb.discovery import conf, precedence
 from cmdb.discovery.identification import Identification, identify, report_identifiers
 from cmdb.discovery.models import Host, Identifier, IngestAction, IngestRecord
 from cmdb.discovery.schema import parse_time, validate
-from cmdb.users.permissions import restrict
 
 UNIQUE_SCHEMES = ("serial", "mac", "fqdn")
 HOST_FIELDS = ("name", "role", "fqdn", "serial", "manufacturer", "product", "system_uuid", "is_virtual", "os_name",
@@ -176,28 +175,33 @@ def _log_software_summary(host: Host, diff: Any) -> None:
     user = ctx.user if ctx is not None and getattr(ctx.user, "is_authenticated", False) else None
     removed = [*diff.removed, *(u.split(" -> ")[0] for u in diff.upgraded)]
     added = [*diff.added, *(u.split(" ")[0] + " " + u.split(" -> ")[1] for u in diff.upgraded)]
-    append([ObjectChange(
+    # Appended with the context's other records when the ingest commits: one chain append per report.
+    (ctx.records.append if ctx is not None else lambda r: append([r]))(ObjectChange(
         user=user, user_name=ctx.user_name if ctx else "discovery", request_id=ctx.request_id if ctx else None,
         source=ctx.source if ctx else "discovery", action=ChangeAction.UPDATE,
         changed_object_type=ContentType.objects.get_for_model(Host), changed_object_id=host.pk,
         tenant_id=host.tenant_id, object_repr=f"{host.name} (software)"[:200],
         prechange_data={"software": sorted(removed)},
         postchange_data={"software": sorted(added), "upgraded": diff.upgraded, "counts": diff.counts()},
-    )])
+    ))
 
 
 def check_permission(user: Any, host: Host | None) -> None:
-    """Creating needs ``add``, updating ``change`` on discovery hosts, within the user's tenants."""
+    """Creating needs ``add``, updating ``change`` on discovery hosts, within the user's tenants.
+
+    Decided from the user's grants and the host already loaded (the same rule as
+    ``restrict(Host.objects.filter(pk=host.pk), user, "change").exists()``, without the query).
+    """
     if user is None:
         return
-    qs = Host.objects.all() if host is None else Host.objects.filter(pk=host.pk)
-    action = "add" if host is None else "change"
-    if host is None:
-        from cmdb.users.permissions import has_action
+    from cmdb.users.permissions import ALL, grants_for, has_action
 
-        if not has_action(user, Host, action):
+    if host is None:
+        if not has_action(user, Host, "add"):
             raise PermissionDenied("You may not add discovered hosts.")
-    elif not restrict(qs, user, action).exists():
+        return
+    granted, tenants = grants_for(user).lookup(Host._meta.label_lower, "change")
+    if not granted or (tenants is not ALL and host.tenant_id not in tenants):
         raise PermissionDenied("You may not change this discovered host.")
 
 
@@ -229,14 +233,13 @@ def _ingest(report: dict[str, Any], *, user: Any, request_id: Any, now: dt.datet
     with change_logging(user=user, source=source_label, request_id=request_id):
         lock_identifiers(wanted)
         ident = identify(report["identifiers"])
-        host = Host.objects.filter(ci_id=ident.ci_id).order_by().first() if ident.ci_id else None
+        host, sources = precedence.load_host(ident.ci_id) if ident.ci_id else (None, {})
         check_permission(user, host)
         values = report_values(report, name_fallback=next(iter(wanted.get("mac", [])), "unnamed"))
         relationships = report.get("relationships")
         created = host is None
         if created:
             host = Host(first_discovered=now, last_seen=now, identified_by="", facts={})
-        sources = precedence.load(host.ci_id) if not created else {}
         decision = precedence.decide(host, values, sources, source=src_type, now=now, current=_current,
                                      fresh=created)
         # The state before, for the change record: only needed (and only loaded: tags) when something changes.

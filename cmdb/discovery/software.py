@@ -39,13 +39,18 @@ _VERSION_CACHE: dict[tuple[str, str, str], SoftwareVersion] = {}
 _CACHE_LIMIT = 500_000
 
 
+#: (vendor, name) -> (product id, version scheme), the same kind of shared reference data.
+_PRODUCT_CACHE: dict[tuple[str, str], tuple[int, str]] = {}
+
+
 def clear_cache() -> None:
     _VERSION_CACHE.clear()
+    _PRODUCT_CACHE.clear()
 
 
 def clear_cache_on_change(sender: type, **kwargs: Any) -> None:
     """A product or version saved or deleted in this process: its cached key may be wrong now."""
-    _VERSION_CACHE.clear()
+    clear_cache()
 
 
 def _remember(found: dict[tuple[str, str, str], SoftwareVersion]) -> None:
@@ -78,6 +83,9 @@ def product_slug(vendor: str, name: str) -> str:
 
 def _products(keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], tuple[int, str]]:
     """(vendor, name) -> (product id, version scheme), creating the missing products."""
+    cached = {k: _PRODUCT_CACHE[k] for k in keys if k in _PRODUCT_CACHE}
+    if len(cached) == len(keys):
+        return cached
 
     def load() -> dict[tuple[str, str], tuple[int, str]]:
         rows = SoftwareProduct.objects.filter(name__in=sorted({n for _v, n in keys})).order_by().values_list(
@@ -85,6 +93,13 @@ def _products(keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], tuple[i
         return {(v, n): (pk, scheme) for pk, v, n, scheme in rows if (v, n) in keys}
 
     found = load()
+
+    def remember() -> None:
+        if len(_PRODUCT_CACHE) + len(found) > _CACHE_LIMIT:
+            _PRODUCT_CACHE.clear()
+        _PRODUCT_CACHE.update(found)
+
+    transaction.on_commit(remember)
     missing = [k for k in keys if k not in found]
     if missing:
         SoftwareProduct.objects.bulk_create(
@@ -148,12 +163,52 @@ def _copy_installations(ci_id: int, versions: list[SoftwareVersion], source: str
             copy.write_row((now, now, ci_id, v.pk, v.product_id, now, now, source))
 
 
+def _insert_versions(wanted: dict[tuple[str, str, str], str],
+                     now: dt.datetime) -> dict[tuple[str, str, str], SoftwareVersion]:
+    """Create the missing versions on PostgreSQL with one INSERT ... RETURNING (plus products if new).
+
+    The returned objects carry every column as inserted, so their creation is change-logged
+    without reading them back; rows a concurrent report inserted first are read, not logged.
+    """
+    products = _products({(v, n): scheme for (v, n, _ver), scheme in wanted.items()})
+    keys = sorted(wanted)  # one lock order for concurrent reports
+    pids = [products[(v, n)][0] for v, n, _ver in keys]
+    vers = [ver for _v, _n, ver in keys]
+    sort_keys = [version_key(ver, products[(v, n)][1]) for v, n, ver in keys]
+    meta = SoftwareVersion._meta
+    q = connection.ops.quote_name
+    sql = (f"INSERT INTO {q(meta.db_table)} (created, last_updated, custom_field_data, description, comments, "  # noqa: S608
+           "product_id, version, sort_key) "
+           "SELECT %s, %s, '{}'::jsonb, '', '', p, v, k "
+           "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS t(p, v, k) "
+           "ON CONFLICT DO NOTHING RETURNING id, product_id, version")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, now, pids, vers, sort_keys])
+        inserted = {(pid, ver): pk for pk, pid, ver in cursor.fetchall()}
+    out: dict[tuple[str, str, str], SoftwareVersion] = {}
+    created = []
+    for (v, n, ver), pid, sort_key in zip(keys, pids, sort_keys, strict=True):
+        pk = inserted.get((pid, ver))
+        if pk is None:
+            continue
+        obj = SoftwareVersion(id=pk, product=SoftwareProduct(id=pid, vendor=v, name=n), version=ver, sort_key=sort_key,
+                              created=now, last_updated=now)
+        obj._state.adding = False
+        out[(v, n, ver)] = obj
+        created.append(obj)
+    changelog.note_many(created, ChangeAction.CREATE)
+    if len(out) < len(keys):
+        out.update(_existing_versions({k: wanted[k] for k in keys if k not in out}, partial=True) or {})
+    return out
+
+
 def _key(pkg: dict[str, Any]) -> tuple[str, str, str]:
     return ((pkg.get("vendor") or "").strip(), pkg["name"].strip(), pkg["version"].strip())
 
 
-def _existing_versions(wanted: dict[tuple[str, str, str], str]) -> dict[tuple[str, str, str], SoftwareVersion] | None:
-    """The fast path: every wanted version already exists (one joined query), else None."""
+def _existing_versions(wanted: dict[tuple[str, str, str], str],
+                       partial: bool = False) -> dict[tuple[str, str, str], SoftwareVersion] | None:
+    """The fast path: every wanted version already exists (one joined query), else None (or what exists)."""
     rows = SoftwareVersion.objects.filter(
         product__name__in={n for _v, n, _ver in wanted}, version__in={ver for _v, _n, ver in wanted}
     ).order_by().values_list("id", "product_id", "product__vendor", "product__name", "version", "sort_key")
@@ -162,7 +217,7 @@ def _existing_versions(wanted: dict[tuple[str, str, str], str]) -> dict[tuple[st
         if (vendor, name, ver) in wanted:
             found[(vendor, name, ver)] = SoftwareVersion(
                 id=pk, product=SoftwareProduct(id=pid, vendor=vendor, name=name), version=ver, sort_key=sort_key)
-    return found if len(found) == len(wanted) else None
+    return found if partial or len(found) == len(wanted) else None
 
 
 def diff_software(ci: ConfigurationItem, packages: list[dict[str, Any]], *, source: str,
@@ -187,7 +242,12 @@ def diff_software(ci: ConfigurationItem, packages: list[dict[str, Any]], *, sour
     versions = {k: _VERSION_CACHE[k] for k in new_keys if k in _VERSION_CACHE}
     unknown = {k: scheme for k, scheme in new_keys.items() if k not in versions}
     if unknown:
-        found = _existing_versions(unknown) or _versions(unknown)
+        if connection.vendor == "postgresql":
+            found = _existing_versions(unknown, partial=True) or {}
+            if len(found) < len(unknown):
+                found.update(_insert_versions({k: s for k, s in unknown.items() if k not in found}, now))
+        else:
+            found = _existing_versions(unknown) or _versions(unknown)
         versions.update(found)
         _remember(found)
 
@@ -225,7 +285,18 @@ def diff_software(ci: ConfigurationItem, packages: list[dict[str, Any]], *, sour
             SoftwareInstallation(ci=ci, version=versions[k], product_id=versions[k].product_id, first_seen=now,
                                  last_seen=now, source=source) for k in creates], log=log_each)
         result.added = [f"{k[1]} {k[2]}" for k in creates]
-    if upgrades:
+    if upgrades and not log_each and connection.vendor == "postgresql":
+        # One UPDATE ... FROM unnest: no model instances, no CASE per row (the summary record names them).
+        q = connection.ops.quote_name
+        sql = (f"UPDATE {q(SoftwareInstallation._meta.db_table)} AS i SET version_id = u.v, product_id = u.p, "  # noqa: S608
+               "first_seen = %s, last_seen = %s, last_updated = %s, source = %s "
+               "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS u(id, v, p) WHERE i.id = u.id")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [now, now, now, source, [existing[old][0] for old, _new in upgrades],
+                                 [versions[new].pk for _old, new in upgrades],
+                                 [versions[new].product_id for _old, new in upgrades]])
+        result.upgraded = [f"{new[1]} {old[2]} -> {new[2]}" for old, new in upgrades]
+    elif upgrades:
         objs, pre = [], {}
         for old, new in upgrades:
             obj = inst(old)
@@ -239,12 +310,12 @@ def diff_software(ci: ConfigurationItem, packages: list[dict[str, Any]], *, sour
         if log_each:
             changelog.note_many(objs, ChangeAction.UPDATE, pre)
     if removes:
-        objs = [inst(k) for k in removes]
-        for obj in objs if log_each else ():
-            changelog.note(obj, ChangeAction.DELETE, obj.snapshot())
+        if log_each:
+            for obj in [inst(k) for k in removes]:
+                changelog.note(obj, ChangeAction.DELETE, obj.snapshot())
         # A raw delete: the generic post_delete receiver treats any ``ci_id`` as the object's own
         # registry row and would delete the host's CI with its packages.
-        qs = SoftwareInstallation.objects.filter(pk__in=[o.pk for o in objs])
+        qs = SoftwareInstallation.objects.filter(pk__in=[existing[k][0] for k in removes])
         qs._raw_delete(qs.db)
         result.removed = [f"{k[1]} {k[2]}" for k in removes]
     threshold = now - dt.timedelta(seconds=conf.get("LAST_SEEN_GRANULARITY"))
