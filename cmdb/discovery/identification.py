@@ -64,18 +64,30 @@ def _load(wanted: dict[str, set[str]]) -> tuple[list[tuple[int, int, str, str]],
 
     Returns the rows that match the report, and each candidate CI's identifiers by scheme.
     """
+    from django.db import connection
     from django.db.models import Q
 
-    q = Q()
-    for scheme, values in wanted.items():
-        q |= Q(scheme=scheme, value__in=sorted(values))
-    if not q:
-        return [], {}
-    candidates = Identifier.objects.filter(q).order_by().values("ci_id")
+    if connection.vendor == "postgresql" and wanted:
+        # Hand-written: one statement, no ORM compilation (this runs for every report).
+        pairs = [(s, v) for s, values in wanted.items() for v in sorted(values)]
+        table = connection.ops.quote_name(Identifier._meta.db_table)
+        sql = (f"SELECT i.id, i.ci_id, i.scheme, i.value FROM {table} i WHERE i.ci_id IN ("  # noqa: S608
+               f"SELECT m.ci_id FROM {table} m JOIN unnest(%s::text[], %s::text[]) AS w(scheme, value) "
+               "ON m.scheme = w.scheme AND m.value = w.value)")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [[p[0] for p in pairs], [p[1] for p in pairs]])
+            found = cursor.fetchall()
+    else:
+        q = Q()
+        for scheme, values in wanted.items():
+            q |= Q(scheme=scheme, value__in=sorted(values))
+        if not q:
+            return [], {}
+        candidates = Identifier.objects.filter(q).order_by().values("ci_id")
+        found = Identifier.objects.filter(ci_id__in=candidates).order_by().values_list("id", "ci_id", "scheme", "value")
     rows = []
     by_ci: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for pk, ci_id, scheme, value in Identifier.objects.filter(ci_id__in=candidates).order_by().values_list(
-            "id", "ci_id", "scheme", "value"):
+    for pk, ci_id, scheme, value in found:
         by_ci[ci_id][scheme].add(value)
         if value in wanted.get(scheme, ()):
             rows.append((pk, ci_id, scheme, value))

@@ -206,9 +206,43 @@ def _key(pkg: dict[str, Any]) -> tuple[str, str, str]:
     return ((pkg.get("vendor") or "").strip(), pkg["name"].strip(), pkg["version"].strip())
 
 
+def _tables() -> tuple[str, str, str]:
+    q = connection.ops.quote_name
+    return (q(SoftwareInstallation._meta.db_table), q(SoftwareVersion._meta.db_table),
+            q(SoftwareProduct._meta.db_table))
+
+
+def _installations(ci_id: int) -> list[tuple[int, int, int, str, str, str, str, str]]:
+    """(id, version id, product id, source, vendor, name, version, sort key) of a CI's installations.
+
+    Hand-written SQL: the same join through the ORM costs more to compile than to run.
+    """
+    inst, ver, prod = _tables()
+    sql = (f"SELECT i.id, i.version_id, i.product_id, i.source, p.vendor, p.name, v.version, v.sort_key "  # noqa: S608
+           f"FROM {inst} i JOIN {ver} v ON v.id = i.version_id JOIN {prod} p ON p.id = i.product_id "
+           "WHERE i.ci_id = %s")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ci_id])
+        return cursor.fetchall()
+
+
 def _existing_versions(wanted: dict[tuple[str, str, str], str],
                        partial: bool = False) -> dict[tuple[str, str, str], SoftwareVersion] | None:
     """The fast path: every wanted version already exists (one joined query), else None (or what exists)."""
+    if connection.vendor == "postgresql":
+        _inst, ver, prod = _tables()
+        keys = list(wanted)
+        sql = (f"SELECT v.id, v.product_id, p.vendor, p.name, v.version, v.sort_key "  # noqa: S608
+               f"FROM unnest(%s::text[], %s::text[], %s::text[]) AS w(vendor, name, version) "
+               f"JOIN {prod} p ON p.vendor = w.vendor AND p.name = w.name "
+               f"JOIN {ver} v ON v.product_id = p.id AND v.version = w.version")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]])
+            rows = cursor.fetchall()
+        found = {(vendor, name, v): SoftwareVersion(id=pk, product=SoftwareProduct(id=pid, vendor=vendor, name=name),
+                                                    version=v, sort_key=sort_key)
+                 for pk, pid, vendor, name, v, sort_key in rows}
+        return found if partial or len(found) == len(wanted) else None
     rows = SoftwareVersion.objects.filter(
         product__name__in={n for _v, n, _ver in wanted}, version__in={ver for _v, _n, ver in wanted}
     ).order_by().values_list("id", "product_id", "product__vendor", "product__name", "version", "sort_key")
@@ -232,9 +266,7 @@ def diff_software(ci: ConfigurationItem, packages: list[dict[str, Any]], *, sour
         reported.setdefault(_key(pkg), _SCHEME.get(pkg.get("package_manager", ""), "generic"))
     # The CI's installations with their names: one query; a re-ingest of an unchanged host stops here.
     existing: dict[tuple[str, str, str], tuple[int, int, int, str, str]] = {}
-    for pk, vid, pid, src, vendor, name, ver, sort_key in SoftwareInstallation.objects.filter(
-            ci_id=ci.pk).order_by().values_list("id", "version_id", "product_id", "source", "product__vendor",
-                                     "product__name", "version__version", "version__sort_key"):
+    for pk, vid, pid, src, vendor, name, ver, sort_key in _installations(ci.pk):
         existing[(vendor, name, ver)] = (pk, vid, pid, src, sort_key)
     new_keys = {k: scheme for k, scheme in reported.items() if k not in existing}
     gone_keys = [k for k in existing if k not in reported]
