@@ -62,17 +62,17 @@ def load(ci_id: int) -> dict[str, Claim]:
 def load_host(ci_id: int) -> tuple[Host | None, dict[str, Claim]]:
     """The CI's host and its claims; on PostgreSQL with one query (claims aggregated as JSON)."""
     from django.db import connection
-    from django.db.models.expressions import RawSQL
 
     if connection.vendor != "postgresql":
         host = Host.objects.filter(ci_id=ci_id).order_by().first()
         return host, (load(ci_id) if host is not None else {})
     q = connection.ops.quote_name
-    claims_sql = (f"SELECT json_agg(json_build_array(a.attribute, a.source, a.source_name, a.value_digest, "  # noqa: S608
-                  f"a.set_at)) FROM {q(AttributeSource._meta.db_table)} a "
-                  f"WHERE a.ci_id = {q(Host._meta.db_table)}.{q('ci_id')}")
-    host = Host.objects.filter(ci_id=ci_id).order_by().annotate(
-        _claims=RawSQL(claims_sql, [])).first()  # noqa: S611 - no user input; names from the models
+    table = q(Host._meta.db_table)
+    # Hand-written (no ORM compilation per report); Host.objects.raw still applies the field converters.
+    sql = (f"SELECT h.*, (SELECT json_agg(json_build_array(a.attribute, a.source, a.source_name, "  # noqa: S608
+           f"a.value_digest, a.set_at)) FROM {q(AttributeSource._meta.db_table)} a WHERE a.ci_id = h.ci_id) "
+           f"AS _claims FROM {table} h WHERE h.ci_id = %s LIMIT 1")
+    host = next(iter(Host.objects.raw(sql, [ci_id])), None)
     if host is None:
         return None, {}
     rows = host._claims or []  # type: ignore[attr-defined]
