@@ -23,6 +23,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, OperationalError, connection
 from django.utils import timezone
@@ -162,6 +163,39 @@ def _touch(host: Host, rule: str, now: dt.datetime) -> None:
         cursor.execute(sql, [rule, now, host.pk, now, host.ci_id])
 
 
+def _finish(host: Host, rule: str, now: dt.datetime, *, touch: bool, refreshed: dt.datetime | None,
+            record: dict[str, Any]) -> None:
+    """PostgreSQL: the ingest record plus the host's observation stamps in one statement.
+
+    ``touch``: only observation changed (last-seen, matching rule: no change record);
+    ``refreshed``: when all of the host's installations had their ``last_seen`` rewritten.
+    """
+    q = connection.ops.quote_name
+    host_table, ci_table = q(Host._meta.db_table), q(ConfigurationItem._meta.db_table)
+    ctes, params = [], []
+    sets, set_params = [], []
+    if touch:
+        sets += ["identified_by = %s", "last_seen = %s"]
+        set_params += [rule, now]
+    if refreshed is not None:
+        sets.append("software_refreshed = %s")
+        set_params.append(refreshed)
+    if sets:
+        ctes.append(f"h AS (UPDATE {host_table} SET {', '.join(sets)} WHERE id = %s)")  # noqa: S608
+        params += [*set_params, host.pk]
+    if touch:
+        ctes.append(f"c AS (UPDATE {ci_table} SET last_seen = %s WHERE id = %s)")  # noqa: S608
+        params += [now, host.ci_id]
+    json_cols = ("changed", "skipped", "software", "conflicts")
+    cols = ("ci_id", "received", "collected_at", "source", "source_name", "rule", "action", *json_cols)
+    values = ", ".join("%s::jsonb" if c in json_cols else "%s" for c in cols)
+    params += [orjson.dumps(record[c]).decode() if c in json_cols else record[c] for c in cols]
+    insert = f"INSERT INTO {q(IngestRecord._meta.db_table)} ({', '.join(cols)}) VALUES ({values})"  # noqa: S608
+    sql = f"WITH {', '.join(ctes)} {insert}" if ctes else insert
+    with connection.cursor() as cursor:  # table names from the models, values as parameters
+        cursor.execute(sql, params)
+
+
 def _log_software_summary(host: Host, diff: Any) -> None:
     """One change record on the host for the whole software diff of a report (attributed like any other)."""
     from django.contrib.contenttypes.models import ContentType
@@ -255,7 +289,9 @@ def _ingest(report: dict[str, Any], *, user: Any, request_id: Any, now: dt.datet
             host.identified_by = ident.rule
             host.last_seen = now
             host.save()
-        else:
+        touch = not created and pre is None
+        fast = connection.vendor == "postgresql"
+        if touch and not fast:
             _touch(host, ident.rule, now)
         ci = ConfigurationItem(pk=host.ci_id, name=host.name, kind=Host.ci_kind(), tenant_id=host.tenant_id)
         precedence.record(host.ci_id, decision, values, source=src_type, source_name=src_name, now=now,
@@ -268,7 +304,8 @@ def _ingest(report: dict[str, Any], *, user: Any, request_id: Any, now: dt.datet
             log_each = conf.get("SOFTWARE_CHANGE_RECORDS") == "each"
             diff = diff_software(ci, report["software"], source=src_type, now=now,
                                  refreshed=host.software_refreshed, log_each=log_each)
-            if diff.refreshed != host.software_refreshed:
+            refreshed = diff.refreshed if diff.refreshed != host.software_refreshed else None
+            if refreshed is not None and not fast:
                 Host.objects.filter(pk=host.pk).update(software_refreshed=diff.refreshed)
             software = {**diff.counts(), "added_names": diff.added[:50], "removed_names": diff.removed[:50],
                         "upgraded_names": diff.upgraded[:50]}
@@ -284,8 +321,12 @@ def _ingest(report: dict[str, Any], *, user: Any, request_id: Any, now: dt.datet
         result = IngestResult(ci_id=host.ci_id, host_id=host.pk, action=action, rule=ident.rule,
                               changed=sorted(decision.apply), skipped=decision.skipped, software=software,
                               conflicts=conflicts)
-        IngestRecord.objects.create(
-            ci_id=host.ci_id, received=now, collected_at=parse_time(report["collected_at"]), source=src_type,
-            source_name=src_name, rule=ident.rule, action=action, changed=result.changed, skipped=result.skipped,
-            software=diff.counts() if software else {}, conflicts=conflicts)
+        record = {"ci_id": host.ci_id, "received": now, "collected_at": parse_time(report["collected_at"]),
+                  "source": src_type, "source_name": src_name, "rule": ident.rule, "action": str(action),
+                  "changed": result.changed, "skipped": result.skipped,
+                  "software": diff.counts() if software else {}, "conflicts": conflicts}
+        if fast:
+            _finish(host, ident.rule, now, touch=touch, refreshed=refreshed if software else None, record=record)
+        else:
+            IngestRecord.objects.create(**record)
     return result
