@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "cmdb.ansible",
     "cmdb.monitoring",
     "cmdb.software",
+    "cmdb.discovery",
     "cmdb.services",
     "django_otp",
     "django_otp.plugins.otp_totp",

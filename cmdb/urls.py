@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("cmdb.services.urls")),
     path("reconcile/", include("cmdb.reconcile.urls")),
     path("jobs/", include("cmdb.jobs.urls")),
+    path("", include("cmdb.discovery.urls")),
     path("", include("cmdb.ui.urls")),  # last: only app labels with registered pages match here
 ]
 

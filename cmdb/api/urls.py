@@ -21,4 +21,5 @@ urlpatterns = [
     path("virtualization/", include("cmdb.virtualization.api.urls")),
     path("software/", include("cmdb.software.api.urls")),
     path("services/", include("cmdb.services.api.urls")),
+    path("discovery/", include("cmdb.discovery.api.urls")),
 ]

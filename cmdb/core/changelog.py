@@ -148,13 +148,15 @@ def _tags_by_object(objs: list[models.Model]) -> dict[tuple[str, int], list[str]
 
 
 def flush_pending(ctx: ChangeContext) -> None:
-    if not ctx.pending:
+    if not ctx.pending and not ctx.records:
         return
     pending = list(ctx.pending.items())
     ctx.pending.clear()
+    # Records a service built itself go first (they describe writes made before the commit), all in one append.
+    built, ctx.records = ctx.records, []
     alive = [p.obj for _key, p in pending if p.action != ChangeAction.DELETE]
     tags = _tags_by_object(alive)
-    records = []
+    records = built
     for (_label, pk), p in pending:
         post = None
         if p.action != ChangeAction.DELETE:

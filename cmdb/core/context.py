@@ -34,6 +34,8 @@ class ChangeContext:
     source: str = "api"
     request_id: uuid.UUID = field(default_factory=uuid.uuid4)
     pending: dict[tuple[str, int], Any] = field(default_factory=dict)
+    #: Change records a service built itself (e.g. one summary for many rows), appended with the pending ones.
+    records: list[Any] = field(default_factory=list)
 
     @property
     def user_name(self) -> str:

@@ -30,6 +30,10 @@ def _complete(world):
     node = ExporterType.objects.create(name="node", slug="node", port=9100)
     Monitor.objects.create(ci_id=world.devices["web01"].ci_id, exporter_type=node)
     add_software_and_services(world)  # tests/services/world.py
+    from cmdb.discovery.services import ingest_report
+    from tests.discovery.helpers import report
+
+    ingest_report(report(serial="UI-1", hostname="discovered-host", os_name="Debian"))
 
 
 def _views():

@@ -1,0 +1,131 @@
+"""The agents against real systems: snmpd on 127.0.0.1, Ansible on localhost, libvirt's test driver."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cmdb.discovery.models import Host, Identifier
+from cmdb.discovery.services import ingest_report
+from discovery.report import validation_errors
+
+SNMPD = shutil.which("snmpd") or ("/usr/sbin/snmpd" if os.path.exists("/usr/sbin/snmpd") else None)
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def snmpd(tmp_path_factory: Any) -> Iterator[dict[str, Any]]:
+    if SNMPD is None:
+        pytest.skip("snmpd is not installed (Debian package snmpd); .ci/run installs it")
+    tmp = tmp_path_factory.mktemp("snmpd")
+    port = _free_udp_port()
+    conf = tmp / "snmpd.conf"
+    conf.write_text(
+        f"agentAddress udp:127.0.0.1:{port}\n"
+        "rocommunity cmdbtest 127.0.0.1\n"
+        'createUser cmdbv3 SHA "authpass123" AES "privpass123"\n'
+        "rouser cmdbv3 priv\n"
+        "sysName switch1.example.org\n"
+    )
+    env = {**os.environ, "SNMP_PERSISTENT_DIR": str(tmp / "persist")}
+    proc = subprocess.Popen([SNMPD, "-f", "-Lo", "-C", "-c", str(conf), "-p", str(tmp / "pid")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from discovery import network
+
+    opts = network.SnmpOptions(port=port, community="cmdbtest", timeout=1.0)
+    for _ in range(50):
+        if network.snmp_query("127.0.0.1", opts):
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("snmpd did not answer")
+    yield {"port": port}
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("version", ["v2c", "v3"])
+def test_snmp_discovery_against_real_snmpd(snmpd: dict[str, Any], version: str) -> None:
+    from discovery import network
+
+    if version == "v2c":
+        opts = network.SnmpOptions(port=snmpd["port"], community="cmdbtest")
+    else:
+        opts = network.SnmpOptions(port=snmpd["port"], v3_user="cmdbv3", v3_auth_key="authpass123",
+                                   v3_priv_key="privpass123")
+    reports = network.collect("127.0.0.1/32", ports="", snmp=opts)
+    assert len(reports) == 1
+    r = reports[0]
+    assert validation_errors(r) == []
+    assert r["identifiers"]["fqdn"] == "switch1.example.org"
+    assert r["attributes"]["sys_object_id"].startswith("1.3.6.1.4.1.8072")  # net-snmp
+    assert any(i["name"] == "lo" for i in r["interfaces"])
+    result = ingest_report(r)
+    host = Host.objects.get(ci_id=result.ci_id)
+    assert (host.name, host.fqdn, host.role) == ("switch1", "switch1.example.org", "host")
+    assert host.facts["sys_object_id"] == r["attributes"]["sys_object_id"]
+
+
+def test_wrong_snmp_credentials_fall_back_to_the_nmap_report(snmpd: dict[str, Any]) -> None:
+    from discovery import network
+
+    reports = network.collect("127.0.0.1/32", ports="",
+                              snmp=network.SnmpOptions(port=snmpd["port"], community="wrong", timeout=0.5))
+    assert len(reports) == 1 and "sys_descr" not in reports[0]["attributes"]
+
+
+@pytest.mark.django_db
+def test_ansible_facts_against_localhost(tmp_path: Path) -> None:
+    pytest.importorskip("ansible_runner")
+    if shutil.which("ansible", path=str(Path(sys.executable).parent)) is None and shutil.which("ansible") is None:
+        pytest.skip("ansible-core is not installed (pip extra 'discovery')")
+    from discovery import ansible_facts
+
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    reports = ansible_facts.collect(inventory=str(inventory))
+    assert len(reports) == 1
+    r = reports[0]
+    assert validation_errors(r) == []
+    assert r["source"]["type"] == "ansible"
+    assert r["identifiers"]["hostname"] == socket.gethostname().split(".")[0]
+    assert r["attributes"]["memory_mb"] > 0 and r["attributes"]["kernel"] == os.uname().release
+    result = ingest_report(r)
+    assert result.action == "create"
+    assert Host.objects.get(ci_id=result.ci_id).kernel == os.uname().release
+
+
+@pytest.mark.django_db
+def test_libvirt_test_driver_hypervisor_and_vms() -> None:
+    pytest.importorskip("libvirt")
+    from discovery import libvirt_agent
+
+    reports = libvirt_agent.collect("test:///default")
+    assert len(reports) >= 2
+    for r in reports:
+        assert validation_errors(r) == []
+    hypervisor, vm = reports[0], reports[1]
+    assert hypervisor["attributes"]["virtual"] is False and vm["attributes"]["virtual"] is True
+    assert vm["identifiers"]["hostname"] == "test"  # the test driver's one domain
+    results = [ingest_report(r) for r in reports]
+    vm_host = Host.objects.get(ci_id=results[1].ci_id)
+    assert vm_host.is_virtual and vm_host.system_uuid == vm["identifiers"]["system_uuid"]
+    # The VM's hosted_on relationship resolved to the hypervisor's CI.
+    assert vm_host.facts["relationships"] == [{"type": "hosted_on", "target_ci": results[0].ci_id}]
+    assert Identifier.objects.filter(ci_id=results[1].ci_id, scheme="uuid").exists()
