@@ -1,0 +1,31 @@
+"""Metrics label each CI with the service that uses it (services app joined into monitoring)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cmdb.monitoring.selectors import service_by_ci
+from cmdb.services.models import Relationship, Service
+from cmdb.services.relationships import ensure_builtin_types
+
+pytestmark = pytest.mark.django_db
+
+
+def test_service_label_for_used_cis_and_the_service_itself(world: Any, api: Any) -> None:
+    types = ensure_builtin_types()
+    web01, web02, db01 = (world.devices[n] for n in ("web01", "web02", "db01"))
+    portal = Service.objects.create(name="Web portal", slug="web-portal")
+    mail = Service.objects.create(name="Mail", slug="mail")
+    Relationship.objects.create(source=portal.ci, target=web01.ci, type=types["depends_on"])
+    Relationship.objects.create(source=mail.ci, target=web01.ci, type=types["depends_on"])
+    Relationship.objects.create(source=portal.ci, target=db01.ci, type=types["depends_on"])
+    labels = service_by_ci()
+    assert labels[web01.ci_id] == "Mail,Web portal"
+    assert labels[db01.ci_id] == "Web portal" and labels[portal.ci_id] == "Web portal"
+    assert web02.ci_id not in labels
+    response = api.get("/metrics")
+    body = b"".join(response.streaming_content).decode()
+    line = next(x for x in body.splitlines() if x.startswith("cmdb_ci_info{") and f'ci_id="{db01.ci_id}"' in x)
+    assert 'service="Web portal"' in line
