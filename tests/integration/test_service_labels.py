@@ -29,3 +29,15 @@ def test_service_label_for_used_cis_and_the_service_itself(world: Any, api: Any)
     body = b"".join(response.streaming_content).decode()
     line = next(x for x in body.splitlines() if x.startswith("cmdb_ci_info{") and f'ci_id="{db01.ci_id}"' in x)
     assert 'service="Web portal"' in line
+
+
+def test_inventory_groups_hosts_by_the_service_that_uses_them(world: Any) -> None:
+    from cmdb.ansible.inventory import build_inventory
+
+    types = ensure_builtin_types()
+    portal = Service.objects.create(name="Web portal", slug="web-portal")
+    Relationship.objects.create(source=portal.ci, target=world.devices["web01"].ci, type=types["depends_on"])
+    inv = build_inventory()
+    group = next(name for name in inv if "web_portal" in name or "web-portal" in name)
+    assert inv[group]["hosts"] == ["web01"]
+    assert inv["_meta"]["hostvars"]["web01"]["cmdb"]["services"] == ["web-portal"]
