@@ -128,4 +128,11 @@ def test_libvirt_test_driver_hypervisor_and_vms() -> None:
     assert vm_host.is_virtual and vm_host.system_uuid == vm["identifiers"]["system_uuid"]
     # The VM's hosted_on relationship resolved to the hypervisor's CI.
     assert vm_host.facts["relationships"] == [{"type": "hosted_on", "target_ci": results[0].ci_id}]
+    # ... and became an edge of the CMDB's relationship graph (cmdb.services), idempotently.
+    from cmdb.services.models import Relationship
+
+    edges = Relationship.objects.filter(source_id=results[1].ci_id, target_id=results[0].ci_id, type__slug="hosted_on")
+    assert edges.count() == 1
+    ingest_report(reports[1])
+    assert edges.count() == 1
     assert Identifier.objects.filter(ci_id=results[1].ci_id, scheme="uuid").exists()
