@@ -1,6 +1,6 @@
 """Web-UI pages for services, relationships and redundancy groups."""
 
-from cmdb.ui.registry import register
+from cmdb.ui.registry import register, register_link
 
 from . import filtersets, models
 
@@ -15,3 +15,5 @@ register(models.RedundancyGroup, filterset=filtersets.RedundancyGroupFilterSet,
          columns=["name", "min_up", "tenant", "criticality"], group="Services")
 register(models.RedundancyMember, filterset=filtersets.RedundancyMemberFilterSet,
          columns=["group", "ci"], group="Services")
+
+register_link("Services", "Impact analysis", "services-impact-page", "services.relationship")

@@ -1,6 +1,6 @@
 """Web-UI pages for the software models (lists, details, forms through the UI registry)."""
 
-from cmdb.ui.registry import RelatedTable, register
+from cmdb.ui.registry import RelatedTable, register, register_link
 
 from . import filtersets, models
 
@@ -20,3 +20,5 @@ register(models.License, filterset=filtersets.LicenseFilterSet,
                                filter_param="license_id")])
 register(models.LicenseAssignment, filterset=filtersets.LicenseAssignmentFilterSet,
          columns=["license", "ci", "user", "group", "description"], group="Software")
+
+register_link("Software", "License compliance", "software-compliance-page", "software.license")

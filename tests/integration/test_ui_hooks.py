@@ -21,7 +21,8 @@ def admin_client(client: Any, superuser: Any) -> Any:
 
 def test_menu_lists_automation_pages_for_a_user_who_may_view_them(admin_client: Any, grant: Any) -> None:
     page = admin_client.get("/").content.decode()
-    for url in ("/reconcile/runs/", "/jobs/", "/jobs/schedules/", "/monitoring/incidents/"):
+    for url in ("/reconcile/runs/", "/jobs/", "/jobs/schedules/", "/monitoring/incidents/", "/software/compliance/",
+                "/services/impact/"):
         assert f'href="{url}"' in page
     viewer = grant("viewer", ["dcim.device"], ["view"])
     assert 'href="/reconcile/runs/"' not in viewer.get("/").content.decode()
