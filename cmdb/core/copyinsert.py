@@ -24,7 +24,7 @@ Other databases, tiny batches and models without an integer sequence use
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -57,8 +57,7 @@ def insert(model: type[M], objs: Sequence[M], *, batch_size: int = 1000, related
         return model._default_manager.bulk_create(objs, batch_size=batch_size)
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(c) for c in [meta.pk.column, *(f.column for f in fields)])
+    columns = [meta.pk.column, *(f.column for f in fields)]
     for obj in () if related_prepared else objs:
         # Copy ids from related objects assigned while unsaved, and refuse unsaved ones, as save() would.
         obj._prepare_related_fields_for_save(operation_name="bulk_create")
@@ -88,18 +87,30 @@ def insert(model: type[M], objs: Sequence[M], *, batch_size: int = 1000, related
             except TypeError:  # unhashable: a JSON object or array
                 return f.get_db_prep_save(value, connection)
 
-        # The raw psycopg cursor bypasses Django's error translation: put it back, so that a
-        # unique violation is an IntegrityError to callers, as from bulk_create.
-        with connection.wrap_database_errors, \
-                cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
-            for pk, obj in zip(ids, objs, strict=True):
-                copy.write_row([pk, *(prep(k, f, f.pre_save(obj, True)) for k, f in enumerate(fields))])
+    copy_rows(meta.db_table, columns,
+              ([pk, *(prep(k, f, f.pre_save(obj, True)) for k, f in enumerate(fields))]
+               for pk, obj in zip(ids, objs, strict=True)))
     alias = connection.alias
     for pk, obj in zip(ids, objs, strict=True):
         obj.pk = pk
         obj._state.adding = False
         obj._state.db = alias
     return objs
+
+
+def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """COPY rows of already prepared values into ``table`` (PostgreSQL only).
+
+    For hot paths that need neither model instances nor ids back (discovery's first
+    inventory of a host).  The raw psycopg cursor bypasses Django's error translation:
+    it is put back here, so a unique violation is an ``IntegrityError`` to callers.
+    """
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(c) for c in columns)
+    with connection.cursor() as cursor, connection.wrap_database_errors, \
+            cursor.cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _same(value: Any) -> Any:

@@ -24,7 +24,7 @@ from typing import Any
 from django.db import connection, router, transaction
 from django.utils.text import slugify
 
-from cmdb.core import bulk, changelog
+from cmdb.core import bulk, changelog, copyinsert
 from cmdb.core.choices import ChangeAction
 from cmdb.core.models.registry import ConfigurationItem
 from cmdb.discovery import conf
@@ -155,12 +155,10 @@ def _copy_installations(ci_id: int, versions: list[SoftwareVersion], source: str
     Only when no per-installation change records are wanted (the summary record names them all).
     """
     meta = SoftwareInstallation._meta
-    columns = ["created", "last_updated", "ci_id", "version_id", "product_id", "first_seen", "last_seen", "source"]
-    names = ", ".join(connection.ops.quote_name(meta.get_field(c.removesuffix("_id")).column) for c in columns)
-    with connection.cursor() as cursor, cursor.cursor.copy(
-            f"COPY {connection.ops.quote_name(meta.db_table)} ({names}) FROM STDIN") as copy:
-        for v in versions:
-            copy.write_row((now, now, ci_id, v.pk, v.product_id, now, now, source))
+    columns = [meta.get_field(c).column for c in
+               ("created", "last_updated", "ci", "version", "product", "first_seen", "last_seen", "source")]
+    copyinsert.copy_rows(meta.db_table, columns,
+                         ((now, now, ci_id, v.pk, v.product_id, now, now, source) for v in versions))
 
 
 def _insert_versions(wanted: dict[tuple[str, str, str], str],
