@@ -108,6 +108,38 @@ def changed_copy(reports: list[dict[str, Any]], fraction: float) -> list[dict[st
     return out
 
 
+def _proc_cpu(pid: int) -> float:
+    """utime + stime of one process in seconds (0 when it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+    return out
+
+
+def cpu_snapshot(server_pid: int, conn: psycopg.Connection, db_name: str) -> dict[str, float]:
+    """CPU seconds so far of the server (gunicorn master and workers), this client and the database's backends.
+
+    Why: on a shared 2-core machine the wall-clock rate moves with the load; CPU per report does not, so the
+    table says where a report's cost goes (server Python, client, PostgreSQL) independent of the neighbours.
+    """
+    pg_pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                                          "pg_backend_pid()", [db_name]).fetchall()]
+    own = os.times()
+    return {"server": sum(_proc_cpu(p) for p in [server_pid, *_children(server_pid)]),
+            "client": own.user + own.system,
+            "postgres": sum(_proc_cpu(p) for p in pg_pids)}
+
+
 def rows_written(conn: psycopg.Connection) -> int:
     time.sleep(1.5)  # table statistics reach the shared counters within a second of the commit
     row = conn.execute("SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables"
@@ -191,17 +223,23 @@ def main(argv: list[str] | None = None) -> None:
                                                         second)):
             before = rows_written(stats)
             print(f"- {label} ...", flush=True)
+            cpu0 = cpu_snapshot(server.pid, stats, args.db_name)
             seconds, statuses = post_all(base, token, bodies, args.clients)
+            cpu1 = cpu_snapshot(server.pid, stats, args.db_name)
             written = rows_written(stats) - before
+            cpu_ms = {k: (cpu1[k] - cpu0[k]) * 1000 / len(bodies) for k in cpu0}
             rate = len(bodies) / seconds
             rows.append([label, f"{len(bodies):,}", f"{seconds:.1f}", f"{rate:.1f}", f"{written:,}",
-                         f"{written / len(bodies):.0f}", ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))])
-            print(f"  {rate:.1f} reports/s, {written:,} rows written, statuses {statuses}", flush=True)
+                         f"{written / len(bodies):.0f}", f"{cpu_ms['server']:.1f}", f"{cpu_ms['client']:.1f}",
+                         f"{cpu_ms['postgres']:.1f}", ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))])
+            print(f"  {rate:.1f} reports/s, {written:,} rows written, statuses {statuses}, CPU ms/report "
+                  + ", ".join(f"{k} {v:.1f}" for k, v in cpu_ms.items()), flush=True)
         counts = {t: stats.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608 - fixed names
                   for t in ("discovery_host", "software_softwareinstallation", "core_objectchange")}
         stats.close()
         load_after = os.getloadavg()[0]
-        header = ["phase", "reports", "seconds", "reports/s", "rows written", "rows/report", "HTTP statuses"]
+        header = ["phase", "reports", "seconds", "reports/s", "rows written", "rows/report", "server CPU ms/report",
+                  "client CPU ms/report", "PostgreSQL CPU ms/report", "HTTP statuses"]
         widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
         print()
         for r in [header, *rows]:

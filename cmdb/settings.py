@@ -135,6 +135,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with a health check that needs no round trip on a sound connection.
+        DATABASES["default"]["ENGINE"] = "cmdb.core.pgbackend"
 DATABASES["default"].setdefault("TEST", {})
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     # One test database per data folder, so test runs from several checkouts or

@@ -8,6 +8,7 @@ from typing import Any
 
 import django
 from django.conf import settings
+from django.db import connection
 from django.http import HttpResponse
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
@@ -65,7 +66,7 @@ class StatusView(APIView):
                 "python-version": platform.python_version(),
                 "rq-workers-running": 0,
                 "redis-connections": workers,
-                "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+                "database": connection.vendor,
             }
         )
 

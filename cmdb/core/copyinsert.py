@@ -47,13 +47,20 @@ def _copy_possible(model: type[models.Model], count: int) -> bool:
             and isinstance(pk, models.AutoField | models.BigAutoField | models.SmallAutoField))
 
 
-def insert(model: type[M], objs: Sequence[M], *, batch_size: int = 1000, related_prepared: bool = False) -> list[M]:
+def insert(model: type[M], objs: Sequence[M], *, batch_size: int = 1000, related_prepared: bool = False,
+           ids: Sequence[int] | None = None) -> list[M]:
     """Insert unsaved ``objs`` and set their primary keys; return them in the given order.
 
     ``related_prepared``: the caller already ran ``_prepare_related_fields_for_save`` on them.
+    ``ids``: primary keys the caller drew from the sequence already (ascending), one per object.
     """
     objs = list(objs)
+    if ids is not None and len(ids) != len(objs):
+        raise ValueError(f"{len(ids)} ids for {len(objs)} objects")
     if not _copy_possible(model, len(objs)):
+        if ids is not None:
+            for pk, obj in zip(ids, objs, strict=True):
+                obj.pk = pk
         return model._default_manager.bulk_create(objs, batch_size=batch_size)
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
@@ -61,31 +68,27 @@ def insert(model: type[M], objs: Sequence[M], *, batch_size: int = 1000, related
     for obj in () if related_prepared else objs:
         # Copy ids from related objects assigned while unsaved, and refuse unsaved ones, as save() would.
         obj._prepare_related_fields_for_save(operation_name="bulk_create")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, len(objs)],
-        )
-        ids = sorted(row[0] for row in cursor.fetchall())
-        prepared: dict[tuple[int, type, Any], Any] = {}
-        kinds = [_kind(f) for f in fields]
+    if ids is None:
+        ids = draw_ids(model, len(objs))
+    prepared: dict[tuple[int, type, Any], Any] = {}
+    kinds = [_kind(f) for f in fields]
 
-        def prep(k: int, f: models.Field, value: Any) -> Any:
-            if value is None:
-                return None
-            kind = kinds[k]
-            if kind is not None and type(value) in kind[0]:
-                out = kind[1](value)
-                if out is not _Fallback:
-                    return out
-            key = (k, type(value), value)
-            try:
-                return prepared[key]
-            except KeyError:
-                prepared[key] = result = f.get_db_prep_save(value, connection)
-                return result
-            except TypeError:  # unhashable: a JSON object or array
-                return f.get_db_prep_save(value, connection)
+    def prep(k: int, f: models.Field, value: Any) -> Any:
+        if value is None:
+            return None
+        kind = kinds[k]
+        if kind is not None and type(value) in kind[0]:
+            out = kind[1](value)
+            if out is not _Fallback:
+                return out
+        key = (k, type(value), value)
+        try:
+            return prepared[key]
+        except KeyError:
+            prepared[key] = result = f.get_db_prep_save(value, connection)
+            return result
+        except TypeError:  # unhashable: a JSON object or array
+            return f.get_db_prep_save(value, connection)
 
     copy_rows(meta.db_table, columns,
               ([pk, *(prep(k, f, f.pre_save(obj, True)) for k, f in enumerate(fields))]
@@ -96,6 +99,14 @@ def insert(model: type[M], objs: Sequence[M], *, batch_size: int = 1000, related
         obj._state.adding = False
         obj._state.db = alias
     return objs
+
+
+def draw_ids(model: type[models.Model], count: int) -> list[int]:
+    """``count`` new primary keys from the table's sequence, ascending (PostgreSQL)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                       [model._meta.db_table, model._meta.pk.column, count])
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

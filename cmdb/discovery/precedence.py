@@ -25,6 +25,7 @@ import orjson
 from django.db.models.signals import pre_save
 from django.utils import timezone
 
+from cmdb.core import rawload
 from cmdb.core.context import current as current_context
 from cmdb.discovery import conf
 from cmdb.discovery.models import AttributeSource, Host
@@ -67,16 +68,18 @@ def load_host(ci_id: int) -> tuple[Host | None, dict[str, Claim]]:
         host = Host.objects.filter(ci_id=ci_id).order_by().first()
         return host, (load(ci_id) if host is not None else {})
     q = connection.ops.quote_name
-    table = q(Host._meta.db_table)
-    # Hand-written (no ORM compilation per report); Host.objects.raw still applies the field converters.
-    sql = (f"SELECT h.*, (SELECT json_agg(json_build_array(a.attribute, a.source, a.source_name, "  # noqa: S608
-           f"a.value_digest, a.set_at)) FROM {q(AttributeSource._meta.db_table)} a WHERE a.ci_id = h.ci_id) "
-           f"AS _claims FROM {table} h WHERE h.ci_id = %s LIMIT 1")
-    host = next(iter(Host.objects.raw(sql, [ci_id])), None)
-    if host is None:
+    # Hand-written, built into instances by rawload: no ORM compilation per report.
+    sql = (f"SELECT {rawload.columns(Host, 'h')}, (SELECT json_agg(json_build_array(a.attribute, a.source, "  # noqa: S608
+           f"a.source_name, a.value_digest, a.set_at)) FROM {q(AttributeSource._meta.db_table)} a "
+           f"WHERE a.ci_id = h.ci_id) FROM {q(Host._meta.db_table)} h WHERE h.ci_id = %s LIMIT 1")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ci_id])
+        row = cursor.fetchone()
+    if row is None:
         return None, {}
-    rows = host._claims or []  # type: ignore[attr-defined]
-    if isinstance(rows, str):
+    host = rawload.build(Host, row[:-1])
+    rows = row[-1] or []
+    if isinstance(rows, str | bytes):
         rows = orjson.loads(rows)
     return host, {a: Claim(s, n, d, dt.datetime.fromisoformat(t)) for a, s, n, d, t in rows}
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,11 +42,26 @@ _CACHE_LIMIT = 500_000
 
 #: (vendor, name) -> (product id, version scheme), the same kind of shared reference data.
 _PRODUCT_CACHE: dict[tuple[str, str], tuple[int, str]] = {}
+#: version id -> ((vendor, name, version), product id, sort key): lets a re-ingest read a CI's installations
+#: without joining versions and products (the join cost PostgreSQL ~2 ms per report, the plain read 0.2 ms).
+_NAMES_BY_ID: dict[int, tuple[tuple[str, str, str], int, str]] = {}
+#: Reference data may be renamed by another process (signals only reach this one), so the caches are
+#: dropped after this many seconds; a stale entry meanwhile can only make a diff report a rename as an upgrade.
+CACHE_TTL = 600.0
+_cache_born = time.monotonic()
 
 
 def clear_cache() -> None:
+    global _cache_born
     _VERSION_CACHE.clear()
     _PRODUCT_CACHE.clear()
+    _NAMES_BY_ID.clear()
+    _cache_born = time.monotonic()
+
+
+def _expire_cache() -> None:
+    if time.monotonic() - _cache_born > CACHE_TTL:
+        clear_cache()
 
 
 def clear_cache_on_change(sender: type, **kwargs: Any) -> None:
@@ -58,8 +74,17 @@ def _remember(found: dict[tuple[str, str, str], SoftwareVersion]) -> None:
         if len(_VERSION_CACHE) + len(found) > _CACHE_LIMIT:
             _VERSION_CACHE.clear()
         _VERSION_CACHE.update(found)
+        _remember_names((k, v.pk, v.product_id, v.sort_key) for k, v in found.items())
 
     transaction.on_commit(add)
+
+
+def _remember_names(rows: Any) -> None:
+    """Store id -> names; only from committed data (on commit, or rows read from the database)."""
+    if len(_NAMES_BY_ID) > _CACHE_LIMIT:
+        _NAMES_BY_ID.clear()
+    for key, vid, pid, sort_key in rows:
+        _NAMES_BY_ID[vid] = (key, pid, sort_key)
 
 
 @dataclass
@@ -192,6 +217,7 @@ def _insert_versions(wanted: dict[tuple[str, str, str], str],
         obj = SoftwareVersion(id=pk, product=SoftwareProduct(id=pid, vendor=v, name=n), version=ver, sort_key=sort_key,
                               created=now, last_updated=now)
         obj._state.adding = False
+        obj._known_tags = []  # just inserted: its change record needs no tag query
         out[(v, n, ver)] = obj
         created.append(obj)
     changelog.note_many(created, ChangeAction.CREATE)
@@ -213,15 +239,31 @@ def _tables() -> tuple[str, str, str]:
 def _installations(ci_id: int) -> list[tuple[int, int, int, str, str, str, str, str]]:
     """(id, version id, product id, source, vendor, name, version, sort key) of a CI's installations.
 
-    Hand-written SQL: the same join through the ORM costs more to compile than to run.
+    The installations alone (one index scan); names come from the process's id cache, and only
+    the versions it lacks are read, by primary key.  Hand-written SQL: the ORM costs more to
+    compile these statements than PostgreSQL takes to run them.
     """
+    _expire_cache()
     inst, ver, prod = _tables()
-    sql = (f"SELECT i.id, i.version_id, i.product_id, i.source, p.vendor, p.name, v.version, v.sort_key "  # noqa: S608
-           f"FROM {inst} i JOIN {ver} v ON v.id = i.version_id JOIN {prod} p ON p.id = i.product_id "
-           "WHERE i.ci_id = %s")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [ci_id])
-        return cursor.fetchall()
+        cursor.execute(f"SELECT id, version_id, product_id, source FROM {inst} WHERE ci_id = %s", [ci_id])  # noqa: S608
+        rows = cursor.fetchall()
+        missing = sorted({vid for _pk, vid, _pid, _src in rows if vid not in _NAMES_BY_ID})
+        if missing:
+            placeholders = ", ".join(["%s"] * len(missing))
+            cursor.execute(f"SELECT v.id, v.product_id, p.vendor, p.name, v.version, v.sort_key "  # noqa: S608
+                           f"FROM {ver} v JOIN {prod} p ON p.id = v.product_id WHERE v.id IN ({placeholders})",
+                           missing)
+            _remember_names(((vendor, name, version), vid, pid, sort_key)
+                            for vid, pid, vendor, name, version, sort_key in cursor.fetchall())
+    out = []
+    for pk, vid, pid, src in rows:
+        names = _NAMES_BY_ID.get(vid)
+        if names is None:  # deleted since (cannot happen under the FK, but never guess a name)
+            continue
+        (vendor, name, version), _pid, sort_key = names
+        out.append((pk, vid, pid, src, vendor, name, version, sort_key))
+    return out
 
 
 def _existing_versions(wanted: dict[tuple[str, str, str], str],
