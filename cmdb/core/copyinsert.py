@@ -17,8 +17,10 @@ to COPY as it is.  JSON is encoded with orjson (COPY's text format parses it
 on the server).  Any other value, or any other field class, takes Django's
 path; a value that repeats across the batch is then prepared once.
 
-Other databases, tiny batches and models without an integer sequence use
-``bulk_create`` unchanged.
+Up to ``SMALL_ROWS`` rows (the change record or two of a single write) go in one
+``INSERT ... VALUES`` with the same prepared values instead: drawing ids plus a
+COPY would be three round trips.  Other databases and models without an integer
+sequence use ``bulk_create`` unchanged.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ _INT = frozenset({models.IntegerField, models.PositiveIntegerField, models.Posit
 _INT_KEYS = _INT | {models.AutoField, models.BigAutoField, models.SmallAutoField}
 
 #: Below this many rows the plain INSERT costs less than drawing ids first.
-MIN_ROWS = 2
+MIN_ROWS = 1
+#: Up to this many rows: one INSERT ... VALUES instead of drawing ids and a COPY.
+SMALL_ROWS = 8
 
 
 def _copy_possible(model: type[models.Model], count: int) -> bool:
@@ -57,6 +61,8 @@ def insert(model: type[M], objs: Sequence[M], *, batch_size: int = 1000, related
     objs = list(objs)
     if ids is not None and len(ids) != len(objs):
         raise ValueError(f"{len(ids)} ids for {len(objs)} objects")
+    if not objs:
+        return objs
     if not _copy_possible(model, len(objs)):
         if ids is not None:
             for pk, obj in zip(ids, objs, strict=True):
@@ -68,7 +74,8 @@ def insert(model: type[M], objs: Sequence[M], *, batch_size: int = 1000, related
     for obj in () if related_prepared else objs:
         # Copy ids from related objects assigned while unsaved, and refuse unsaved ones, as save() would.
         obj._prepare_related_fields_for_save(operation_name="bulk_create")
-    if ids is None:
+    small = len(objs) <= SMALL_ROWS
+    if ids is None and not small:
         ids = draw_ids(model, len(objs))
     prepared: dict[tuple[int, type, Any], Any] = {}
     kinds = [_kind(f) for f in fields]
@@ -90,15 +97,48 @@ def insert(model: type[M], objs: Sequence[M], *, batch_size: int = 1000, related
         except TypeError:  # unhashable: a JSON object or array
             return f.get_db_prep_save(value, connection)
 
-    copy_rows(meta.db_table, columns,
-              ([pk, *(prep(k, f, f.pre_save(obj, True)) for k, f in enumerate(fields))]
-               for pk, obj in zip(ids, objs, strict=True)))
+    if small:
+        rows = [[prep(k, f, f.pre_save(obj, True)) for k, f in enumerate(fields)] for obj in objs]
+        ids = _values_insert(meta, [f.column for f in fields], rows, ids)
+    else:
+        copy_rows(meta.db_table, columns,
+                  ([pk, *(prep(k, f, f.pre_save(obj, True)) for k, f in enumerate(fields))]
+                   for pk, obj in zip(ids, objs, strict=True)))
     alias = connection.alias
     for pk, obj in zip(ids, objs, strict=True):
         obj.pk = pk
         obj._state.adding = False
         obj._state.db = alias
     return objs
+
+
+def _values_insert(meta: Any, columns: list[str], rows: list[list[Any]], ids: Sequence[int] | None) -> Sequence[int]:
+    """A few rows in one ``INSERT ... VALUES`` round trip (ids given, or drawn by ``RETURNING``).
+
+    COPY costs two round trips and drawing ids a third: for the one or two change records of
+    a typical API write or discovery report, one statement is cheaper.  The values are the
+    ones COPY would get, passed as parameters.
+    """
+    quote = connection.ops.quote_name
+    names = [quote(c) for c in columns]
+    params: list[Any] = []
+    if ids is not None:
+        names.insert(0, quote(meta.pk.column))
+        for pk, row in zip(ids, rows, strict=True):
+            params += [pk, *row]
+    else:
+        for row in rows:
+            params += row
+    one = "(" + ", ".join(["%s"] * len(names)) + ")"
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(names)}) "  # noqa: S608 - names from the model
+           f"VALUES {', '.join([one] * len(rows))}")
+    with connection.cursor() as cursor:
+        if ids is not None:
+            cursor.execute(sql, params)
+            return ids
+        # Multi-row VALUES draw ids in row order, as bulk_create relies on too.
+        cursor.execute(sql + f" RETURNING {quote(meta.pk.column)}", params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def draw_ids(model: type[models.Model], count: int) -> list[int]:

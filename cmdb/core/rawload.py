@@ -28,8 +28,13 @@ def _plan(model: type[models.Model], vendor: str) -> tuple[list[models.Field], l
 
 def columns(model: type[models.Model], alias: str) -> str:
     """``alias."col", ...`` for every concrete field, in the order :func:`build` expects."""
+    return _columns(model, alias, connection.vendor)
+
+
+@cache
+def _columns(model: type[models.Model], alias: str, vendor: str) -> str:
     quote = connection.ops.quote_name
-    fields, _names, _conv = _plan(model, connection.vendor)
+    fields, _names, _conv = _plan(model, vendor)
     return ", ".join(f"{alias}.{quote(f.column)}" for f in fields)
 
 

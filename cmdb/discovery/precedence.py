@@ -93,6 +93,14 @@ def decide(host: Host, values: dict[str, Any], claims: dict[str, Claim], *, sour
            current: Callable[[Host, str], Any], fresh: bool) -> Decision:
     result = Decision()
     expiry = now - dt.timedelta(days=conf.get("STALE_DAYS"))
+    orders: dict[str, list[str]] = {}  # the settings lookups once per attribute, not per comparison
+
+    def rank(attribute: str, source: str) -> int:
+        order = orders.get(attribute)
+        if order is None:
+            order = orders[attribute] = conf.precedence(attribute)
+        return order.index(source) if source in order else len(order)
+
     for attribute, value in values.items():
         if value is None:
             continue

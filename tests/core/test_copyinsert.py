@@ -1,6 +1,8 @@
 """The COPY insert path behaves like ``bulk_create``: ids, values, errors.
 
-On SQLite the module falls back to ``bulk_create``; the same assertions hold there.
+Every test runs twice on PostgreSQL: through one ``INSERT ... VALUES`` (small batches) and
+through COPY (larger ones).  On SQLite the module falls back to ``bulk_create``; the same
+assertions hold there.
 """
 
 from __future__ import annotations
@@ -18,6 +20,21 @@ from cmdb.extras.models import Tag
 from cmdb.tenancy.models import Tenant
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["values", "copy"], autouse=True)
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(copyinsert, "SMALL_ROWS", 1000 if request.param == "values" else 0)
+    return request.param
+
+
+def test_ids_given_by_the_caller_are_used() -> None:
+    ids = copyinsert.draw_ids(Tag, 3) if copyinsert._copy_possible(Tag, 3) else [901, 902, 903]
+    tags = copyinsert.insert(Tag, [Tag(name=f"g{i}", slug=f"g{i}", color="00ff00") for i in range(3)], ids=ids)
+    assert [t.pk for t in tags] == list(ids)
+    assert dict(Tag.objects.filter(pk__in=ids).values_list("pk", "slug")) == {ids[i]: f"g{i}" for i in range(3)}
+    with pytest.raises(ValueError, match="2 ids for 3 objects"):
+        copyinsert.insert(Tag, [Tag(name=f"h{i}", slug=f"h{i}") for i in range(3)], ids=ids[:2])
 
 
 def test_ids_ascend_in_the_given_order_and_rows_read_back() -> None:
