@@ -47,6 +47,13 @@ class Host(CIModel):
     software_refreshed = models.DateTimeField(
         null=True, blank=True, editable=False,
         help_text="When the last_seen of all its software installations was last rewritten")
+    # The machine as recorded in the CMDB, when discovery found it there (see cmdb.discovery.linking).
+    device = models.ForeignKey("dcim.Device", on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="discovered_hosts")
+    virtual_machine = models.ForeignKey("virtualization.VirtualMachine", on_delete=models.SET_NULL, null=True,
+                                        blank=True, related_name="discovered_hosts")
+    link_rule = models.CharField(max_length=20, blank=True,
+                                 help_text='Rule that linked the record ("serial", "vm-name"); "manual" is kept')
 
     search_fields = ("name", "fqdn", "serial", "system_uuid")
     # last_seen moves with every report; it is observation, not configuration, so it is not a change.

@@ -171,6 +171,9 @@ def _on_host_save(sender: type, instance: Host, raw: bool = False, **kwargs: Any
     edited = {a: getattr(instance, a) for a in TRACKED if a in before and before[a] != getattr(instance, a)}
     if edited:
         claim_manual(instance.ci_id, edited)
+    # A person who points the host at a device or VM pins that link (linking never changes "manual").
+    if any(a in before and before[a] != getattr(instance, f"{a}_id") for a in ("device", "virtual_machine")):
+        instance.link_rule = "manual"
 
 
 def connect() -> None:

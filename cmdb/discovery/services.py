@@ -31,7 +31,7 @@ from django.utils import timezone
 from cmdb.core import bulk
 from cmdb.core.context import change_logging
 from cmdb.core.models.registry import ConfigurationItem
-from cmdb.discovery import conf, precedence
+from cmdb.discovery import conf, linking, precedence
 from cmdb.discovery.identification import Identification, identify, report_identifiers
 from cmdb.discovery.models import Host, Identifier, IngestAction, IngestRecord
 from cmdb.discovery.schema import parse_time, validate
@@ -280,6 +280,8 @@ def _ingest(report: dict[str, Any], *, user: Any, request_id: Any, now: dt.datet
         pre = host.snapshot() if not created and (decision.apply or host.stale) else None
         for attribute in decision.apply:
             _set(host, attribute, values[attribute])
+        if created or decision.apply & linking.TRIGGERS:
+            linking.apply(host)  # the recorded device or VM this machine is, if one matches
         if created:
             host.name = host.name or "unnamed"
             bulk.bulk_create(Host, [host])

@@ -15,7 +15,8 @@ class HostSerializer(TaggedModelSerializer):
         fields = ["id", "url", "display", "name", "role", "fqdn", "serial", "manufacturer", "product", "system_uuid",
                   "is_virtual", "os_name", "os_version", "kernel", "cpu_model", "cpu_sockets", "cpu_cores",
                   "memory_mb", "facts", "identified_by", "first_discovered", "stale", "status", "tenant",
-                  "criticality", "owner", "last_seen", "description", "comments", "ci_id", *STAMPS]
+                  "criticality", "owner", "last_seen", "device", "virtual_machine", "link_rule", "description",
+                  "comments", "ci_id", *STAMPS]
         read_only_fields = ["identified_by", "first_discovered", "stale", "last_seen"]
         brief_fields = ["id", "url", "display", "name", "description"]
 

@@ -7,6 +7,7 @@
     cmdb discover libvirt --uri qemu+ssh://hv1/system
     cmdb discover file reports.json              # reports written by an agent's --output
     cmdb discover stale                          # flag hosts not seen for STALE_DAYS
+    cmdb discover link                           # link unlinked hosts to recorded devices/VMs
 
 Each report is ingested in its own transaction; a failing report is printed and
 the others go on (exit status 1 if any failed).
@@ -45,6 +46,8 @@ class Command(BaseCommand):
         fl.add_argument("path")
         st = sub.add_parser("stale", help="flag hosts not seen for STALE_DAYS (or --days)")
         st.add_argument("--days", type=int)
+        sub.add_parser("link", help="link discovered hosts without a record to the device (by serial) or VM "
+                                    "(by name) now recorded in the CMDB")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         what = opts["what"]
@@ -52,6 +55,11 @@ class Command(BaseCommand):
             from cmdb.discovery.staleness import flag_stale
 
             self.stdout.write(f"{flag_stale(days=opts['days'])} host(s) flagged stale")
+            return
+        if what == "link":
+            from cmdb.discovery.linking import link_unlinked
+
+            self.stdout.write(f"{link_unlinked()} host(s) linked to their recorded device or virtual machine")
             return
         self._ingest(self._collect(what, opts))
 

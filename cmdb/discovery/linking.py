@@ -1,0 +1,128 @@
+"""Linking a discovered host to the machine already recorded in the CMDB.
+
+A server that was entered by hand (or imported) as a ``dcim.Device`` and is then
+discovered by an agent is one machine, not two: the discovered host keeps its own
+record of what the sources reported (its facts, claims and software), and points
+at the recorded device or virtual machine, so sysadmins see both on the device's
+page and reports can join them.
+
+Rules, strongest first; a rule links only when it finds exactly one candidate:
+
+* ``serial``: a device with the host's serial number (and, when several devices
+  share it across manufacturers, the one whose manufacturer name matches);
+* ``vm-name``: for hosts that are (or may be) virtual, a virtual machine named
+  like the host's hostname or FQDN.
+
+Linking runs when a host is created and when its serial, name or FQDN changes,
+and for every unlinked host with ``cmdb discover link`` (after an import of
+devices, say).  A link set by hand (``link_rule = "manual"``) is never changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+
+from cmdb.dcim.models import Device
+from cmdb.virtualization.models import VirtualMachine
+
+from .models import Host
+
+#: Attributes whose change makes an existing host look for its record again.
+TRIGGERS = frozenset({"serial", "name", "fqdn", "manufacturer"})
+
+
+def _names(host: Host) -> set[str]:
+    names = {host.name, host.fqdn, (host.fqdn or "").split(".")[0]}
+    return {v for n in names if n for v in (n, n.lower(), n.upper())}
+
+
+def _serials(host: Host) -> set[str]:
+    serial = (host.serial or "").strip()
+    return {serial, serial.upper(), serial.lower()} if serial else set()
+
+
+def _pick_device(host: Host, rows: list[tuple[int, str, str]]) -> int | None:
+    """(id, serial, manufacturer name) candidates: one, or the one whose manufacturer matches."""
+    serial = (host.serial or "").strip().lower()
+    rows = [r for r in rows if r[1].lower() == serial]
+    if len(rows) > 1 and host.manufacturer:
+        word = host.manufacturer.split()[0].lower()
+        rows = [r for r in rows if word in r[2].lower()]
+    return rows[0][0] if len(rows) == 1 else None
+
+
+def match(host: Host) -> tuple[int | None, int | None, str]:
+    """(device id, virtual machine id, rule) for ``host``; rule is "" when nothing matched unambiguously."""
+    serials = _serials(host)
+    if serials and host.is_virtual is not True:
+        rows = list(Device.objects.filter(serial__in=serials).values_list("id", "serial", "manufacturer__name"))
+        device = _pick_device(host, rows)
+        if device is not None:
+            return device, None, "serial"
+    if host.is_virtual is not False:
+        vms = list(VirtualMachine.objects.filter(name__in=_names(host)).values_list("id", flat=True)[:2])
+        if len(vms) == 1:
+            return None, vms[0], "vm-name"
+    return None, None, ""
+
+
+def apply(host: Host) -> bool:
+    """Set ``host``'s link fields from :func:`match` (not saved); True if they changed."""
+    if host.link_rule == "manual":
+        return False
+    device, vm, rule = match(host)
+    if (host.device_id, host.virtual_machine_id, host.link_rule) == (device, vm, rule):
+        return False
+    host.device_id, host.virtual_machine_id, host.link_rule = device, vm, rule
+    return True
+
+
+def link_unlinked(progress: Any = None) -> int:
+    """Link every host without a record that now matches one; returns how many were linked.
+
+    One query for the hosts, two per candidate set (devices by serial, VMs by name), all in
+    bulk; each linked host is saved through ``save()`` so its change is logged.
+    """
+    from cmdb.core.context import change_logging
+
+    hosts = list(Host.objects.filter(device__isnull=True, virtual_machine__isnull=True)
+                 .exclude(link_rule="manual"))
+    serials = {s for h in hosts if h.is_virtual is not True for s in _serials(h)}
+    names = {n for h in hosts if h.is_virtual is not False for n in _names(h)}
+    devices: dict[str, list[tuple[int, str, str]]] = {}
+    for row in Device.objects.filter(serial__in=serials).values_list("id", "serial", "manufacturer__name"):
+        devices.setdefault(row[1].lower(), []).append(row)
+    vms: dict[str, list[int]] = {}
+    for pk, name in VirtualMachine.objects.filter(name__in=names).values_list("id", "name"):
+        vms.setdefault(name.lower(), []).append(pk)
+    linked = 0
+    with change_logging(source="discovery:linking"):
+        for host in hosts:
+            if progress is not None:
+                progress()
+            device = None
+            if host.serial and host.is_virtual is not True:
+                device = _pick_device(host, devices.get(host.serial.strip().lower(), []))
+            if device is not None:
+                host.device_id, host.link_rule = device, "serial"
+            elif host.is_virtual is not False:
+                found = {pk for n in _names(host) for pk in vms.get(n.lower(), [])}
+                if len(found) != 1:
+                    continue
+                host.virtual_machine_id, host.link_rule = found.pop(), "vm-name"
+            else:
+                continue
+            host.save()
+            linked += 1
+    return linked
+
+
+def hosts_for(obj: Any) -> Q | None:
+    """The filter for discovered hosts linked to a recorded device or VM (None for other objects)."""
+    if isinstance(obj, Device):
+        return Q(device=obj)
+    if isinstance(obj, VirtualMachine):
+        return Q(virtual_machine=obj)
+    return None
