@@ -37,7 +37,8 @@ def _page(request: HttpRequest, qs: QuerySet | None, context: dict[str, Any], pa
                                                                       "version__sort_key", "id")
         paginator = Paginator(qs, PER_PAGE)
         page = paginator.get_page(request.GET.get("page"))
-        context.update(page=page, rows=list(page.object_list), count=paginator.count, query=urlencode(params))
+        context.update(searched=True, page=page, rows=list(page.object_list), count=paginator.count,
+                       query=urlencode(params))
     context["today"] = dt.date.today()
     return render(request, "software/query.html", context)
 
