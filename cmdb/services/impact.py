@@ -235,6 +235,12 @@ def _path(graph: Graph, parent: np.ndarray, node: int) -> tuple[list[int], list[
 # --- registry look-ups and permissions ---------------------------------------------------
 
 
+def id_array(ci_ids: Iterable[int]) -> str:
+    """A PostgreSQL array literal of integer ids: one string parameter instead of a list that the
+    driver quotes element by element (tens of thousands of ids for a core switch)."""
+    return "{" + ",".join(str(int(c)) for c in ci_ids) + "}"
+
+
 def registry_rows(ci_ids: list[int]) -> dict[int, tuple]:
     """id -> (kind, name, tenant_id, owner_id, criticality) with one query (chunked on SQLite)."""
     rows: dict[int, tuple] = {}
@@ -244,7 +250,7 @@ def registry_rows(ci_ids: list[int]) -> dict[int, tuple]:
     cols = "id, kind, name, tenant_id, owner_id, criticality"
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            cur.execute(f"SELECT {cols} FROM {table} WHERE id = ANY(%s)", [list(ci_ids)])  # noqa: S608
+            cur.execute(f"SELECT {cols} FROM {table} WHERE id = ANY(%s::bigint[])", [id_array(ci_ids)])  # noqa: S608
             for row in cur.fetchall():
                 rows[row[0]] = row[1:]
         else:
@@ -330,6 +336,7 @@ class ImpactResult:
         self._affected: list[dict[str, Any]] | None = None
         self._services: list[dict[str, Any]] | None = None
         self._notify: tuple[list, list] | None = None
+        self._paths: dict[int, tuple[list, list, list]] = {}  # index -> (path ids, names, via), built lazily
         self.start_ids = [f["ci_id"] for f in failed]
 
     # visibility ------------------------------------------------------------------------
@@ -366,41 +373,55 @@ class ImpactResult:
     # rendering -------------------------------------------------------------------------
 
     def _render(self, idxs: list[int]) -> list[dict[str, Any]]:
-        chains = {i: chain_of(self.parent, i) for i in idxs}
-        self._load_rows({j for chain in chains.values() for j in chain})
-        rows, graph = self._rows, self.graph
+        """Rows with their explanation paths.  A path is its parent's path plus one hop, so each
+        reached CI's hop (visibility, name, relationship type) is worked out once and shared."""
+        parent = self.parent.tolist() if len(idxs) > 200 else self.parent  # many rows: plain ints are faster
+        memo = self._paths
+        needed: set[int] = set()
+        for i in idxs:  # the rows' CIs and every ancestor not worked out yet
+            u = i
+            while u != NO_PARENT and u not in memo and u not in needed:
+                needed.add(u)
+                u = int(parent[u])
+        self._load_rows(needed)
+        rows, graph, vis = self._rows, self.graph, self.vis
         start = set(self.start_ids)
+        ids = graph.ids
 
-        def seen(ci: int) -> bool:
-            if ci in start:
-                return True
+        def hop(u: int) -> tuple[int | None, str]:
+            ci = int(ids[u])
             row = rows.get(ci)
-            return row is not None and self.vis.can_see(row[0], row[2])
+            if ci in start:
+                return ci, row[1] if row is not None else self._start_name(ci)
+            if row is not None and vis.can_see(row[0], row[2]):
+                return ci, row[1]
+            return None, HIDDEN
 
-        slugs: dict[tuple[int, int], str] = {}
-
-        def via(u: int, v: int) -> str:
-            slug = slugs.get((u, v))
-            if slug is None:
-                slug = slugs[(u, v)] = graph.type_slugs.get(graph.edge_type(u, v), "?")
-            return slug
-
+        for i in idxs:
+            stack = []
+            u = i
+            while u != NO_PARENT and u not in memo:
+                stack.append(u)
+                u = int(parent[u])
+            base = memo.get(u) if u != NO_PARENT else None
+            for v in reversed(stack):
+                ci, name = hop(v)
+                if base is None:
+                    memo[v] = base = ([ci], [name], [])
+                else:
+                    slug = graph.type_slugs.get(graph.edge_type(int(parent[v]), v), "?")
+                    memo[v] = base = (base[0] + [ci], base[1] + [name], base[2] + [slug])
         out = []
         for i in idxs:
-            chain = chains[i]
-            chain_ids = graph.ids[chain].tolist()
-            ci = chain_ids[-1]
+            ci = int(ids[i])
             row = rows.get(ci)
             if row is None:  # deleted since the graph was loaded
                 continue
             kind, name, tenant_id, _owner, criticality = row
-            path = [c if seen(c) else None for c in chain_ids]
+            path, names, via = memo[i]
             out.append({
                 "ci_id": ci, "kind": kind, "name": name, "state": STATE_NAMES[int(self.state[i])],
-                "criticality": criticality, "tenant_id": tenant_id, "path": path,
-                "path_names": [rows[p][1] if p is not None and p in rows else HIDDEN if p is None else
-                               self._start_name(p) for p in path],
-                "via": [via(chain[k], chain[k + 1]) for k in range(len(chain) - 1)],
+                "criticality": criticality, "tenant_id": tenant_id, "path": path, "path_names": names, "via": via,
             })
         return out
 
@@ -521,8 +542,8 @@ def registry_tenants_owners(ci_ids: list[int]) -> tuple[set[int], set[int]]:
             ci_ids[i:i + 5000] for i in range(0, len(ci_ids), 5000)]
         for chunk in chunks:
             if connection.vendor == "postgresql":
-                cur.execute(f"SELECT DISTINCT tenant_id, owner_id FROM {table} WHERE id = ANY(%s) "  # noqa: S608
-                            "AND (tenant_id IS NOT NULL OR owner_id IS NOT NULL)", [chunk])
+                cur.execute(f"SELECT DISTINCT tenant_id, owner_id FROM {table} WHERE id = ANY(%s::bigint[]) "  # noqa: S608
+                            "AND (tenant_id IS NOT NULL OR owner_id IS NOT NULL)", [id_array(chunk)])
             else:
                 marks = ",".join(["%s"] * len(chunk))
                 cur.execute(f"SELECT DISTINCT tenant_id, owner_id FROM {table} WHERE id IN ({marks}) "  # noqa: S608
