@@ -7,7 +7,7 @@ that the user may not see is shown as "hidden CI", as in impact analysis.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -15,10 +15,19 @@ from django.urls import reverse
 
 from cmdb.users.permissions import restrict
 
-from .impact import HIDDEN, Visibility
 from .models import RedundancyMember, Relationship
 
+if TYPE_CHECKING:
+    from .impact import Visibility
+
+HIDDEN = "hidden CI"  # as in impact analysis (cmdb.services.impact.HIDDEN)
 LIMIT = 200  # rows shown; the full list is one click away on the relationships list
+
+
+def _visibility(user: Any) -> Visibility:
+    from .impact import Visibility  # imported late: the impact engine pulls in numpy, page start-up should not
+
+    return Visibility(user)
 
 
 def _other(ci: Any, vis: Visibility) -> dict[str, Any]:
@@ -31,7 +40,7 @@ def relationship_rows(ci_id: int, user: Any) -> tuple[list[dict[str, Any]], bool
     """(rows, truncated): outgoing edges named by the type, incoming by its inverse name."""
     qs = restrict(Relationship.objects.filter(Q(source_id=ci_id) | Q(target_id=ci_id)), user, "view")
     rels = list(qs.select_related("type", "source", "target").order_by("type__name", "id")[:LIMIT + 1])
-    vis = Visibility(user)
+    vis = _visibility(user)
     rows = []
     for rel in rels[:LIMIT]:
         outgoing = rel.source_id == ci_id
@@ -46,7 +55,7 @@ def relationship_rows(ci_id: int, user: Any) -> tuple[list[dict[str, Any]], bool
 def membership_rows(ci_id: int, user: Any) -> list[dict[str, Any]]:
     """Groups this CI belongs to and, for a redundancy group, its members."""
     qs = restrict(RedundancyMember.objects.filter(Q(ci_id=ci_id) | Q(group__ci_id=ci_id)), user, "view")
-    vis = Visibility(user)
+    vis = _visibility(user)
     rows = []
     for m in qs.select_related("group", "group__ci", "ci").order_by("group__name", "ci__name")[:LIMIT]:
         if m.ci_id == ci_id:
