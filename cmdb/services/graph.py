@@ -89,6 +89,12 @@ class Graph:
         pos[pos >= self.size] = 0
         return pos[self.ids[pos] == wanted].tolist()
 
+    def types_from(self, u: int) -> dict[int, int]:
+        """Dependent -> relationship type for every dependent edge of ``u`` (rendering many paths through
+        one CI, e.g. a cluster's 800 VMs, looks each up in one dict instead of scanning the row each time)."""
+        lo, hi = int(self.dep_ptr[u]), int(self.dep_ptr[u + 1])
+        return dict(zip(self.dep_idx[lo:hi].tolist(), self.dep_type[lo:hi].tolist(), strict=True))
+
     def edge_type(self, u: int, v: int) -> int:
         """The relationship type of the dependent edge u -> v (for explanations only)."""
         lo, hi = int(self.dep_ptr[u]), int(self.dep_ptr[u + 1])

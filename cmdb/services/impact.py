@@ -24,6 +24,7 @@ see (``cmdb.users.permissions``) is left out of the results and shown as
 
 from __future__ import annotations
 
+import gc
 from collections import deque
 from collections.abc import Iterable
 from decimal import Decimal
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 from django.db import connection
 
-from .graph import Graph, get_graph
+from .graph import MEMBER_OF_GROUP, Graph, get_graph
 
 OK, DEGRADED, DOWN = 0, 1, 2
 STATE_NAMES = {DEGRADED: "degraded", DOWN: "down"}
@@ -374,7 +375,21 @@ class ImpactResult:
 
     def _render(self, idxs: list[int]) -> list[dict[str, Any]]:
         """Rows with their explanation paths.  A path is its parent's path plus one hop, so each
-        reached CI's hop (visibility, name, relationship type) is worked out once and shared."""
+        reached CI's hop (visibility, name, relationship type) is worked out once and shared.
+
+        Rendering every CI a core switch reaches creates a few hundred thousand lists and dicts,
+        none of them cyclic; the garbage collector is paused meanwhile, else its passes over
+        the growing heap cost more than the rendering itself."""
+        paused = gc.isenabled() and len(idxs) > 1000
+        if paused:
+            gc.disable()
+        try:
+            return self._render_rows(idxs)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _render_rows(self, idxs: list[int]) -> list[dict[str, Any]]:
         parent = self.parent.tolist() if len(idxs) > 200 else self.parent  # many rows: plain ints are faster
         memo = self._paths
         needed: set[int] = set()
@@ -387,6 +402,8 @@ class ImpactResult:
         rows, graph, vis = self._rows, self.graph, self.vis
         start = set(self.start_ids)
         ids = graph.ids
+
+        types_from: dict[int, dict[int, int]] = {}
 
         def hop(u: int) -> tuple[int | None, str]:
             ci = int(ids[u])
@@ -409,7 +426,11 @@ class ImpactResult:
                 if base is None:
                     memo[v] = base = ([ci], [name], [])
                 else:
-                    slug = graph.type_slugs.get(graph.edge_type(int(parent[v]), v), "?")
+                    u = int(parent[v])
+                    types = types_from.get(u)
+                    if types is None:
+                        types = types_from[u] = graph.types_from(u)
+                    slug = graph.type_slugs.get(types.get(v, MEMBER_OF_GROUP), "?")
                     memo[v] = base = (base[0] + [ci], base[1] + [name], base[2] + [slug])
         out = []
         for i in idxs:
