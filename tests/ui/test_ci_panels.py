@@ -71,6 +71,9 @@ def test_relationships_panel_shows_both_directions_with_names_and_links(admin_cl
     assert "required by" in db and "<td>depends on</td>" not in db
     assert "web01" in db and "hr-app" in db
     assert "member of redundancy group (needs 1 up)" in db and "db-pair" in db
+    # "Incoming" leads to the relationships list filtered on this CI as target.
+    incoming = admin_client.get(f"/services/relationships/?target_id={scene['db01'].ci_id}").content.decode()
+    assert "web01" in incoming and "hr-app" in incoming and "cluster-a" not in incoming
 
 
 def test_ci_link_redirects_to_the_typed_page(admin_client: Any, scene: Any) -> None:
