@@ -1,12 +1,20 @@
 """Impact analysis: what fails, or degrades, when some CIs fail; and what a service stands on.
 
 ``impact_of`` propagates a failure along the cached in-memory graph
-(:mod:`cmdb.services.graph`) breadth first, so each affected CI keeps the
-shortest dependency path that explains it.  States only ever rise
-(ok < degraded < down) and a CI is re-queued only when its state rises, so
-the walk ends on cycles and touches each edge at most twice.  A redundancy
-group is down when fewer than ``min_up`` of its members are still up, and
-degraded while any member is down or degraded.
+(:mod:`cmdb.services.graph`) breadth first, one hop at a time with vectorised
+numpy operations over the CSR arrays (a frontier is expanded with
+``np.repeat`` over the row pointers, a state array is the visited mask), so
+even a core switch that reaches the whole data center costs a few dozen numpy
+calls per hop rather than a Python loop over every edge.
+
+States are the least fixpoint of monotone rules (ok < degraded < down), which
+is computed in two passes: first everything that is *down* (a dependent of a
+down CI is down; a redundancy group is down once more than ``size - min_up``
+of its members are down), then everything else reachable, which is
+*degraded*.  Cycles end the walk because a CI is only visited once per pass.
+Each reached CI keeps one explaining parent (a CI on the hop before it), and
+dependency paths are built from the parent array only for the rows a caller
+actually renders.
 
 Only the walk uses the cache; names, kinds and tenants of the affected CIs are
 read fresh from the registry with one query, and everything the user may not
@@ -16,95 +24,222 @@ see (``cmdb.users.permissions``) is left out of the results and shown as
 
 from __future__ import annotations
 
+import gc
 from collections import deque
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from django.db import connection
 
-from .graph import Graph, get_graph
+from .graph import MEMBER_OF_GROUP, Graph, get_graph
 
 OK, DEGRADED, DOWN = 0, 1, 2
 STATE_NAMES = {DEGRADED: "degraded", DOWN: "down"}
 MODES = {"down": DOWN, "degraded": DEGRADED}
 HIDDEN = "hidden CI"
 SERVICE_KIND = "services.service"
+NO_PARENT = -1
+_EMPTY = np.zeros(0, dtype=np.int64)
 
 
 # --- the walk (pure, on index space) -----------------------------------------------------
 
 
-def propagate(graph: Graph, start: Iterable[int], start_state: int) -> tuple[dict[int, int], dict[int, int | None]]:
-    """States and explaining parent of every CI reached from ``start`` (index space)."""
-    dependents, groups_of = graph.dependents, graph.groups_of
-    group_min, group_size = graph.group_min, graph.group_size
+def expand(ptr: np.ndarray, idx: np.ndarray, frontier: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All CSR neighbours of ``frontier`` and, aligned with them, the frontier node each came from."""
+    if frontier.size == 1:  # chains of single CIs are common in small walks: skip the bookkeeping
+        u = int(frontier[0])
+        row = idx[ptr[u]:ptr[u + 1]]
+        return row, np.full(row.size, u, dtype=np.int64)
+    starts = ptr[frontier]
+    counts = ptr[frontier + 1] - starts
+    total = int(counts.sum())
+    if not total:
+        return _EMPTY, _EMPTY
+    # Position k of the output reads idx[starts[j] + (k - first output position of row j)].
+    shift = np.repeat(starts - (np.cumsum(counts) - counts), counts)
+    return idx[np.arange(total) + shift], np.repeat(frontier, counts)
+
+
+class _Settler:
+    """Marks newly reached CIs: one state, one parent each, duplicates dropped without sorting.
+
+    A hop often reaches the same CI from many sources (a rack's hosts all lead to one cluster);
+    ``np.unique`` would sort every frontier.  Instead each candidate writes its position into a
+    scratch array and the candidate whose write survived is the one kept: linear time.
+    """
+
+    def __init__(self, state: np.ndarray, parent: np.ndarray) -> None:
+        self.state, self.parent = state, parent
+        self.slot = np.empty(len(state), dtype=np.int64)
+
+    def __call__(self, nodes: np.ndarray, sources: np.ndarray, new_state: int) -> np.ndarray:
+        """Give the not yet reached ``nodes`` ``new_state`` and a parent; returns them once each."""
+        fresh = self.state[nodes] == OK
+        nodes, sources = nodes[fresh], sources[fresh]
+        if not nodes.size:
+            return _EMPTY
+        positions = np.arange(nodes.size)
+        self.slot[nodes] = positions
+        keep = self.slot[nodes] == positions
+        nodes, sources = nodes[keep], sources[keep]
+        self.state[nodes] = new_state
+        self.parent[nodes] = sources
+        return nodes
+
+
+SMALL_WALK = 256  # reached CIs up to which a plain Python walk beats numpy's per-call overhead
+
+
+def _propagate_small(graph: Graph, start: list[int], start_state: int,
+                     budget: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The same walk as :func:`propagate` with a queue in Python; ``None`` once more than ``budget`` CIs are reached.
+
+    Most CIs reach a few dozen others; for them a dozen vectorised hops cost more in call
+    overhead than the walk itself.  States only rise and a CI is re-queued only when its
+    state rises, so this reaches the same least fixpoint as the two-pass walk.
+    """
+    dep_ptr, dep_idx, grp_ptr, grp_idx = graph.mv_dep_ptr, graph.mv_dep_idx, graph.mv_grp_ptr, graph.mv_grp_idx
+    threshold = graph.mv_threshold
     state: dict[int, int] = {}
-    parent: dict[int, int | None] = {}
-    counted: dict[int, int] = {}  # member index -> the state already counted in its groups
+    parent: dict[int, int] = {}
+    counted: dict[int, int] = {}  # member -> the state already counted in its groups
     members_down: dict[int, int] = {}
-    queue: deque[int] = deque()
+    queue = deque()
     for s in start:
         state[s] = start_state
-        parent[s] = None
-        queue.append(s)
-    get, push, pop = state.get, queue.append, queue.popleft
-    while queue:
-        u = pop()
-        su = state[u]
-        for v in dependents[u]:
-            if get(v, OK) < su:
-                state[v] = su
-                parent[v] = u
-                push(v)
-        groups = groups_of[u]
-        if not groups:
-            continue
-        before = counted.get(u, OK)
-        if su <= before:
-            continue
-        counted[u] = su
-        for g in groups:
-            if su == DOWN:
-                members_down[g] = members_down.get(g, 0) + 1
-            new = DOWN if group_size[g] - members_down.get(g, 0) < group_min[g] else DEGRADED
-            if get(g, OK) < new:
-                state[g] = new
-                parent[g] = u
-                push(g)
-    return state, parent
-
-
-def walk_dependencies(graph: Graph, start: Iterable[int]) -> dict[int, int | None]:
-    """Everything ``start`` stands on (breadth first, so parents give the shortest chain)."""
-    supports = graph.supports
-    parent: dict[int, int | None] = {}
-    queue: deque[int] = deque()
-    for s in start:
-        parent[s] = None
         queue.append(s)
     while queue:
         u = queue.popleft()
-        for v in supports[u]:
-            if v not in parent:
+        su = state[u]
+        for v in dep_idx[dep_ptr[u]:dep_ptr[u + 1]].tolist():
+            if state.get(v, OK) < su:
+                state[v] = su
                 parent[v] = u
                 queue.append(v)
-    return parent
+        if len(state) > budget:
+            return None
+        lo, hi = grp_ptr[u], grp_ptr[u + 1]
+        if lo == hi or su <= counted.get(u, OK):
+            continue
+        counted[u] = su
+        for g in grp_idx[lo:hi].tolist():
+            if su == DOWN:
+                members_down[g] = members_down.get(g, 0) + 1
+            new = DOWN if members_down.get(g, 0) >= threshold[g] else DEGRADED
+            if state.get(g, OK) < new:
+                state[g] = new
+                parent[g] = u
+                queue.append(g)
+    starts = set(start)
+    reached = [i for i in state if i not in starts]
+    order = [i for i in reached if state[i] == DOWN] + [i for i in reached if state[i] != DOWN]
+    state_arr = np.zeros(graph.size, dtype=np.int8)
+    parent_arr = np.full(graph.size, NO_PARENT, dtype=np.int32)
+    if state:
+        state_arr[list(state)] = list(state.values())
+    if parent:
+        parent_arr[list(parent)] = list(parent.values())
+    return state_arr, parent_arr, np.array(order, dtype=np.int64)
 
 
-def _path(graph: Graph, parent: dict[int, int | None], node: int) -> tuple[list[int], list[str]]:
-    """CI ids from the root to ``node`` and the relationship type of each hop (stack direction)."""
+def propagate(graph: Graph, start: Iterable[int], start_state: int, *,
+              small_first: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """State and explaining parent of every index, and the reached indexes nearest first (``start`` excluded).
+
+    ``state`` is OK for the CIs not reached; ``parent`` is NO_PARENT for those and for ``start``.
+    The order lists the down CIs (hop by hop) before the degraded ones.  Small walks are done
+    by :func:`_propagate_small` (``small_first=False`` forces the vectorised walk: tests compare both).
+    """
+    start = list(start)
+    if small_first:
+        small = _propagate_small(graph, start, start_state, SMALL_WALK)
+        if small is not None:
+            return small
+    n = graph.size
+    state = np.zeros(n, dtype=np.int8)
+    parent = np.full(n, NO_PARENT, dtype=np.int32)
+    frontier = np.unique(np.asarray(list(start), dtype=np.int64))
+    if not frontier.size:
+        return state, parent, _EMPTY
+    state[frontier] = start_state
+    settle = _Settler(state, parent)
+    levels: list[np.ndarray] = []
+    if start_state == DOWN:
+        # Pass 1: the down closure.  Each CI enters the frontier once, so its groups count it once.
+        down_members = np.zeros(n, dtype=np.int32)
+        threshold = graph.down_threshold
+        down = [frontier]
+        while frontier.size:
+            nodes, sources = expand(graph.dep_ptr, graph.dep_idx, frontier)
+            if graph.in_group[frontier].any():
+                groups, members = expand(graph.grp_ptr, graph.grp_idx, frontier)
+                np.add.at(down_members, groups, 1)
+                tipped = down_members[groups] >= threshold[groups]
+                nodes = np.concatenate([nodes, groups[tipped]])
+                sources = np.concatenate([sources, members[tipped]])
+            frontier = settle(nodes, sources, DOWN)
+            if frontier.size:
+                levels.append(frontier)
+                down.append(frontier)
+        # Pass 2 starts where down stops: only memberships lead from a down CI to one that is not down.
+        every_down = np.concatenate(down)
+        groups, members = expand(graph.grp_ptr, graph.grp_idx, every_down)
+        frontier = settle(groups, members, DEGRADED)
+        if frontier.size:
+            levels.append(frontier)
+    # Pass 2: everything still reachable, over dependents and memberships alike, is degraded.
+    while frontier.size:
+        nodes, sources = expand(graph.any_ptr, graph.any_idx, frontier)
+        frontier = settle(nodes, sources, DEGRADED)
+        if frontier.size:
+            levels.append(frontier)
+    return state, parent, np.concatenate(levels) if levels else _EMPTY
+
+
+def walk_dependencies(graph: Graph, start: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Everything ``start`` stands on, breadth first (so parents give the shortest chain): (parent, order)."""
+    seen = np.zeros(graph.size, dtype=np.int8)
+    parent = np.full(graph.size, NO_PARENT, dtype=np.int32)
+    frontier = np.unique(np.asarray(list(start), dtype=np.int64))
+    seen[frontier] = 1
+    settle = _Settler(seen, parent)
+    levels = []
+    while frontier.size:
+        nodes, sources = expand(graph.sup_ptr, graph.sup_idx, frontier)
+        frontier = settle(nodes, sources, 1)
+        if frontier.size:
+            levels.append(frontier)
+    return parent, np.concatenate(levels) if levels else _EMPTY
+
+
+def chain_of(parent: np.ndarray, node: int) -> list[int]:
+    """Indexes from the root of the walk to ``node``, following the parent array."""
     chain = [node]
-    step = parent[node]
-    while step is not None:
+    step = int(parent[node])
+    while step != NO_PARENT:
         chain.append(step)
-        step = parent[step]
+        step = int(parent[step])
     chain.reverse()
+    return chain
+
+
+def _path(graph: Graph, parent: np.ndarray, node: int) -> tuple[list[int], list[str]]:
+    """CI ids from the root to ``node`` and the relationship type of each hop (stack direction)."""
+    chain = chain_of(parent, node)
     via = [graph.type_slugs.get(graph.edge_type(chain[k + 1], chain[k]), "?") for k in range(len(chain) - 1)]
-    return [graph.ids[i] for i in chain], via
+    return graph.ids[chain].tolist(), via
 
 
 # --- registry look-ups and permissions ---------------------------------------------------
+
+
+def id_array(ci_ids: Iterable[int]) -> str:
+    """A PostgreSQL array literal of integer ids: one string parameter instead of a list that the
+    driver quotes element by element (tens of thousands of ids for a core switch)."""
+    return "{" + ",".join(str(int(c)) for c in ci_ids) + "}"
 
 
 def registry_rows(ci_ids: list[int]) -> dict[int, tuple]:
@@ -116,7 +251,7 @@ def registry_rows(ci_ids: list[int]) -> dict[int, tuple]:
     cols = "id, kind, name, tenant_id, owner_id, criticality"
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            cur.execute(f"SELECT {cols} FROM {table} WHERE id = ANY(%s)", [list(ci_ids)])  # noqa: S608
+            cur.execute(f"SELECT {cols} FROM {table} WHERE id = ANY(%s::bigint[])", [id_array(ci_ids)])  # noqa: S608
             for row in cur.fetchall():
                 rows[row[0]] = row[1:]
         else:
@@ -186,43 +321,44 @@ def _check_start(ci_ids: list[int], vis: Visibility) -> dict[int, tuple]:
 class ImpactResult:
     """The answer to "what if these CIs fail?", computed once and rendered lazily.
 
-    The walk (states and explaining parents for every reached CI) is done up front;
-    names, paths and the notify lists are read from the registry only when asked for,
-    and only for the rows asked for: a core switch reaches most of the data center, and
-    a change manager reads the summary, the services and the first page.
+    The walk (states and explaining parents for every reached CI, as arrays) is done up
+    front; names, paths and the notify lists are read from the registry only when asked
+    for, and only for the rows asked for: a core switch reaches most of the data center,
+    and a change manager reads the summary, the services and the first page.
     """
 
-    def __init__(self, *, mode: str, failed: list[dict[str, Any]], graph: Graph, state: dict[int, int],
-                 parent: dict[int, int | None], start: set[int], vis: Visibility) -> None:
+    def __init__(self, *, mode: str, failed: list[dict[str, Any]], graph: Graph, state: np.ndarray,
+                 parent: np.ndarray, order: np.ndarray, vis: Visibility) -> None:
         self.mode, self.failed, self.graph, self.vis = mode, failed, graph, vis
         self.state, self.parent = state, parent
-        reached = [i for i in state if i not in start]  # breadth-first order: nearest first
-        self.order = [i for i in reached if state[i] == DOWN] + [i for i in reached if state[i] != DOWN]
+        self.order = order  # reached indexes, nearest first, down before degraded
         self._rows: dict[int, tuple] = {}
-        self._visible: list[int] | None = None
+        self._visible: np.ndarray | None = None
         self._affected: list[dict[str, Any]] | None = None
         self._services: list[dict[str, Any]] | None = None
         self._notify: tuple[list, list] | None = None
+        self._paths: dict[int, tuple[list, list, list]] = {}  # index -> (path ids, names, via), built lazily
         self.start_ids = [f["ci_id"] for f in failed]
 
     # visibility ------------------------------------------------------------------------
 
     def _load_rows(self, idxs: Iterable[int]) -> None:
-        ids = self.graph.ids
-        missing = [ids[i] for i in idxs if ids[i] not in self._rows]
+        wanted = self.graph.ids[np.fromiter(idxs, dtype=np.int64)].tolist()
+        missing = [c for c in wanted if c not in self._rows]
         if missing:
             self._rows.update(registry_rows(missing))
 
-    def visible_order(self) -> list[int]:
+    def visible_order(self) -> np.ndarray:
         """The reached indexes the user may see (a registry query only for restricted users)."""
         if self._visible is None:
             if self.vis.unrestricted:
                 self._visible = self.order
             else:
-                self._load_rows(self.order)
-                ids, rows = self.graph.ids, self._rows
-                self._visible = [i for i in self.order
-                                 if ids[i] in rows and self.vis.can_see(rows[ids[i]][0], rows[ids[i]][2])]
+                self._load_rows(self.order.tolist())
+                rows, can_see = self._rows, self.vis.can_see
+                ok = [(row := rows.get(ci)) is not None and can_see(row[0], row[2])
+                      for ci in self.graph.ids[self.order].tolist()]
+                self._visible = self.order[np.array(ok, dtype=bool)] if ok else self.order
         return self._visible
 
     @property
@@ -231,56 +367,82 @@ class ImpactResult:
 
     def summary(self) -> dict[str, int]:
         visible = self.visible_order()
-        down = sum(1 for i in visible if self.state[i] == DOWN)
+        down = int(np.count_nonzero(self.state[visible] == DOWN))
         return {"affected": len(visible), "down": down, "degraded": len(visible) - down,
                 "services": len(self.services), "hidden": self.hidden_count}
 
     # rendering -------------------------------------------------------------------------
 
-    def _chain(self, node: int) -> list[int]:
-        chain = [node]
-        step = self.parent[node]
-        while step is not None:
-            chain.append(step)
-            step = self.parent[step]
-        chain.reverse()
-        return chain
-
     def _render(self, idxs: list[int]) -> list[dict[str, Any]]:
-        chains = {i: self._chain(i) for i in idxs}
-        self._load_rows({j for chain in chains.values() for j in chain})
-        ids, rows, graph = self.graph.ids, self._rows, self.graph
+        """Rows with their explanation paths.  A path is its parent's path plus one hop, so each
+        reached CI's hop (visibility, name, relationship type) is worked out once and shared.
+
+        Rendering every CI a core switch reaches creates a few hundred thousand lists and dicts,
+        none of them cyclic; the garbage collector is paused meanwhile, else its passes over
+        the growing heap cost more than the rendering itself."""
+        paused = gc.isenabled() and len(idxs) > 1000
+        if paused:
+            gc.disable()
+        try:
+            return self._render_rows(idxs)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _render_rows(self, idxs: list[int]) -> list[dict[str, Any]]:
+        parent = self.parent.tolist() if len(idxs) > 200 else self.parent  # many rows: plain ints are faster
+        memo = self._paths
+        needed: set[int] = set()
+        for i in idxs:  # the rows' CIs and every ancestor not worked out yet
+            u = i
+            while u != NO_PARENT and u not in memo and u not in needed:
+                needed.add(u)
+                u = int(parent[u])
+        self._load_rows(needed)
+        rows, graph, vis = self._rows, self.graph, self.vis
         start = set(self.start_ids)
+        ids = graph.ids
 
-        def seen(ci: int) -> bool:
-            if ci in start:
-                return True
+        types_from: dict[int, dict[int, int]] = {}
+
+        def hop(u: int) -> tuple[int | None, str]:
+            ci = int(ids[u])
             row = rows.get(ci)
-            return row is not None and self.vis.can_see(row[0], row[2])
+            if ci in start:
+                return ci, row[1] if row is not None else self._start_name(ci)
+            if row is not None and vis.can_see(row[0], row[2]):
+                return ci, row[1]
+            return None, HIDDEN
 
-        slugs: dict[tuple[int, int], str] = {}
-
-        def via(u: int, v: int) -> str:
-            slug = slugs.get((u, v))
-            if slug is None:
-                slug = slugs[(u, v)] = graph.type_slugs.get(graph.edge_type(u, v), "?")
-            return slug
-
+        for i in idxs:
+            stack = []
+            u = i
+            while u != NO_PARENT and u not in memo:
+                stack.append(u)
+                u = int(parent[u])
+            base = memo.get(u) if u != NO_PARENT else None
+            for v in reversed(stack):
+                ci, name = hop(v)
+                if base is None:
+                    memo[v] = base = ([ci], [name], [])
+                else:
+                    u = int(parent[v])
+                    types = types_from.get(u)
+                    if types is None:
+                        types = types_from[u] = graph.types_from(u)
+                    slug = graph.type_slugs.get(types.get(v, MEMBER_OF_GROUP), "?")
+                    memo[v] = base = (base[0] + [ci], base[1] + [name], base[2] + [slug])
         out = []
         for i in idxs:
-            ci = ids[i]
+            ci = int(ids[i])
             row = rows.get(ci)
             if row is None:  # deleted since the graph was loaded
                 continue
             kind, name, tenant_id, _owner, criticality = row
-            chain = chains[i]
-            path = [ids[j] if seen(ids[j]) else None for j in chain]
+            path, names, via = memo[i]
             out.append({
-                "ci_id": ci, "kind": kind, "name": name, "state": STATE_NAMES[self.state[i]],
-                "criticality": criticality, "tenant_id": tenant_id, "path": path,
-                "path_names": [rows[p][1] if p is not None and p in rows else HIDDEN if p is None else
-                               self._start_name(p) for p in path],
-                "via": [via(chain[k], chain[k + 1]) for k in range(len(chain) - 1)],
+                "ci_id": ci, "kind": kind, "name": name, "state": STATE_NAMES[int(self.state[i])],
+                "criticality": criticality, "tenant_id": tenant_id, "path": path, "path_names": names, "via": via,
             })
         return out
 
@@ -289,38 +451,25 @@ class ImpactResult:
 
     def page(self, limit: int | None = None) -> list[dict[str, Any]]:
         visible = self.visible_order()
-        return self._render(visible if not limit else visible[:limit])
+        return self._render((visible if not limit else visible[:limit]).tolist())
 
     @property
     def affected(self) -> list[dict[str, Any]]:
         if self._affected is None:
-            self._affected = self._render(self.visible_order())
+            self._affected = self._render(self.visible_order().tolist())
         return self._affected
 
     @property
     def services(self) -> list[dict[str, Any]]:
         if self._services is None:
-            start = set(self._start_idx())
-            services = self.graph.services
-            hit = [i for i in services if i in self.state and i not in start] if len(services) < len(self.state) \
-                else [i for i in self.state if i in services and i not in start]
-            hit.sort(key=self.order_position)
-            allowed = set(self.visible_order()) if hit and not self.vis.unrestricted else None
-            hit = [i for i in hit if allowed is None or i in allowed]
+            visible = self.visible_order()
+            hit = visible[self.graph.is_service[visible]].tolist()  # already down before degraded
             self._services = _services(self._render(hit)) if hit else []
         return self._services
 
-    def order_position(self, i: int) -> int:
-        return 0 if self.state[i] == DOWN else 1
-
-    def _start_idx(self) -> list[int]:
-        index = self.graph.index
-        return [index[c] for c in self.start_ids if c in index]
-
     def _notify_lists(self) -> tuple[list, list]:
         if self._notify is None:
-            ids = self.graph.ids
-            self._notify = _notify([ids[i] for i in self.visible_order()])
+            self._notify = _notify(self.graph.ids[self.visible_order()].tolist())
         return self._notify
 
     @property
@@ -349,10 +498,9 @@ def impact_of(ci_ids: list[int], *, mode: str = "down", user: Any = None) -> Imp
     vis = Visibility(user)
     start_rows = _check_start(ci_ids, vis)
     graph = get_graph()
-    start = [graph.index[c] for c in ci_ids if c in graph.index]
-    state, parent = propagate(graph, start, MODES[mode])
+    state, parent, order = propagate(graph, graph.locate(ci_ids), MODES[mode])
     return ImpactResult(mode=mode, failed=[_brief(c, start_rows[c]) for c in ci_ids], graph=graph, state=state,
-                        parent=parent, start=set(start), vis=vis)
+                        parent=parent, order=order, vis=vis)
 
 
 def _services(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -415,8 +563,8 @@ def registry_tenants_owners(ci_ids: list[int]) -> tuple[set[int], set[int]]:
             ci_ids[i:i + 5000] for i in range(0, len(ci_ids), 5000)]
         for chunk in chunks:
             if connection.vendor == "postgresql":
-                cur.execute(f"SELECT DISTINCT tenant_id, owner_id FROM {table} WHERE id = ANY(%s) "  # noqa: S608
-                            "AND (tenant_id IS NOT NULL OR owner_id IS NOT NULL)", [chunk])
+                cur.execute(f"SELECT DISTINCT tenant_id, owner_id FROM {table} WHERE id = ANY(%s::bigint[]) "  # noqa: S608
+                            "AND (tenant_id IS NOT NULL OR owner_id IS NOT NULL)", [id_array(chunk)])
             else:
                 marks = ",".join(["%s"] * len(chunk))
                 cur.execute(f"SELECT DISTINCT tenant_id, owner_id FROM {table} WHERE id IN ({marks}) "  # noqa: S608
@@ -435,19 +583,15 @@ def dependencies_of(ci_ids: list[int], *, user: Any = None) -> dict[str, Any]:
     vis = Visibility(user)
     start_rows = _check_start(ci_ids, vis)
     graph = get_graph()
-    start = [graph.index[c] for c in ci_ids if c in graph.index]
-    parent = walk_dependencies(graph, start)
-    start_set = set(start)
-    ids = graph.ids
-    reached = [i for i in parent if i not in start_set]
-    rows = registry_rows([ids[i] for i in reached])
+    parent, order = walk_dependencies(graph, graph.locate(ci_ids))
+    reached = order.tolist()
+    rows = registry_rows(graph.ids[order].tolist())
     seen = {c: True for c in ci_ids}
     for c, row in rows.items():
         seen[c] = vis.can_see(row[0], row[2])
     names = {**{c: r[1] for c, r in rows.items()}, **{c: r[1] for c, r in start_rows.items()}}
     items, hidden = [], 0
-    for i in reached:
-        ci = ids[i]
+    for i, ci in zip(reached, graph.ids[order].tolist(), strict=True):
         if not seen.get(ci):
             hidden += 1
             continue

@@ -1,8 +1,9 @@
 """Web-UI pages for services, relationships and redundancy groups."""
 
-from cmdb.ui.registry import register, register_link
+from cmdb.ui.registry import register, register_link, register_panel
 
 from . import filtersets, models
+from .panels import relationships_panel
 
 register(models.Service, filterset=filtersets.ServiceFilterSet,
          columns=["name", "service_type", "tenant", "criticality", "sla_availability", "support_hours", "owner"],
@@ -17,3 +18,4 @@ register(models.RedundancyMember, filterset=filtersets.RedundancyMemberFilterSet
          columns=["group", "ci"], group="Services")
 
 register_link("Services", "Impact analysis", "services-impact-page", "services.relationship")
+register_panel("*", relationships_panel)

@@ -1,8 +1,9 @@
 """Web-UI pages for the software models (lists, details, forms through the UI registry)."""
 
-from cmdb.ui.registry import RelatedTable, register, register_link
+from cmdb.ui.registry import RelatedTable, register, register_link, register_panel
 
 from . import filtersets, models
+from .panels import installed_software_panel
 
 register(models.SoftwareProduct, filterset=filtersets.SoftwareProductFilterSet,
          columns=["name", "vendor", "category", "version_scheme", "tags"], group="Software",
@@ -22,3 +23,7 @@ register(models.LicenseAssignment, filterset=filtersets.LicenseAssignmentFilterS
          columns=["license", "ci", "user", "group", "description"], group="Software")
 
 register_link("Software", "License compliance", "software-compliance-page", "software.license")
+register_link("Software", "Which CIs run a product", "software-which", "software.softwareinstallation")
+register_link("Software", "Installed on a CI", "software-installed-on", "software.softwareinstallation")
+register_link("Software", "Past end of support", "software-end-of-support", "software.softwareinstallation")
+register_panel("*", installed_software_panel)

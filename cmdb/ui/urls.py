@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 
 from .registry import all_views
-from .views import auth, dashboard, objects, search
+from .views import auth, dashboard, goto, objects, search
 
 
 class AppLabelConverter:
@@ -31,6 +31,7 @@ urlpatterns = [
     path("logout/", auth.logout_view, name="logout"),
     path("user/security/", auth.mfa_view, name="mfa"),
     path("search/", search.search_view, name="search"),
+    path("ci/<int:ci_id>/", goto.ci_goto, name="ci"),
     path(_obj, objects.object_list, name="list"),
     path(f"{_obj}add/", objects.object_edit, name="add"),
     path(f"{_obj}import/", objects.object_import, name="import"),

@@ -65,6 +65,7 @@ def test_impact_page_draws_the_graph_and_prints(admin_client: Client) -> None:
     assert "<svg" in html and html.count('class="node node-') == 5  # 2 failed + group, web, portal
     assert re.search(r"core[12] › core-pair › web › portal", html)
     assert "<script src=" in html and "impact.js" in html and "<script>" not in html  # CSP: no inline scripts
+    assert f'<a href="/ci/{g["portal"]}/">portal</a>' in html  # affected CIs and services link to their pages
     printable = admin_client.get("/services/impact/", {"ci": "core1", "print": "1"}).content.decode()
     assert "<svg" not in printable and "degraded" in printable
     bad = admin_client.get("/services/impact/", {"ci": "no-such-ci"})

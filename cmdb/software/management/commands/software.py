@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
 
-from cmdb.software.filtersets import VersionCompareFilter
-from cmdb.software.models import SoftwareInstallation, SoftwareProduct
+from cmdb.software import selectors
 
 
 class Command(BaseCommand):
@@ -40,22 +37,13 @@ class Command(BaseCommand):
         self.stdout.write(f"{n} installations")
 
     def do_which(self, opts: dict[str, Any]) -> None:
-        product = SoftwareProduct.objects.filter(Q(slug=opts["product"]) | Q(name__iexact=opts["product"])).first()
+        product = selectors.find_product(opts["product"])
         if product is None:
             raise CommandError(f"No product {opts['product']!r}.")
-        qs = SoftwareInstallation.objects.filter(product=product)
-        for flag, lookup in (("below", "lt"), ("at_least", "gte")):
-            if opts[flag]:
-                qs = VersionCompareFilter(key_path="version__sort_key", scheme_path="product__version_scheme",
-                                          lookup=lookup).filter(qs, opts[flag])
-        self._print(qs)
+        self._print(selectors.running(product, below=opts["below"], at_least=opts["at_least"]))
 
     def do_on(self, opts: dict[str, Any]) -> None:
-        host = opts["host"]
-        qs = SoftwareInstallation.objects.filter(ci_id=int(host)) if host.isdigit() else \
-            SoftwareInstallation.objects.filter(ci__name=host)
-        self._print(qs)
+        self._print(selectors.installed_on(opts["host"]))
 
     def do_eos(self, opts: dict[str, Any]) -> None:
-        limit = dt.date.today() + dt.timedelta(days=opts["within"])
-        self._print(SoftwareInstallation.objects.filter(version__end_of_support__lt=limit))
+        self._print(selectors.past_end_of_support(opts["within"]))
