@@ -88,7 +88,7 @@ def facts_report(facts: dict[str, Any], *, source_name: str = "ansible-facts") -
     f = facts
     report = new_report("ansible", source_name)
     interfaces, macs = [], []
-    for name in f.get("ansible_interfaces") or []:
+    for name in sorted(f.get("ansible_interfaces") or []):  # a stable order: a re-ingest is then a no-op
         data = f.get(f"ansible_{name.replace('-', '_')}") or {}
         iface: dict[str, Any] = {"name": name[:64]}
         mac = (data.get("macaddress") or "").lower()
