@@ -163,7 +163,7 @@ def collect(*, inventory: str | dict[str, Any], pattern: str = "all", timeout: i
         # A host without a supported package manager still reports its other facts.
         tasks.append({"name": "Installed packages", "ansible.builtin.package_facts": {}, "failed_when": False})
     play = [{"name": "Discovery facts", "hosts": pattern, "gather_facts": True, "tasks": tasks}]
-    if isinstance(inventory, str) and Path(inventory).exists():
+    if isinstance(inventory, str) and "\n" not in inventory and Path(inventory).exists():  # else: inventory text
         inventory = str(Path(inventory).resolve())
     # ansible's commands live beside the interpreter in a virtualenv; keep them reachable.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
