@@ -2,7 +2,9 @@
 
 Each job collects with an agent, ingests every report in its own transaction (a bad one is
 logged, the others go on) and writes one log line per report plus a summary; the result
-holds the counts.  Schedules store their arguments in the database, so SNMP secrets are
+holds the counts.  A job started by a user ingests on their behalf (their permissions and
+tenants apply, and the CMDB inventory is what they may see); a scheduled job has no user.
+Schedules store their arguments in the database, so SNMP secrets are
 given as references (``community_from``, ``v3_auth_key_from``, ``v3_priv_key_from``:
 ``env:NAME`` or ``setting:NAME``); a schedule with a secret in plain text is refused.
 
@@ -67,7 +69,7 @@ def network_job(ctx: JobContext, **kwargs: Any) -> dict[str, Any]:
     errors = network_kwargs_errors(kwargs)  # also for jobs stored before a rule existed
     if errors:
         raise ValueError("; ".join(f"{k}: {v}" for k, v in sorted(errors.items())))
-    return _finish(ctx, network_discovery(**kwargs, log=ctx.log))
+    return _finish(ctx, network_discovery(**kwargs, user=ctx.job.user, log=ctx.log))
 
 
 @job("discovery.ansible", validate=ansible_kwargs_errors)
@@ -76,7 +78,7 @@ def ansible_job(ctx: JobContext, **kwargs: Any) -> dict[str, Any]:
     errors = ansible_kwargs_errors(kwargs)
     if errors:
         raise ValueError("; ".join(f"{k}: {v}" for k, v in sorted(errors.items())))
-    return _finish(ctx, ansible_discovery(**kwargs, log=ctx.log))
+    return _finish(ctx, ansible_discovery(**kwargs, user=ctx.job.user, log=ctx.log))
 
 
 @job("discovery.stale", validate=lambda kw: _unknown(kw, {"days"}))

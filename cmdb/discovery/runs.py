@@ -146,13 +146,14 @@ def network_discovery(*, prefix: str, ports: str = "22,80,161,443", snmp_port: i
     return ingest_reports(reports, user=user, log=log)
 
 
-def cmdb_inventory(scope: str = "all") -> dict[str, Any]:
-    """The CMDB's own Ansible inventory (devices and VMs in ``scope``) in ansible-runner's dict form."""
+def cmdb_inventory(scope: str = "all", *, user: Any = None) -> dict[str, Any]:
+    """The CMDB's own Ansible inventory (devices and VMs in ``scope`` that ``user`` may see, all when
+    None) in ansible-runner's dict form."""
     from cmdb.ansible.inventory import build_inventory, runner_inventory
     from cmdb.ansible.reconcilers import scope_filters
 
     device_filter, vm_filter = scope_filters(scope)
-    return runner_inventory(build_inventory(device_filter=device_filter, vm_filter=vm_filter))
+    return runner_inventory(build_inventory(user=user, device_filter=device_filter, vm_filter=vm_filter))
 
 
 def discovered_inventory() -> str:
@@ -175,7 +176,7 @@ def ansible_discovery(*, inventory: str = "", from_cmdb: str = "", scope: str = 
     log = log or _default_log
     source: str | dict[str, Any]
     if from_cmdb == "inventory":
-        source = cmdb_inventory(scope)
+        source = cmdb_inventory(scope, user=user)
     elif from_cmdb == "discovered":
         source = discovered_inventory()
     elif from_cmdb:
