@@ -25,6 +25,7 @@ carries the job id to a worker (:mod:`cmdb.jobs.tasks`).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,11 +83,18 @@ class JobContext:
 
     job: Job
     lines: list[dict[str, Any]] = field(default_factory=list)
+    #: Seconds between progress writes of the log (the job's end always writes it all).
+    flush_interval: float = 1.0
+    _flushed: float = field(default=-1e9, repr=False)
 
     def log(self, message: str, level: str = "info") -> None:
         self.lines.append({"time": timezone.now().isoformat(), "level": level, "message": str(message)})
-        # One small UPDATE per line, so the API shows progress while the job runs.
-        Job.objects.filter(pk=self.job.pk).update(log=self.lines)
+        # The API shows progress while the job runs, but a job logging a line per report (a discovery
+        # scan of a /16) must not rewrite its growing log thousands of times: at most once a second.
+        now = time.monotonic()
+        if now - self._flushed >= self.flush_interval:
+            self._flushed = now
+            Job.objects.filter(pk=self.job.pk).update(log=self.lines)
 
 
 def job_enqueue(name: str, *, kwargs: dict[str, Any] | None = None, user: Any = None, schedule: Any = None) -> Job:
