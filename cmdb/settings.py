@@ -161,6 +161,13 @@ else:
     RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0"}}
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
+# Finished job records (with their log lines) older than this many days are deleted by the scheduler's
+# housekeeping (at most hourly) and by the jobs.purge job; 0 keeps them forever.
+JOBS_RETENTION_DAYS = int(os.environ.get("JOBS_RETENTION_DAYS", 30))
+# The Ansible reconciler gathers facts (setup + package_facts) in its check run and ingests them as
+# discovery reports (source type "ansible"), when the discovery app is installed.
+ANSIBLE_DISCOVERY_FACTS = _env_bool("CMDB_ANSIBLE_DISCOVERY_FACTS", True)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},

@@ -1,9 +1,18 @@
 """Agentless discovery: Ansible's ``setup`` module through ansible-runner, facts turned into reports.
 
-``collect(inventory=...)`` runs ``setup`` against every host of the inventory
-(a file, a directory, or inventory text) and builds one report per host that
-answered, source type ``ansible``.  Facts are read from the runner's
-``runner_on_ok`` events, so no fact cache needs configuring.
+``collect(inventory=...)`` runs a two-task play against every host of the
+inventory (a file, a directory, inventory text or an inventory dict): ``setup``
+and, unless ``packages=False``, ``package_facts`` (dpkg through python-apt, rpm,
+pacman, apk, ...), and builds one report per host that answered, source type
+``ansible``.  Facts are read from the runner's ``runner_on_ok`` events
+(:func:`facts_from_event`), so no fact cache needs configuring; the Ansible
+reconciler reads the events of its own check run the same way.
+
+:func:`facts_report` turns one host's facts into a report; installed packages
+(``ansible_facts.packages``) become its ``software`` list, so agentless discovery
+keeps software installations current like the host agent does.  Without
+package facts the report has no ``software`` key: unknown, which leaves the
+recorded installations alone instead of removing them.
 """
 
 from __future__ import annotations
@@ -27,11 +36,59 @@ def _gb(text: str) -> float | None:
     return round(float(m.group(1)) * _UNITS[m.group(2)], 1) if m else None
 
 
-def facts_report(facts: dict[str, Any]) -> dict[str, Any]:
+#: Actions whose ``ansible_facts`` describe the host (``set_fact`` results also carry ``ansible_facts``).
+FACT_ACTIONS = frozenset({"setup", "ansible.builtin.setup", "gather_facts", "ansible.builtin.gather_facts",
+                          "package_facts", "ansible.builtin.package_facts"})
+#: package_facts' ``source`` (the package manager it read) → the report's ``package_manager``.
+_MANAGERS = {"apt": "dpkg", "dpkg": "dpkg", "rpm": "rpm"}
+
+
+def facts_from_event(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """``(host, facts)`` from a runner event of a fact-gathering task, else None."""
+    data = event.get("event_data") or {}
+    if event.get("event") != "runner_on_ok" or data.get("task_action") not in FACT_ACTIONS:
+        return None
+    facts = (data.get("res") or {}).get("ansible_facts")
+    if not isinstance(facts, dict) or not data.get("host"):
+        return None
+    return str(data["host"]), facts
+
+
+def packages_software(packages: Any) -> list[dict[str, Any]]:
+    """``ansible_facts.packages`` (name → list of installed versions) as report software entries.
+
+    RPM versions are written ``[epoch:]version-release`` like the host agent's ``rpm -qa`` (epoch 0
+    left out), so a host reported by both agents keeps one installation per package.
+    """
+    if not isinstance(packages, dict):
+        return []
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for name, installed in packages.items():
+        for pkg in installed if isinstance(installed, list) else [installed]:
+            if not isinstance(pkg, dict):
+                continue
+            version = str(pkg.get("version") or "")
+            if pkg.get("release"):
+                version = f"{version}-{pkg['release']}"
+            if pkg.get("epoch") not in (None, "", 0, "0"):
+                version = f"{pkg['epoch']}:{version}"
+            name_ = str(pkg.get("name") or name)[:100]
+            if not name_ or not version:
+                continue
+            entry: dict[str, Any] = {"name": name_, "version": version[:100],
+                                     "package_manager": _MANAGERS.get(str(pkg.get("source") or ""), "other")}
+            if pkg.get("arch"):
+                entry["architecture"] = str(pkg["arch"])[:20]
+            out.setdefault((entry["name"], entry["version"], entry.get("architecture", "")), entry)
+    return [out[k] for k in sorted(out)]
+
+
+def facts_report(facts: dict[str, Any], *, source_name: str = "ansible-facts") -> dict[str, Any]:
+    """One host's facts (``setup`` output, plus ``packages`` from ``package_facts`` if gathered) as a report."""
     f = facts
-    report = new_report("ansible", "ansible-facts")
+    report = new_report("ansible", source_name)
     interfaces, macs = [], []
-    for name in f.get("ansible_interfaces") or []:
+    for name in sorted(f.get("ansible_interfaces") or []):  # a stable order: a re-ingest is then a no-op
         data = f.get(f"ansible_{name.replace('-', '_')}") or {}
         iface: dict[str, Any] = {"name": name[:64]}
         mac = (data.get("macaddress") or "").lower()
@@ -79,25 +136,40 @@ def facts_report(facts: dict[str, Any]) -> dict[str, Any]:
                   if not name.startswith(("loop", "ram", "dm-", "sr", "zram"))],
     }
     report["interfaces"] = interfaces
-    return prune(report)
+    software = packages_software(f.get("packages")) if "packages" in f else None
+    report = prune(report)
+    if software is not None:
+        report["software"] = software  # after pruning: [] means "nothing installed", not "unknown"
+    else:
+        report.pop("software", None)
+    return report
 
 
-def collect(*, inventory: str, pattern: str = "all", timeout: int = 600) -> list[dict[str, Any]]:
+def collect(*, inventory: str | dict[str, Any], pattern: str = "all", timeout: int = 600, packages: bool = True,
+            source_name: str = "ansible-facts", envvars: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Reports for every host of ``inventory`` (matching ``pattern``) that answered."""
     import ansible_runner
 
     facts: dict[str, dict[str, Any]] = {}
 
     def on_event(event: dict[str, Any]) -> bool:
-        data = event.get("event_data") or {}
-        if event.get("event") == "runner_on_ok" and "ansible_facts" in (data.get("res") or {}):
-            facts[data.get("host", "")] = data["res"]["ansible_facts"]
+        found = facts_from_event(event)
+        if found is not None:
+            facts.setdefault(found[0], {}).update(found[1])
         return True
 
-    inv = str(Path(inventory).resolve()) if Path(inventory).exists() else inventory
+    tasks: list[dict[str, Any]] = []
+    if packages:
+        # A host without a supported package manager still reports its other facts.
+        tasks.append({"name": "Installed packages", "ansible.builtin.package_facts": {}, "failed_when": False})
+    play = [{"name": "Discovery facts", "hosts": pattern, "gather_facts": True, "tasks": tasks}]
+    if isinstance(inventory, str) and "\n" not in inventory and Path(inventory).exists():  # else: inventory text
+        inventory = str(Path(inventory).resolve())
     # ansible's commands live beside the interpreter in a virtualenv; keep them reachable.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     with tempfile.TemporaryDirectory(prefix="cmdb-ansible-") as tmp:
-        ansible_runner.run(private_data_dir=tmp, inventory=inv, host_pattern=pattern, module="setup",
+        ansible_runner.run(private_data_dir=tmp, inventory=inventory, playbook=play,
                            quiet=True, event_handler=on_event, timeout=timeout,
-                           envvars={"PATH": path, "ANSIBLE_HOST_KEY_CHECKING": "False"})
-    return [facts_report(f) for _host, f in sorted(facts.items())]
+                           envvars={"PATH": path, "ANSIBLE_HOST_KEY_CHECKING": "False", **(envvars or {})})
+    return [facts_report(f, source_name=source_name) for _host, f in sorted(facts.items())
+            if "ansible_hostname" in f or "ansible_fqdn" in f]

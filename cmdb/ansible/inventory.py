@@ -163,3 +163,17 @@ def host_vars(name: str, *, user: Any = None) -> dict[str, Any]:
     base = name.removesuffix(".vm").removesuffix(".device")
     inventory = build_inventory(user=user, device_filter={"name": base}, vm_filter={"name": base})
     return inventory["_meta"]["hostvars"].get(name, {})
+
+
+def runner_inventory(inventory: dict[str, Any], hosts: set[str] | None = None) -> dict[str, Any]:
+    """:func:`build_inventory`'s script form turned into the YAML-inventory dict ansible-runner accepts,
+    limited to ``hosts`` (all when None): host variables under ``all.hosts``, groups as children."""
+    hostvars = {h: v for h, v in inventory["_meta"]["hostvars"].items() if hosts is None or h in hosts}
+    out: dict[str, Any] = {"all": {"hosts": {h: hostvars[h] for h in sorted(hostvars)}, "children": {}}}
+    for group, body in inventory.items():
+        if group in ("_meta", "all"):
+            continue
+        members = [h for h in body.get("hosts", []) if h in hostvars]
+        if members:
+            out["all"]["children"][group] = {"hosts": {h: {} for h in members}}
+    return out

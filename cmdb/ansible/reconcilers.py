@@ -6,6 +6,17 @@
 - apply: the real run (``--diff``), per-host outcome from the play recap;
 - verify: a second check run, which should plan nothing.
 
+Discovery: when enabled (``ANSIBLE_DISCOVERY_FACTS``, on by default when the discovery
+app is installed), the first check run of every reconcile — dry run or apply — also
+gathers facts and installed packages (``cmdb_discovery_facts``; the baseline play's
+pre-tasks).  Each host's facts become a discovery report (source type ``ansible``,
+name ``reconcile:ansible``) ingested in its own transaction right after that run;
+a report that fails is written to the run's log and the reconcile goes on.  This
+happens in a dry run too, on purpose: facts are an observation, as when the
+discovery agent runs, not a change the reconcile makes; the nightly dry run that
+looks for drift is then also the agentless inventory of the managed hosts.
+Apply and verify runs do not gather again.
+
 The playbook is ``playbooks/baseline.yml`` unless ``CMDB_PLAYBOOK`` names another.
 """
 
@@ -25,9 +36,18 @@ from django.utils import timezone
 
 from cmdb.reconcile.base import DiffItem, Reconciler, Target, TargetOutcome, register
 
-from .inventory import build_inventory
+from .inventory import build_inventory, runner_inventory
 
 PLAYBOOK_DIR = Path(settings.BASE_DIR) / "playbooks"
+#: Source name of the discovery reports built from a reconcile's facts (change log ``discovery:ansible:<this>``).
+FACTS_SOURCE = "reconcile:ansible"
+
+
+def discovery_facts_enabled() -> bool:
+    """Feed discovery from reconcile runs: the setting (default on) and the discovery app installed."""
+    from django.apps import apps
+
+    return bool(getattr(settings, "ANSIBLE_DISCOVERY_FACTS", True)) and apps.is_installed("cmdb.discovery")
 
 
 def playbook_path() -> Path:
@@ -58,6 +78,8 @@ class PlaybookResult:
     items: list[DiffItem] = field(default_factory=list)
     outcomes: dict[str, TargetOutcome] = field(default_factory=dict)
     inventory: dict[str, Any] = field(default_factory=dict)
+    #: Per host, the facts gathered when the run was asked to (``setup`` merged with ``package_facts``).
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _diff_text(diff: Any) -> str:
@@ -93,8 +115,10 @@ class AnsibleReconciler(Reconciler):
     name = "ansible"
     lease_ttl = 600
 
-    def __init__(self, playbook: Path | None = None) -> None:
+    def __init__(self, playbook: Path | None = None, *, discovery_facts: bool | None = None) -> None:
         self.playbook = playbook or playbook_path()
+        self.discovery_facts = discovery_facts_enabled() if discovery_facts is None else discovery_facts
+        self._facts_fed = False
 
     def desired(self, scope: str) -> list[Target]:
         device_filter, vm_filter = scope_filters(scope)
@@ -105,21 +129,15 @@ class AnsibleReconciler(Reconciler):
 
     def _inventory_for(self, desired: list[Target]) -> dict[str, Any]:
         inventory = getattr(self, "_inventory", None)
-        wanted = {t.name for t in desired}
         if inventory is None:
             inventory = {"_meta": {"hostvars": {t.name: t.data for t in desired}}}
-        hostvars = {h: v for h, v in inventory["_meta"]["hostvars"].items() if h in wanted}
-        out: dict[str, Any] = {"all": {"hosts": {h: hostvars[h] for h in sorted(hostvars)}, "children": {}}}
-        for group, body in inventory.items():
-            if group in ("_meta", "all"):
-                continue
-            hosts = [h for h in body.get("hosts", []) if h in wanted]
-            if hosts:
-                out["all"]["children"][group] = {"hosts": {h: {} for h in hosts}}
-        return out
+        return runner_inventory(inventory, {t.name for t in desired})
 
-    def run_playbook(self, desired: list[Target], *, check: bool) -> PlaybookResult:
+    def run_playbook(self, desired: list[Target], *, check: bool, facts: bool = False) -> PlaybookResult:
+        """One ansible-playbook run; ``facts`` gathers facts and packages (see the module docstring)."""
         import ansible_runner
+
+        from discovery.ansible_facts import facts_from_event
 
         result = PlaybookResult()
         if not desired:
@@ -132,6 +150,7 @@ class AnsibleReconciler(Reconciler):
             runner = ansible_runner.run(
                 private_data_dir=str(workdir), playbook=str(self.playbook), inventory=inventory,
                 cmdline="--check --diff" if check else "--diff", quiet=True,
+                extravars={"cmdb_discovery_facts": facts},
                 envvars={"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
                          "ANSIBLE_CONFIG": str(self.playbook.parent / "ansible.cfg"),
                          "ANSIBLE_ROLES_PATH": str(self.playbook.parent / "roles"),
@@ -140,6 +159,9 @@ class AnsibleReconciler(Reconciler):
             )
             changed: dict[str, int] = {}
             for event in runner.events:
+                found = facts_from_event(event) if facts else None
+                if found is not None:
+                    result.facts.setdefault(found[0], {}).update(found[1])
                 kind = event.get("event")
                 data = event.get("event_data") or {}
                 host = data.get("host")
@@ -172,7 +194,36 @@ class AnsibleReconciler(Reconciler):
                         ci_id=ci_id, data={"path": res.get("dest") or res.get("path") or ""})
 
     def observe(self, desired: list[Target]) -> PlaybookResult:
-        return self.run_playbook(desired, check=True)
+        gather = self.discovery_facts and not self._facts_fed  # the first check run only, not verify's
+        result = self.run_playbook(desired, check=True, facts=gather)
+        if gather:
+            self._facts_fed = True
+            self.feed_discovery(result)
+        return result
+
+    def feed_discovery(self, result: PlaybookResult) -> dict[str, Any]:
+        """Ingest each host's gathered facts as a discovery report, one transaction each; never raises."""
+        from cmdb.discovery.runs import ingest_reports
+        from discovery.ansible_facts import facts_report
+
+        hosts = sorted(h for h, f in result.facts.items() if "ansible_hostname" in f or "ansible_fqdn" in f)
+
+        def log(message: str, level: str = "info") -> None:
+            self.log(f"discovery: {message}", level=level)
+
+        if not hosts:
+            log("no facts gathered")
+            return {}
+        reports, labels = [], []
+        for host in hosts:
+            try:
+                reports.append(facts_report(result.facts[host], source_name=FACTS_SOURCE))
+                labels.append(host)
+            except Exception as exc:  # odd facts of one host must not cost the others their report
+                log(f"{host}: facts could not be converted: {type(exc).__name__}: {exc}", level="error")
+        summary = ingest_reports(reports, user=self.user, log=log, labels=labels)
+        log(summary.line())
+        return summary.as_dict()
 
     def plan(self, desired: list[Target], observed: PlaybookResult) -> list[DiffItem]:
         return list(observed.items)

@@ -48,7 +48,7 @@ class Schedule(ChangeLoggedModel):
 
     def clean(self) -> None:
         super().clean()
-        from .registry import registered_jobs
+        from .registry import job_kwargs_errors, kwargs_error_text, registered_jobs
         from .scheduler import cron_error
 
         errors: dict[str, str] = {}
@@ -59,6 +59,10 @@ class Schedule(ChangeLoggedModel):
             errors["job_name"] = f"Unknown job {self.job_name!r}; known: {', '.join(sorted(registered_jobs()))}."
         if not isinstance(self.kwargs, dict):
             errors["kwargs"] = "Job arguments must be a JSON object."
+        elif self.job_name in registered_jobs():
+            problems = job_kwargs_errors(self.job_name, self.kwargs)
+            if problems:
+                errors["kwargs"] = kwargs_error_text(problems)
         if errors:
             raise ValidationError(errors)
 

@@ -25,6 +25,7 @@ carries the job id to a worker (:mod:`cmdb.jobs.tasks`).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,17 +36,26 @@ from django.utils import timezone
 from .models import Job
 
 JobFunction = Callable[..., Any]
+#: ``validate(kwargs)`` → ``{argument: message}``, empty when the arguments are acceptable.
+KwargsValidator = Callable[[dict[str, Any]], dict[str, str]]
 _JOBS: dict[str, JobFunction] = {}
+_VALIDATORS: dict[str, KwargsValidator] = {}
 
 
-def job(name: str) -> Callable[[JobFunction], JobFunction]:
-    """Register ``fn(ctx, **kwargs)`` under ``name`` (unique across apps)."""
+def job(name: str, *, validate: KwargsValidator | None = None) -> Callable[[JobFunction], JobFunction]:
+    """Register ``fn(ctx, **kwargs)`` under ``name`` (unique across apps).
+
+    ``validate`` checks arguments before they are stored (a schedule, an enqueued job), so a
+    schedule with bad arguments — or with a secret that must not sit in the database — is refused
+    when it is saved rather than failing at 3 a.m."""
 
     def register(fn: JobFunction) -> JobFunction:
         existing = _JOBS.get(name)
         if existing is not None and existing.__qualname__ != fn.__qualname__:
             raise ValueError(f"Job name {name!r} is already taken by {existing.__module__}.{existing.__qualname__}")
         _JOBS[name] = fn
+        if validate is not None:
+            _VALIDATORS[name] = validate
         return fn
 
     return register
@@ -55,23 +65,45 @@ def registered_jobs() -> dict[str, JobFunction]:
     return dict(_JOBS)
 
 
+def job_kwargs_errors(name: str, kwargs: Any) -> dict[str, str]:
+    """Problems with ``kwargs`` for job ``name`` (empty if none, or if the job declares no validator)."""
+    if not isinstance(kwargs, dict):
+        return {"kwargs": "Job arguments must be a JSON object."}
+    validate = _VALIDATORS.get(name)
+    return dict(validate(kwargs)) if validate is not None else {}
+
+
+def kwargs_error_text(errors: dict[str, str]) -> str:
+    return "; ".join(f"{key}: {message}" for key, message in sorted(errors.items()))
+
+
 @dataclass
 class JobContext:
     """What a running job gets: its record and a logger that stores lines on it."""
 
     job: Job
     lines: list[dict[str, Any]] = field(default_factory=list)
+    #: Seconds between progress writes of the log (the job's end always writes it all).
+    flush_interval: float = 1.0
+    _flushed: float = field(default=-1e9, repr=False)
 
     def log(self, message: str, level: str = "info") -> None:
         self.lines.append({"time": timezone.now().isoformat(), "level": level, "message": str(message)})
-        # One small UPDATE per line, so the API shows progress while the job runs.
-        Job.objects.filter(pk=self.job.pk).update(log=self.lines)
+        # The API shows progress while the job runs, but a job logging a line per report (a discovery
+        # scan of a /16) must not rewrite its growing log thousands of times: at most once a second.
+        now = time.monotonic()
+        if now - self._flushed >= self.flush_interval:
+            self._flushed = now
+            Job.objects.filter(pk=self.job.pk).update(log=self.lines)
 
 
 def job_enqueue(name: str, *, kwargs: dict[str, Any] | None = None, user: Any = None, schedule: Any = None) -> Job:
     """Record a pending job and hand its id to the task queue once the transaction commits."""
     if name not in _JOBS:
         raise ValueError(f"Unknown job {name!r}.")
+    errors = job_kwargs_errors(name, kwargs or {})
+    if errors:
+        raise ValueError(f"Invalid arguments for {name}: {kwargs_error_text(errors)}")
     record = Job.objects.create(
         name=name, kwargs=kwargs or {}, user=user if getattr(user, "is_authenticated", False) else None,
         schedule=schedule,

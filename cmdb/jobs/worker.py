@@ -2,7 +2,8 @@
 
 Embedded default: django-tasks' database backend and its ``db_worker`` loop.
 With ``REDIS_URL`` set: RQ workers (django-rq) on any number of machines.
-Every worker also runs the scheduler loop; the lease elects one of them.
+Every worker also runs the scheduler loop; the lease elects one of them, which also
+does the housekeeping (:mod:`cmdb.jobs.retention`: old job records deleted, hourly).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import uuid
 from django.db import close_old_connections, connection
 from django_tasks import task_backends
 
+from .retention import housekeeping
 from .scheduler import scheduler_tick
 
 logger = logging.getLogger(__name__)
@@ -39,6 +41,9 @@ def scheduler_loop(holder: str, interval: float, stop: threading.Event) -> None:
             try:
                 for record in scheduler_tick(holder=holder, ttl=interval * 3):
                     logger.info("schedule %s started job %s", record.schedule_id, record.pk)
+                purged = housekeeping(holder)
+                if purged is not None:
+                    logger.info("housekeeping: %s", purged.line())
             except Exception:
                 logger.exception("scheduler tick failed; retrying next interval")
             finally:
@@ -78,6 +83,7 @@ def run_worker(*, burst: bool = False, scheduler: bool = True, tasks: bool = Tru
     thread = None
     if scheduler and burst:
         scheduler_tick(holder=holder, ttl=interval * 3)
+        housekeeping(holder)
     elif scheduler:
         thread = threading.Thread(target=scheduler_loop, args=(holder, interval, stop), daemon=True)
         thread.start()

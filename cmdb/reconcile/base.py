@@ -12,11 +12,16 @@ A reconciler subclasses :class:`Reconciler` and registers itself with
 
 ``writeback(desired, observed)`` may record what was observed in the CMDB (last seen,
 facts); the framework runs it in a transaction that a dry run rolls back.
+
+Before a run the framework calls ``bind(...)``, so a reconciler can write lines to
+the run's log (``self.log``) and knows who started the run (``self.user``).
 """
 
 from __future__ import annotations
 
 import abc
+import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -59,10 +64,26 @@ class Target:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+def _log(message: str, level: str = "info") -> None:
+    logging.getLogger(__name__).log(logging.ERROR if level == "error" else logging.INFO, "%s", message)
+
+
 class Reconciler(abc.ABC):
     name: ClassVar[str]
     #: Seconds a run's lease lasts without renewal (renewed in the background while the run lives).
     lease_ttl: ClassVar[float] = 300
+    #: The run's log: ``log(message, level="info")``; set by :meth:`bind`.
+    log: Callable[..., None] = staticmethod(_log)
+    #: Who started the run (None for a schedule); set by :meth:`bind`.
+    user: Any = None
+    run_id: int | None = None
+    dry_run: bool = True
+
+    def bind(self, *, log: Callable[..., None], user: Any = None, run_id: int | None = None,
+             dry_run: bool = True) -> None:
+        """Attach the run's log and context before the framework drives the reconciler."""
+        self.log = log
+        self.user, self.run_id, self.dry_run = user, run_id, dry_run
 
     @abc.abstractmethod
     def desired(self, scope: str) -> list[Target]: ...

@@ -28,7 +28,7 @@ from .base import DiffItem, Reconciler, Target, TargetOutcome, get_reconciler
 from .models import ActionResult, CIDrift, DriftStatus, ReconcileAction, ReconcileRun, RunStatus
 
 logger = logging.getLogger(__name__)
-Log = Callable[[str], None]
+Log = Callable[..., None]  # log(message, level="info")
 
 
 class _DryRunRollback(Exception):
@@ -80,8 +80,10 @@ def _held(name: str, holder: str, ttl: float) -> Iterator[bool]:
 
 def run_execute(run: ReconcileRun, *, log: Log | None = None) -> ReconcileRun:
     """Drive one run to the end; never raises for a reconciler's failure (it is recorded)."""
-    log = log or (lambda message: logger.info("%s", message))
+    log = log or (lambda message, level="info": logger.log(logging.ERROR if level == "error" else logging.INFO,
+                                                           "%s", message))
     reconciler = get_reconciler(run.reconciler)
+    reconciler.bind(log=log, user=run.user, run_id=run.pk, dry_run=run.dry_run)
     started = timezone.now()
     ReconcileRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started=started)
     with _held(lease_name(run.reconciler, run.scope), f"run-{run.pk}", reconciler.lease_ttl) as held:

@@ -69,3 +69,16 @@ def test_an_unreachable_queue_fails_the_job_record(settings: Any) -> None:
     record = job_enqueue("jobs.echo")
     record.refresh_from_db()
     assert record.status == "failed" and "Could not queue the job" in record.error
+
+
+def test_log_progress_writes_are_throttled(django_assert_max_num_queries: Any) -> None:
+    """A job logging a line per report writes its progress at most once per interval, not per line."""
+    from cmdb.jobs.registry import JobContext
+
+    record = Job.objects.create(name="jobs.echo")
+    ctx = JobContext(record, flush_interval=3600)
+    with django_assert_max_num_queries(1):
+        for i in range(200):
+            ctx.log(f"line {i}")
+    assert [line["message"] for line in Job.objects.get(pk=record.pk).log] == ["line 0"]
+    assert len(ctx.lines) == 200  # all kept; job_run writes them when the job ends

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
 import shutil
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -119,3 +122,74 @@ def test_plan_apply_verify_and_scheduled_drift_detection(tmp_path: Path, superus
     assert shown["status"] == "drifted" and shown["drift_items"] == 1
     assert shown["items"][0]["resource"] == "Write the message of the day"
     assert drift_for_ci(hosts["web01"].ci_id, user=superuser)[0]["status"] == "in_sync"
+
+
+def _facts_hosts(tmp_path: Path) -> dict[str, Any]:
+    """web01 (good) and bad01 (its NTP template cannot render), both this machine over a local connection."""
+    site, dtype, role = f.site("Zittau"), f.device_type("R650", maker=f.manufacturer("Dell")), f.role("Server")
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    return {
+        "web01": f.device("web01", at=site, dtype=dtype, as_role=role,
+                          local_context_data={**local, "cmdb_root": str(tmp_path / "web01")}),
+        "bad01": f.device("bad01", at=site, dtype=dtype, as_role=role, local_context_data={
+            **local, "cmdb_root": str(tmp_path / "bad01"), "cmdb_ntp_servers": "{{ no_such_variable }}"}),
+    }
+
+
+def test_reconcile_runs_feed_discovery_with_facts_and_packages(tmp_path: Path, make_user: Any,
+                                                              settings: Any) -> None:
+    """The check run gathers facts; each host's report is ingested (dry run too), attributed to the reconciler."""
+    from cmdb.core.models import ObjectChange
+    from cmdb.discovery.models import Host, IngestRecord
+    from cmdb.software.models import SoftwareInstallation
+
+    _facts_hosts(tmp_path)
+    lines: list[tuple[str, str]] = []
+
+    def log(message: str, level: str = "info") -> None:
+        lines.append((level, message))
+
+    dry = run_execute(ReconcileRun.objects.create(reconciler="ansible", scope="all", dry_run=True), log=log)
+    assert dry.failed_count == 1  # bad01's template, after its facts were gathered
+    assert not (tmp_path / "web01").exists()  # the dry run changed nothing on the hosts
+    # Both inventory hosts are this machine: one discovered CI, created by the first report.
+    [host] = Host.objects.all()
+    assert host.name == socket.gethostname().split(".")[0] and host.kernel == os.uname().release
+    records = list(IngestRecord.objects.order_by("pk"))
+    assert [(r.source, r.source_name) for r in records] == [("ansible", "reconcile:ansible")] * 2
+    assert records[0].action == "create" and records[0].ci_id == host.ci_id
+    assert ObjectChange.objects.filter(changed_object_id=host.pk, source="discovery:ansible:reconcile:ansible",
+                                       action="create").exists()
+    messages = [m for _lvl, m in lines]
+    assert any(m.startswith(f"discovery: bad01: create ci {host.ci_id}") for m in messages), messages
+    # The second report finds the same machine (by its MACs); other processes may have added a virtual NIC meanwhile.
+    assert any(re.fullmatch(rf"discovery: web01: (noop|update) ci {host.ci_id} \(rule mac\).*", m)
+               for m in messages), messages
+    assert any(re.fullmatch(r"discovery: 2 report\(s\): 1 create, 1 (noop|update); 0 failed", m) for m in messages)
+    if Path("/var/lib/dpkg/status").exists():  # package_facts read dpkg (through python-apt)
+        installed = SoftwareInstallation.objects.filter(ci_id=host.ci_id)
+        assert installed.count() > 50
+        assert installed.filter(version__product__name="dpkg").exists()
+
+    # An apply gathers once (in its first check run), not again in apply or verify.
+    applied = run_execute(ReconcileRun.objects.create(reconciler="ansible", scope="host:web01", dry_run=False),
+                          log=log)
+    assert applied.status == "completed" and applied.remaining_drift == 0
+    assert IngestRecord.objects.count() == 3
+
+    # A report that fails (here: the user who started the run may not change discovered hosts) is logged;
+    # the reconcile itself completes.
+    lines.clear()
+    viewer = make_user("viewer")
+    run = ReconcileRun.objects.create(reconciler="ansible", scope="host:web01", dry_run=True, user=viewer)
+    run = run_execute(run, log=log)
+    assert run.status == "completed", run.error
+    assert ("error", "discovery: web01: ingest failed: PermissionDenied: You may not change this discovered host."
+            ) in lines
+    assert "discovery: 1 report(s): nothing ingested; 1 failed" in [m for _lvl, m in lines]
+    assert IngestRecord.objects.count() == 3
+
+    # Switched off: no facts, no reports.
+    settings.ANSIBLE_DISCOVERY_FACTS = False
+    run_execute(ReconcileRun.objects.create(reconciler="ansible", scope="host:web01", dry_run=True))
+    assert IngestRecord.objects.count() == 3

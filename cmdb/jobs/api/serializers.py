@@ -5,7 +5,7 @@ from rest_framework import serializers
 from cmdb.api.serializers import BaseModelSerializer
 
 from .. import models
-from ..registry import registered_jobs
+from ..registry import job_kwargs_errors, kwargs_error_text, registered_jobs
 from ..scheduler import next_tick
 
 
@@ -54,3 +54,10 @@ class JobSerializer(BaseModelSerializer):
         if not isinstance(value, dict):
             raise serializers.ValidationError("Give the job's keyword arguments as a JSON object.")
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        errors = job_kwargs_errors(attrs.get("name", ""), attrs.get("kwargs") or {})
+        if errors:
+            raise serializers.ValidationError({"kwargs": kwargs_error_text(errors)})
+        return attrs

@@ -16,7 +16,6 @@ the others go on (exit status 1 if any failed).
 from __future__ import annotations
 
 import json
-import tempfile
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -80,29 +79,20 @@ class Command(BaseCommand):
         from discovery import ansible_facts
 
         if opts["from_cmdb"]:
-            from cmdb.discovery.models import Host
+            from cmdb.discovery.runs import discovered_inventory
 
-            names = sorted(set(Host.objects.exclude(fqdn="").values_list("fqdn", flat=True)))
-            with tempfile.NamedTemporaryFile("w", suffix=".ini", delete=False) as fh:
-                fh.write("\n".join(names) + "\n")
-            return ansible_facts.collect(inventory=fh.name, pattern=opts["pattern"])
+            return ansible_facts.collect(inventory=discovered_inventory(), pattern=opts["pattern"])
         if not opts["inventory"]:
             raise CommandError("give --inventory or --from-cmdb")
         return ansible_facts.collect(inventory=opts["inventory"], pattern=opts["pattern"])
 
     def _ingest(self, reports: list[dict[str, Any]]) -> None:
-        from cmdb.discovery.schema import ReportInvalid
-        from cmdb.discovery.services import ingest_report
+        from cmdb.discovery.runs import ingest_reports
 
-        failed = 0
-        for report in reports:
-            try:
-                result = ingest_report(report)
-            except ReportInvalid as exc:
-                failed += 1
-                self.stderr.write(f"invalid report: {json.dumps(exc.errors)}")
-                continue
-            self.stdout.write(f"{result.action} ci {result.ci_id} (rule {result.rule or '-'}) "
-                              f"changed={','.join(result.changed) or '-'}")
-        if failed:
-            raise CommandError(f"{failed} of {len(reports)} report(s) rejected")
+        def log(message: str, level: str = "info") -> None:
+            (self.stderr if level == "error" else self.stdout).write(message)
+
+        summary = ingest_reports(reports, log=log)
+        self.stdout.write(summary.line())
+        if summary.failed:
+            raise CommandError(f"{summary.failed} of {len(reports)} report(s) failed")
