@@ -194,7 +194,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pool", type=int, default=3000, help="distinct package names across all hosts")
     p.add_argument("--changed", type=float, default=0.01, help="fraction of packages changed for the re-ingest")
     p.add_argument("--clients", type=int, default=4)
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=int, default=max(2, 2 * (os.cpu_count() or 1)),
+                   help="gunicorn workers (default as `cmdb serve`: 2 per CPU)")
     p.add_argument("--db-name", default="cmdb_bench_discovery")
     p.add_argument("--pg-host", default="127.0.0.1")
     p.add_argument("--pg-port", type=int, default=5432)

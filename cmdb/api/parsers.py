@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import io
-import re
 from typing import Any
 
 import orjson
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+#: Every digit made "0", so a run of 19 digits is a plain substring search (a regex took 0.2 ms on
+#: a 19 KB discovery report, three times orjson's parse).
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
 
 
 class JSONParser(parsers.JSONParser):
@@ -26,7 +28,7 @@ class JSONParser(parsers.JSONParser):
         encoding = (parser_context or {}).get("encoding") or "utf-8"
         if encoding.lower().replace("-", "") == "utf8" and hasattr(stream, "read"):
             body = stream.read()
-            if not _LONG_NUMBER.search(body):
+            if _LONG_RUN not in body.translate(_DIGITS_TO_ZERO):
                 try:
                     return orjson.loads(body)
                 except orjson.JSONDecodeError:

@@ -22,6 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from django.db import connection, router, transaction
 from django.utils.text import slugify
 
@@ -106,9 +107,26 @@ def product_slug(vendor: str, name: str) -> str:
     return f"{slugify(f'{vendor} {name}')[:88] or 'product'}-{digest}"
 
 
-def _products(keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], tuple[int, str]]:
-    """(vendor, name) -> (product id, version scheme), creating the missing products."""
-    cached = {k: _PRODUCT_CACHE[k] for k in keys if k in _PRODUCT_CACHE}
+def _remember_products(found: dict[tuple[str, str], tuple[int, str]]) -> None:
+    """Cache products once the transaction that read them commits (never rows that may roll back)."""
+    if not found:
+        return
+
+    def remember() -> None:
+        if len(_PRODUCT_CACHE) + len(found) > _CACHE_LIMIT:
+            _PRODUCT_CACHE.clear()
+        _PRODUCT_CACHE.update(found)
+
+    transaction.on_commit(remember)
+
+
+def _products(keys: dict[tuple[str, str], str],
+              known: dict[tuple[str, str], tuple[int, str]] | None = None) -> dict[tuple[str, str], tuple[int, str]]:
+    """(vendor, name) -> (product id, version scheme), creating the missing products.
+
+    ``known``: products the caller has just read (not yet in the cache, which fills on commit).
+    """
+    cached = {k: v for k in keys if (v := _PRODUCT_CACHE.get(k) or (known or {}).get(k)) is not None}
     if len(cached) == len(keys):
         return cached
 
@@ -118,13 +136,7 @@ def _products(keys: dict[tuple[str, str], str]) -> dict[tuple[str, str], tuple[i
         return {(v, n): (pk, scheme) for pk, v, n, scheme in rows if (v, n) in keys}
 
     found = load()
-
-    def remember() -> None:
-        if len(_PRODUCT_CACHE) + len(found) > _CACHE_LIMIT:
-            _PRODUCT_CACHE.clear()
-        _PRODUCT_CACHE.update(found)
-
-    transaction.on_commit(remember)
+    _remember_products(found)
     missing = [k for k in keys if k not in found]
     if missing:
         SoftwareProduct.objects.bulk_create(
@@ -186,14 +198,15 @@ def _copy_installations(ci_id: int, versions: list[SoftwareVersion], source: str
                          ((now, now, ci_id, v.pk, v.product_id, now, now, source) for v in versions))
 
 
-def _insert_versions(wanted: dict[tuple[str, str, str], str],
-                     now: dt.datetime) -> dict[tuple[str, str, str], SoftwareVersion]:
+def _insert_versions(wanted: dict[tuple[str, str, str], str], now: dt.datetime,
+                     known: dict[tuple[str, str], tuple[int, str]] | None = None,
+                     ) -> dict[tuple[str, str, str], SoftwareVersion]:
     """Create the missing versions on PostgreSQL with one INSERT ... RETURNING (plus products if new).
 
     The returned objects carry every column as inserted, so their creation is change-logged
     without reading them back; rows a concurrent report inserted first are read, not logged.
     """
-    products = _products({(v, n): scheme for (v, n, _ver), scheme in wanted.items()})
+    products = _products({(v, n): scheme for (v, n, _ver), scheme in wanted.items()}, known)
     keys = sorted(wanted)  # one lock order for concurrent reports
     pids = [products[(v, n)][0] for v, n, _ver in keys]
     vers = [ver for _v, _n, ver in keys]
@@ -266,22 +279,36 @@ def _installations(ci_id: int) -> list[tuple[int, int, int, str, str, str, str, 
     return out
 
 
-def _existing_versions(wanted: dict[tuple[str, str, str], str],
-                       partial: bool = False) -> dict[tuple[str, str, str], SoftwareVersion] | None:
-    """The fast path: every wanted version already exists (one joined query), else None (or what exists)."""
+def _existing_versions(wanted: dict[tuple[str, str, str], str], partial: bool = False,
+                       products_out: dict[tuple[str, str], tuple[int, str]] | None = None,
+                       ) -> dict[tuple[str, str, str], SoftwareVersion] | None:
+    """The fast path: every wanted version already exists (one joined query), else None (or what exists).
+
+    ``products_out`` (PostgreSQL) receives the existing products of the wanted keys, so creating
+    the missing versions needs no product look-up.
+    """
     if connection.vendor == "postgresql":
         _inst, ver, prod = _tables()
-        keys = list(wanted)
-        sql = (f"SELECT v.id, v.product_id, p.vendor, p.name, v.version, v.sort_key "  # noqa: S608
-               f"FROM unnest(%s::text[], %s::text[], %s::text[]) AS w(vendor, name, version) "
+        # The wanted keys as one JSON parameter (psycopg quotes three text arrays element by element in
+        # Python); a LEFT JOIN so products whose version is new come back too, for _insert_versions.
+        sql = (f"SELECT v.id, p.id, p.vendor, p.name, w.version, v.sort_key, p.version_scheme "  # noqa: S608
+               f"FROM json_to_recordset(%s::json) AS w(vendor text, name text, version text) "
                f"JOIN {prod} p ON p.vendor = w.vendor AND p.name = w.name "
-               f"JOIN {ver} v ON v.product_id = p.id AND v.version = w.version")
+               f"LEFT JOIN {ver} v ON v.product_id = p.id AND v.version = w.version")
+        param = orjson.dumps([{"vendor": k[0], "name": k[1], "version": k[2]} for k in wanted]).decode()
         with connection.cursor() as cursor:
-            cursor.execute(sql, [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]])
+            cursor.execute(sql, [param])
             rows = cursor.fetchall()
-        found = {(vendor, name, v): SoftwareVersion(id=pk, product=SoftwareProduct(id=pid, vendor=vendor, name=name),
-                                                    version=v, sort_key=sort_key)
-                 for pk, pid, vendor, name, v, sort_key in rows}
+        found = {}
+        products = {}
+        for pk, pid, vendor, name, v, sort_key, scheme in rows:
+            products[(vendor, name)] = (pid, scheme)
+            if pk is not None:
+                found[(vendor, name, v)] = SoftwareVersion(
+                    id=pk, product=SoftwareProduct(id=pid, vendor=vendor, name=name), version=v, sort_key=sort_key)
+        if products_out is not None:
+            products_out.update(products)
+        _remember_products(products)
         return found if partial or len(found) == len(wanted) else None
     rows = SoftwareVersion.objects.filter(
         product__name__in={n for _v, n, _ver in wanted}, version__in={ver for _v, _n, ver in wanted}
@@ -315,9 +342,10 @@ def diff_software(ci: ConfigurationItem, packages: list[dict[str, Any]], *, sour
     unknown = {k: scheme for k, scheme in new_keys.items() if k not in versions}
     if unknown:
         if connection.vendor == "postgresql":
-            found = _existing_versions(unknown, partial=True) or {}
+            known: dict[tuple[str, str], tuple[int, str]] = {}
+            found = _existing_versions(unknown, partial=True, products_out=known) or {}
             if len(found) < len(unknown):
-                found.update(_insert_versions({k: s for k, s in unknown.items() if k not in found}, now))
+                found.update(_insert_versions({k: s for k, s in unknown.items() if k not in found}, now, known))
         else:
             found = _existing_versions(unknown) or _versions(unknown)
         versions.update(found)

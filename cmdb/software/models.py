@@ -78,10 +78,14 @@ class SoftwareVersion(PrimaryModel):
 class SoftwareInstallation(ChangeLoggedModel):
     """A version installed on a CI (device, VM, container image, golden image), as last reported."""
 
-    ci = models.ForeignKey("core.ConfigurationItem", on_delete=models.CASCADE, related_name="software")
+    # No single-column indexes on ci and product: the unique (ci, version) and the (product, ci) index
+    # lead with them, and every index costs each of the millions of rows a discovery ingest writes.
+    ci = models.ForeignKey("core.ConfigurationItem", on_delete=models.CASCADE, related_name="software",
+                           db_index=False)
     version = models.ForeignKey(SoftwareVersion, on_delete=models.CASCADE, related_name="installations")
     # Denormalised from version: compliance counts per product over a million rows without a join.
-    product = models.ForeignKey(SoftwareProduct, on_delete=models.CASCADE, related_name="+", editable=False)
+    product = models.ForeignKey(SoftwareProduct, on_delete=models.CASCADE, related_name="+", editable=False,
+                                db_index=False)
     first_seen = models.DateTimeField(null=True, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=50, blank=True, help_text="What reported it: manual, ansible, agent, ...")
