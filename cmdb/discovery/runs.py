@@ -101,12 +101,9 @@ def resolve_secret(reference: str | None, *, what: str) -> str | None:
     if not reference:
         return None
     kind, _, name = str(reference).partition(":")
-    if kind == "env" and name:
-        value = os.environ.get(name)
-    elif kind == "setting" and name:
-        value = getattr(settings, name, None)
-    else:
-        raise ValueError(f"{what}: give env:NAME or setting:NAME, not {reference!r}.")
+    if _reference_problem(kind, name):
+        raise ValueError(f"{what}: {_reference_problem(kind, name)}")
+    value = os.environ.get(name) if kind == "env" else getattr(settings, name, None)
     if not value:
         raise ValueError(f"{what}: {reference} is not set in this worker.")
     return str(value)
@@ -120,9 +117,24 @@ def secret_reference_errors(kwargs: dict[str, Any]) -> dict[str, str]:
         ref = kwargs.get(f"{key}_from")
         if ref is not None:
             kind, _, name = str(ref).partition(":")
-            if kind not in ("env", "setting") or not name:
-                errors[f"{key}_from"] = f"Give env:NAME or setting:NAME, not {ref!r}."
+            problem = _reference_problem(kind, name)
+            if problem:
+                errors[f"{key}_from"] = problem
     return errors
+
+
+def _reference_problem(kind: str, name: str) -> str:
+    """Why ``kind:name`` may not name an SNMP secret ("" when it may).
+
+    The name must contain ``SNMP``: whoever may edit schedules must not be able to have the
+    worker send one of its other secrets (``SECRET_KEY``, ``DATABASE_URL``...) to the
+    devices of a prefix they choose, as an SNMP community.
+    """
+    if kind not in ("env", "setting") or not name:
+        return f"Give env:NAME or setting:NAME, not {kind + ':' + name if name else kind!r}."
+    if "SNMP" not in name.upper():
+        return f"{kind}:{name}: the name of an SNMP secret must contain SNMP (e.g. env:CMDB_SNMP_AUTH)."
+    return ""
 
 
 def network_discovery(*, prefix: str, ports: str = "22,80,161,443", snmp_port: int = 161,

@@ -92,14 +92,22 @@ def test_snmp_secrets_are_refused_in_schedule_and_job_arguments(api: Any) -> Non
     assert not Schedule.objects.exists() and not Job.objects.exists()
 
 
+def test_a_schedule_cannot_send_other_secrets_of_the_worker_as_snmp_community() -> None:
+    """SECRET_KEY or DATABASE_URL as a 'community' would go to the devices of any prefix: refused."""
+    for ref in ("setting:SECRET_KEY", "env:DATABASE_URL"):
+        with pytest.raises(ValueError, match="must contain SNMP"):
+            job_enqueue("discovery.network", kwargs={"prefix": "192.0.2.0/24", "community_from": ref})
+    assert not Job.objects.exists()
+
+
 def test_a_reference_to_a_missing_secret_fails_the_job_clearly(settings: Any) -> None:
     settings.TASKS = DB_TASKS
     job = job_enqueue("discovery.network", kwargs={"prefix": "127.0.0.1/32", "ports": "",
-                                                   "community_from": "env:CMDB_TEST_NO_SUCH_VARIABLE"})
+                                                   "community_from": "env:CMDB_TEST_SNMP_NO_SUCH_VARIABLE"})
     run_tasks(holder="test-worker", burst=True, fork=False)
     job.refresh_from_db()
     assert job.status == "failed"
-    assert job.log[-1]["message"] == ("ValueError: community_from: env:CMDB_TEST_NO_SUCH_VARIABLE is not set "
+    assert job.log[-1]["message"] == ("ValueError: community_from: env:CMDB_TEST_SNMP_NO_SUCH_VARIABLE is not set "
                                       "in this worker.")
 
 
