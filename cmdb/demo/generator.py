@@ -887,6 +887,9 @@ def generate(scale: int = 1, seed: int = DEFAULT_SEED, progress: Callable[[str],
     plan = build_plan(scale, seed)
     write_plan(plan, progress)
     demo_services.extend(seed)  # software, licenses, services and relationships (cmdb/demo/services.py)
+    from cmdb.demo import discovery as demo_discovery
+
+    demo_discovery.extend(seed)  # agent and scan reports through the real ingest, discovery schedules
     return DemoResult(True, f"Demo university loaded (scale {scale}, seed {seed}).", counts())
 
 

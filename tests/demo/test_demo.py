@@ -248,6 +248,24 @@ class TestScaleOne:
         result = changelog.verify()
         assert result.ok, result.reason
 
+    def test_discovery_reports_went_through_the_real_ingest(self) -> None:
+        """Agents reported servers and VMs (linked to their records), a scan found unrecorded boxes,
+        one VM went quiet (stale), and the discovery schedules are there."""
+        from cmdb.discovery.models import Host, IngestRecord
+        from cmdb.jobs.models import Schedule
+
+        hosts = Host.objects.all()
+        assert hosts.filter(device__isnull=False, link_rule="serial").count() == 40
+        assert hosts.filter(virtual_machine__isnull=False, link_rule="vm-name").count() == 30
+        assert hosts.filter(device__isnull=True, virtual_machine__isnull=True).count() == 3
+        assert hosts.filter(stale=True).count() == hosts.filter(stale=True, virtual_machine__isnull=False).count() == 1
+        assert IngestRecord.objects.count() == 73  # 40 servers, 30 VMs (one six weeks ago), 3 scanned
+        linked = hosts.filter(device__isnull=False).first()
+        assert linked is not None and linked.device.serial.lower() == linked.serial.lower()
+        assert ObjectChange.objects.filter(source="discovery:agent:cmdb-host-agent").exists()
+        schedules = dict(Schedule.objects.filter(job_name__startswith="discovery.").values_list("job_name", "enabled"))
+        assert schedules == {"discovery.network": False, "discovery.stale": True}
+
     def test_matches_the_deterministic_plan(self) -> None:
         assert generator.db_digest() == generator.plan_digest(generator.build_plan())
 
