@@ -9,7 +9,7 @@ class HostFilterSet(BaseFilterSet):
         fields = ["name", "role", "fqdn", "serial", "manufacturer", "product", "system_uuid", "is_virtual", "os_name",
                   "os_version", "kernel", "cpu_model", "cpu_sockets", "cpu_cores", "memory_mb", "identified_by",
                   "first_discovered", "stale", "status", "tenant", "criticality", "owner", "last_seen",
-                  "description"]
+                  "device", "virtual_machine", "link_rule", "description"]
 
 
 class AttributeSourceFilterSet(BaseFilterSet):

@@ -101,3 +101,16 @@ def test_a_person_setting_the_device_pins_the_link(recorded: dict[str, Any], cli
     ingest_report(report(serial="ABC123", hostname="db01-new"))
     host.refresh_from_db()
     assert host.device_id == recorded["other"].pk
+
+
+def test_hosts_filter_by_their_linked_record(recorded: dict[str, Any], client: Any) -> None:
+    from cmdb.users.services import admin_ensure, token_create
+
+    ingest_report(report(serial="ABC123", hostname="db01"))
+    ingest_report(report(serial="NOPE", hostname="other"))
+    user, _ = admin_ensure("admin", "a@example.org", "pw-" + "x" * 20)
+    auth = {"HTTP_AUTHORIZATION": f"Token {token_create(user=user, write_enabled=False)[1]}"}
+    by_device = client.get(f"/api/discovery/hosts/?device_id={recorded['dev'].pk}", **auth).json()
+    assert [h["name"] for h in by_device["results"]] == ["db01"]
+    by_rule = client.get("/api/discovery/hosts/?link_rule=serial", **auth).json()
+    assert by_rule["count"] == 1
