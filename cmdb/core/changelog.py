@@ -261,9 +261,10 @@ def _chain_head(count: int) -> tuple[str, list[int] | None]:
 def _insert(records: list[ObjectChange], ids: list[int] | None = None) -> None:
     """Insert ``records`` in chain order (ids ascend with the chain), setting their ids.
 
-    Through COPY on PostgreSQL (:mod:`cmdb.core.copyinsert`): as array literals, psycopg
-    escapes each quote of the JSON payloads in Python, two thirds of the time a bulk API
-    create used to spend on its change log.
+    Through :mod:`cmdb.core.copyinsert` on PostgreSQL, with the ids ``_chain_head`` drew:
+    COPY for large batches (as array literals, psycopg escaped each quote of the JSON
+    payloads in Python, two thirds of the time a bulk API create used to spend on its
+    change log), one ``INSERT ... VALUES`` for the record or two of a single write.
     """
     copyinsert.insert(ObjectChange, records, batch_size=500, ids=ids)
 

@@ -39,7 +39,7 @@ _INT = frozenset({models.IntegerField, models.PositiveIntegerField, models.Posit
                   models.SmallIntegerField, models.BigIntegerField, models.PositiveBigIntegerField})
 _INT_KEYS = _INT | {models.AutoField, models.BigAutoField, models.SmallAutoField}
 
-#: Below this many rows the plain INSERT costs less than drawing ids first.
+#: Batches of at least this many rows take this module's path on PostgreSQL (every non-empty one).
 MIN_ROWS = 1
 #: Up to this many rows: one INSERT ... VALUES instead of drawing ids and a COPY.
 SMALL_ROWS = 8
