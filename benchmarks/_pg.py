@@ -30,18 +30,15 @@ def add_pg_arguments(parser: argparse.ArgumentParser, db_name: str) -> None:
 
 
 def _admin(args: argparse.Namespace) -> Any:
-    import psycopg
+    from benchmarks.api import pg_admin
 
-    return psycopg.connect(host=args.pg_host, port=args.pg_port, user=args.pg_user, dbname="postgres",
-                           autocommit=True)
+    return pg_admin(args)
 
 
 def recreate(args: argparse.Namespace) -> None:
-    from psycopg import sql
+    from benchmarks.api import recreate_database
 
-    with _admin(args) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(args.db_name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(args.db_name)))
+    recreate_database(args)
 
 
 def drop(args: argparse.Namespace) -> None:

@@ -43,6 +43,7 @@ import orjson
 import psycopg
 
 from benchmarks.api import (
+    children,
     cmdb_command,
     drop_database,
     free_port,
@@ -118,15 +119,6 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(stat.parent.name))
-    return out
-
-
 def cpu_snapshot(server_pid: int, conn: psycopg.Connection, db_name: str) -> dict[str, float]:
     """CPU seconds so far of the server (gunicorn master and workers), this client and the database's backends.
 
@@ -136,7 +128,7 @@ def cpu_snapshot(server_pid: int, conn: psycopg.Connection, db_name: str) -> dic
     pg_pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> "
                                           "pg_backend_pid()", [db_name]).fetchall()]
     own = os.times()
-    return {"server": sum(_proc_cpu(p) for p in [server_pid, *_children(server_pid)]),
+    return {"server": sum(_proc_cpu(p) for p in [server_pid, *children(server_pid)]),
             "client": own.user + own.system,
             "postgres": sum(_proc_cpu(p) for p in pg_pids)}
 
