@@ -47,3 +47,16 @@ class G:
         self.ids[name] = group.ci_id
         self.groups[name] = group
         return group.ci_id
+
+
+def portal_behind_core_pair() -> G:
+    """A portal service on a web server behind a 1-of-2 core switch pair: the stack of the CLI and page tests."""
+    g = G()
+    g.ci("core1")
+    g.ci("core2")
+    g.group("core-pair", 1, ["core1", "core2"])
+    g.ci("web")
+    g.service("portal")
+    g.edge("web", "connected_to", "core-pair")
+    g.edge("portal", "depends_on", "web")
+    return g

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from cmdb.software import metrics
 from cmdb.software.models import License, SoftwareInstallation, SoftwareProduct, SoftwareVersion
 
-from .graphs import G
+from .graphs import G, portal_behind_core_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -25,14 +25,7 @@ def run(*args: str) -> str:
 
 
 def test_impact_command_text_and_json() -> None:
-    g = G()
-    g.ci("core1")
-    g.ci("core2")
-    g.group("core-pair", 1, ["core1", "core2"])
-    g.ci("web")
-    g.service("portal")
-    g.edge("web", "connected_to", "core-pair")
-    g.edge("portal", "depends_on", "web")
+    portal_behind_core_pair()
     text = run("impact", "core1")
     assert "3 CIs affected (0 down, 3 degraded), 1 services" in text and "core1 > core-pair > web > portal" in text
     data = json.loads(run("impact", "core1", "core2", "--json"))

@@ -15,7 +15,7 @@ from cmdb.software.models import License, SoftwareInstallation, SoftwareProduct,
 from cmdb.tenancy.models import Tenant
 
 from ..users.test_permissions import grant
-from .graphs import G
+from .graphs import G, portal_behind_core_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -51,14 +51,7 @@ def test_compliance_page_and_csv(admin_client: Client) -> None:
 
 
 def test_impact_page_draws_the_graph_and_prints(admin_client: Client) -> None:
-    g = G()
-    g.ci("core1")
-    g.ci("core2")
-    g.group("core-pair", 1, ["core1", "core2"])
-    g.ci("web")
-    g.service("portal")
-    g.edge("web", "connected_to", "core-pair")
-    g.edge("portal", "depends_on", "web")
+    g = portal_behind_core_pair()
     page = admin_client.get("/services/impact/", {"ci": "core1 core2", "mode": "down"})
     html = page.content.decode()
     assert page.status_code == 200

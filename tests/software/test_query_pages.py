@@ -42,25 +42,6 @@ def scene() -> dict[str, Any]:
     return {"cs": cs, "hr": hr, "openssl": openssl, "versions": versions, "hosts": hosts}
 
 
-@pytest.fixture
-def grant(make_user: Any) -> Any:
-    """A logged-in client for a new user holding one object permission (optionally tenant-limited)."""
-    from django.test import Client
-
-    from cmdb.users.models import ObjectPermission
-
-    def make(username: str, object_types: list[str], actions: list[str], tenants: list[Any] = ()) -> Client:
-        user = make_user(username)
-        perm = ObjectPermission.objects.create(name=f"{username}-perm", object_types=object_types, actions=actions)
-        perm.users.add(user)
-        perm.tenants.add(*tenants)
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
-
-
 def names(html: str) -> set[str]:
     table = html[html.index('id="installations"'):html.index("</table>", html.index('id="installations"'))]
     return set(re.findall(r'<a href="/ci/\d+/">([^<]+)</a>', table))
