@@ -128,8 +128,8 @@ def note_many(objs: Iterable[models.Model], action: str, prechanges: dict[int, d
         note(obj, action, (prechanges or {}).get(obj.pk))
 
 
-def _tags_by_object(objs: list[models.Model]) -> dict[tuple[str, int], list[str]]:
-    """Fetch the tag slugs of many objects with one query per model."""
+def tags_by_object(objs: list[models.Model]) -> dict[tuple[str, int], list[str]]:
+    """Fetch the tag slugs of many objects with one query per model (for their ``snapshot(tags=...)``)."""
     by_model: dict[type[models.Model], list[Any]] = defaultdict(list)
     result: dict[tuple[str, int], list[str]] = {}
     for obj in objs:
@@ -159,7 +159,7 @@ def flush_pending(ctx: ChangeContext) -> None:
     # Records a service built itself go first (they describe writes made before the commit), all in one append.
     built, ctx.records = ctx.records, []
     alive = [p.obj for _key, p in pending if p.action != ChangeAction.DELETE]
-    tags = _tags_by_object(alive)
+    tags = tags_by_object(alive)
     records = built
     for (_label, pk), p in pending:
         post = None

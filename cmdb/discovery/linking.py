@@ -20,6 +20,7 @@ devices, say).  A link set by hand (``link_rule = "manual"``) is never changed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Q
@@ -53,26 +54,50 @@ def _pick_device(host: Host, rows: list[tuple[int, str, str]]) -> int | None:
     return rows[0][0] if len(rows) == 1 else None
 
 
+@dataclass
+class Candidates:
+    """Recorded devices by lower-case serial and VMs by lower-case name, for a set of hosts."""
+
+    devices: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
+    vms: dict[str, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, hosts: list[Host]) -> Candidates:
+        """At most two queries whatever the number of hosts (devices by serial, VMs by name)."""
+        out = cls()
+        serials = {s for h in hosts if h.is_virtual is not True for s in _serials(h)}
+        names = {n for h in hosts if h.is_virtual is not False for n in _names(h)}
+        if serials:
+            for row in Device.objects.filter(serial__in=serials).values_list("id", "serial", "manufacturer__name"):
+                out.devices.setdefault(row[1].lower(), []).append(row)
+        if names:
+            for pk, name in VirtualMachine.objects.filter(name__in=names).values_list("id", "name"):
+                out.vms.setdefault(name.lower(), []).append(pk)
+        return out
+
+    def match(self, host: Host) -> tuple[int | None, int | None, str]:
+        """(device id, virtual machine id, rule); rule is "" when nothing matched unambiguously."""
+        if host.serial and host.is_virtual is not True:
+            device = _pick_device(host, self.devices.get(host.serial.strip().lower(), []))
+            if device is not None:
+                return device, None, "serial"
+        if host.is_virtual is not False:
+            found = {pk for n in _names(host) for pk in self.vms.get(n.lower(), [])}
+            if len(found) == 1:
+                return None, found.pop(), "vm-name"
+        return None, None, ""
+
+
 def match(host: Host) -> tuple[int | None, int | None, str]:
     """(device id, virtual machine id, rule) for ``host``; rule is "" when nothing matched unambiguously."""
-    serials = _serials(host)
-    if serials and host.is_virtual is not True:
-        rows = list(Device.objects.filter(serial__in=serials).values_list("id", "serial", "manufacturer__name"))
-        device = _pick_device(host, rows)
-        if device is not None:
-            return device, None, "serial"
-    if host.is_virtual is not False:
-        vms = list(VirtualMachine.objects.filter(name__in=_names(host)).values_list("id", flat=True)[:2])
-        if len(vms) == 1:
-            return None, vms[0], "vm-name"
-    return None, None, ""
+    return Candidates.load([host]).match(host)
 
 
-def apply(host: Host) -> bool:
-    """Set ``host``'s link fields from :func:`match` (not saved); True if they changed."""
+def apply(host: Host, candidates: Candidates | None = None) -> bool:
+    """Set ``host``'s link fields from the match (not saved); True if they changed."""
     if host.link_rule == "manual":
         return False
-    device, vm, rule = match(host)
+    device, vm, rule = (candidates or Candidates.load([host])).match(host)
     if (host.device_id, host.virtual_machine_id, host.link_rule) == (device, vm, rule):
         return False
     host.device_id, host.virtual_machine_id, host.link_rule = device, vm, rule
@@ -82,41 +107,30 @@ def apply(host: Host) -> bool:
 def link_unlinked(progress: Any = None) -> int:
     """Link every host without a record that now matches one; returns how many were linked.
 
-    One query for the hosts, two per candidate set (devices by serial, VMs by name), all in
-    bulk; each linked host is saved through ``save()`` so its change is logged.
+    In bulk: one query for the hosts, at most two for the candidates, one for their tags,
+    one UPDATE, and one change record per changed host (attributed to ``discovery:linking``).
     """
+    from cmdb.core import changelog
+    from cmdb.core.choices import ChangeAction
     from cmdb.core.context import change_logging
 
     hosts = list(Host.objects.filter(device__isnull=True, virtual_machine__isnull=True)
                  .exclude(link_rule="manual"))
-    serials = {s for h in hosts if h.is_virtual is not True for s in _serials(h)}
-    names = {n for h in hosts if h.is_virtual is not False for n in _names(h)}
-    devices: dict[str, list[tuple[int, str, str]]] = {}
-    for row in Device.objects.filter(serial__in=serials).values_list("id", "serial", "manufacturer__name"):
-        devices.setdefault(row[1].lower(), []).append(row)
-    vms: dict[str, list[int]] = {}
-    for pk, name in VirtualMachine.objects.filter(name__in=names).values_list("id", "name"):
-        vms.setdefault(name.lower(), []).append(pk)
-    linked = 0
+    candidates = Candidates.load(hosts)
     with change_logging(source="discovery:linking"):
+        changed, pre = [], {}
+        tags = changelog.tags_by_object(hosts)
         for host in hosts:
             if progress is not None:
                 progress()
-            device = None
-            if host.serial and host.is_virtual is not True:
-                device = _pick_device(host, devices.get(host.serial.strip().lower(), []))
-            if device is not None:
-                host.device_id, host.link_rule = device, "serial"
-            elif host.is_virtual is not False:
-                found = {pk for n in _names(host) for pk in vms.get(n.lower(), [])}
-                if len(found) != 1:
-                    continue
-                host.virtual_machine_id, host.link_rule = found.pop(), "vm-name"
-            else:
-                continue
-            host.save()
-            linked += 1
-    return linked
+            before = host.snapshot(tags=tags.get((host._meta.label_lower, host.pk), []))
+            if apply(host, candidates):  # linked, or a rule left by a deleted record cleared
+                pre[host.pk] = before
+                changed.append(host)
+        if changed:
+            Host.objects.bulk_update(changed, ["device", "virtual_machine", "link_rule"])
+            changelog.note_many(changed, ChangeAction.UPDATE, pre)
+    return sum(1 for h in changed if h.device_id or h.virtual_machine_id)
 
 
 def hosts_for(obj: Any) -> Q | None:

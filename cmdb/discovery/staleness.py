@@ -31,7 +31,8 @@ def flag_stale(*, now: dt.datetime | None = None, days: int | None = None) -> in
                      .select_for_update())
         if not hosts:
             return 0
-        pre = {h.pk: h.snapshot(tags=[]) for h in hosts}
+        tags = changelog.tags_by_object(hosts)
+        pre = {h.pk: h.snapshot(tags=tags.get((h._meta.label_lower, h.pk), [])) for h in hosts}
         Host.objects.filter(pk__in=list(pre)).update(stale=True)
         for h in hosts:
             h.stale = True

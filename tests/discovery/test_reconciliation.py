@@ -148,6 +148,22 @@ def test_staleness_flags_never_deletes_and_is_exported() -> None:
     assert not Host.objects.get(ci_id=old.ci_id).stale
 
 
+def test_staleness_change_record_shows_only_the_flag_changing() -> None:
+    """A tagged host flagged stale: the record's before and after differ in ``stale`` alone (tags included)."""
+    from cmdb.extras.models import Tag
+
+    now = timezone.now()
+    old = ingest_report(report(serial="OLD", hostname="old"), now=now - dt.timedelta(days=45))
+    host = Host.objects.get(ci_id=old.ci_id)
+    host.tags.add(Tag.objects.create(name="lab", slug="lab"))
+    assert flag_stale(now=now) == 1
+    record = ObjectChange.objects.filter(changed_object_type=ContentType.objects.get_for_model(Host),
+                                         changed_object_id=host.pk, source="discovery:staleness").get()
+    changed = {k for k in record.postchange_data if record.prechange_data.get(k) != record.postchange_data[k]}
+    assert changed == {"stale"}
+    assert record.prechange_data["tags"] == ["lab"]
+
+
 def test_metrics_use_a_constant_number_of_queries(django_assert_max_num_queries: Any) -> None:
     for i in range(5):
         ingest_report(report(serial=f"S{i}", hostname=f"h{i}"))
