@@ -149,7 +149,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # "default" may be per process (it only saves work); "shared" is what every web process must agree on
 # (login throttling): Redis when configured, else a table in the database (cmdb.core.cache).
-_SHARED_CACHE_OPTIONS = {"MAX_ENTRIES": 1_000_000}  # the database cache culls beyond this; counters must stay
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
@@ -158,8 +157,9 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # The database cache culls entries beyond MAX_ENTRIES; flooding it must not wipe live counters.
         "shared": {"BACKEND": "cmdb.core.cache.SharedDatabaseCache", "LOCATION": "cmdb_cache",
-                   "OPTIONS": _SHARED_CACHE_OPTIONS},
+                   "OPTIONS": {"MAX_ENTRIES": 1_000_000}},
     }
 
 # Jobs (cmdb.jobs) through django-tasks: the database backend needs nothing but the database;
