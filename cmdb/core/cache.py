@@ -22,9 +22,10 @@ from django.utils import timezone
 #: The database cache's table (created by the migration users.0002, so that no extra setup step is needed).
 TABLE = "cmdb_cache"
 
-# INCRBY, and start the window's clock when the key is new: one round trip, atomic in Redis.
+# INCRBY (never below zero), and start the window's clock when the key is new: one round trip, atomic in Redis.
 _REDIS_HIT = """
 local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if n < 0 then redis.call('SET', KEYS[1], 0, 'KEEPTTL'); n = 0 end
 if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return n
 """
@@ -32,7 +33,8 @@ return n
 
 class SharedRedisCache(RedisCache):
     def hit(self, key: str, delta: int, window: int) -> int:
-        """Add ``delta`` to the counter ``key`` and return the new value; a new counter lives ``window`` seconds."""
+        """Add ``delta`` to the counter ``key`` (never below zero) and return the new value; a new counter
+        lives ``window`` seconds."""
         full = self.make_and_validate_key(key)
         client = self._cache.get_client(full, write=True)
         return int(client.eval(_REDIS_HIT, 1, full, int(delta), max(1, int(window))))
@@ -40,7 +42,8 @@ class SharedRedisCache(RedisCache):
 
 class SharedDatabaseCache(DatabaseCache):
     def hit(self, key: str, delta: int, window: int) -> int:
-        """Add ``delta`` to the counter ``key`` and return the new value; a new counter lives ``window`` seconds.
+        """Add ``delta`` to the counter ``key`` (never below zero) and return the new value; a new counter
+        lives ``window`` seconds.
 
         The row is created if missing (``ON CONFLICT DO NOTHING``, PostgreSQL and SQLite alike), then
         locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's write transactions are serial anyway),
@@ -61,15 +64,18 @@ class SharedDatabaseCache(DatabaseCache):
                 f"VALUES (%s, %s, %s) ON CONFLICT ({q('cache_key')}) DO NOTHING",
                 [full, self._encode(0), fresh_expiry],
             )
+            if cursor.rowcount == 1:  # a new counter: a moment to drop the ones whose window is over
+                cursor.execute(f"DELETE FROM {table} WHERE {q('expires')} < %s",  # noqa: S608 - quoted names
+                               [connection.ops.adapt_datetimefield_value(now)])
             cursor.execute(
                 f"SELECT {q('value')}, {q('expires')} FROM {table} WHERE {q('cache_key')} = %s{lock}",  # noqa: S608
                 [full],
             )
             value, expires = cursor.fetchone()
             if self._to_datetime(connection, expires) < now:
-                count, expiry = int(delta), fresh_expiry  # the old window is over: start a new one
+                count, expiry = max(0, int(delta)), fresh_expiry  # the old window is over: start a new one
             else:
-                count, expiry = self._decode(connection, value) + int(delta), expires
+                count, expiry = max(0, self._decode(connection, value) + int(delta)), expires
             cursor.execute(
                 f"UPDATE {table} SET {q('value')} = %s, {q('expires')} = %s "  # noqa: S608
                 f"WHERE {q('cache_key')} = %s",

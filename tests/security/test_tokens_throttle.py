@@ -5,17 +5,23 @@ own tokens, and login throttling that all web workers share (replayed against a 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import os
 import pickle
 import re
+import sqlite3
+import subprocess
+import sys
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import requests
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
@@ -260,12 +266,23 @@ def test_viewer_ui_offers_read_only_tokens(world: Any) -> None:
 # --- login throttling shared by all workers -------------------------------------------------
 
 
-def test_throttle_survives_a_fresh_worker(world: Any) -> None:
-    """The counters live in the shared cache, not in the process: a new worker's empty memory changes nothing."""
+def test_throttle_counts_live_outside_the_process(world: Any) -> None:
+    """The counters are in the shared store (the database or Redis), where another worker's own cache
+    connection reads them, not in this process's memory."""
+    from django.core.cache import CacheHandler
+    from django.test import RequestFactory
+
+    from cmdb.core.cache import SharedDatabaseCache, SharedRedisCache
+    from cmdb.ui import ratelimit
+
     client = Client()
     for _ in range(5):
         assert client.post("/login/", {"username": "alice", "password": "nope"}).status_code == 200
-    caches["default"].clear()  # what a freshly forked worker has in its own memory
+    another_worker = CacheHandler()["shared"]  # a new backend object, as a freshly started worker builds it
+    assert another_worker is not caches["shared"]
+    assert isinstance(another_worker, SharedDatabaseCache | SharedRedisCache)
+    user_key, ip_key = ratelimit._keys(RequestFactory().post("/login/"), "alice")
+    assert (another_worker.get(user_key), another_worker.get(ip_key)) == (5, 5)
     assert client.post("/login/", {"username": "alice", "password": PASSWORD}).status_code == 429
 
 
@@ -275,6 +292,9 @@ def test_shared_cache_hit_is_one_atomic_count(world: Any) -> None:
     assert shared.hit("probe", 1, 60) == 2
     assert shared.hit("probe", -1, 60) == 1
     assert shared.get("probe") == 1  # the ordinary cache API reads the same value
+    assert shared.hit("probe", -5, 60) == 0  # never below zero: no bonus attempts
+    assert shared.hit("other", -1, 60) == 0
+    assert shared.hit("other", 1, 60) == 1
 
 
 def test_successful_logins_give_back_the_ip_budget(world: Any, make_user: Any) -> None:
@@ -294,52 +314,82 @@ def _csrf_session(base: str) -> tuple[requests.Session, str]:
     return session, token.group(1)
 
 
-def _stored_counts(backend: str, redis_url: str | None) -> dict[str, int]:
-    if backend == "redis":
-        import redis
+class ServerCounters:
+    """Where the server under test keeps its login counters, to read and to clean them up: its database
+    cache table (PostgreSQL through this test's connection, or its own SQLite file), or Redis."""
 
-        client = redis.Redis.from_url(redis_url)
-        return {k.decode().split(":", 2)[2]: int(client.get(k)) for k in client.scan_iter("shared:*:login-attempts:*")}
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT cache_key, value FROM {TABLE} WHERE cache_key LIKE %s", ["%login-attempts:%"])  # noqa: S608
-        return {k.split(":", 2)[2]: pickle.loads(base64.b64decode(v)) for k, v in cursor.fetchall()}  # noqa: S301
+    def __init__(self, backend: str, *, redis_url: str | None = None, sqlite_file: Path | None = None) -> None:
+        self.backend, self.redis_url, self.sqlite_file = backend, redis_url, sqlite_file
 
-
-def _forget_counts(backend: str, redis_url: str | None) -> None:
-    if backend == "redis":
-        import redis
-
-        client = redis.Redis.from_url(redis_url)
-        for key in client.scan_iter("shared:*:login-attempts:*"):
-            client.delete(key)
-    else:
+    def _sql(self, statement: str) -> list[tuple[Any, ...]]:
+        if self.sqlite_file is not None:
+            with contextlib.closing(sqlite3.connect(self.sqlite_file)) as db, db:
+                return db.execute(statement.replace("%s", "?"), ["%login-attempts:%"]).fetchall()
         with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {TABLE} WHERE cache_key LIKE %s", ["%login-attempts:%"])  # noqa: S608
+            cursor.execute(statement, ["%login-attempts:%"])
+            return cursor.fetchall() if cursor.description else []
+
+    def read(self) -> dict[str, int]:
+        if self.backend == "redis":
+            client = redis.Redis.from_url(self.redis_url)
+            return {k.decode().split(":", 2)[2]: int(client.get(k)) for k in client.scan_iter(REDIS_PATTERN)}
+        rows = self._sql(f"SELECT cache_key, value FROM {TABLE} WHERE cache_key LIKE %s")  # noqa: S608
+        return {k.split(":", 2)[2]: pickle.loads(base64.b64decode(v)) for k, v in rows}  # noqa: S301 - our own rows
+
+    def forget(self) -> None:
+        if self.backend == "redis":
+            client = redis.Redis.from_url(self.redis_url)
+            for key in client.scan_iter(REDIS_PATTERN):
+                client.delete(key)
+        else:
+            self._sql(f"DELETE FROM {TABLE} WHERE cache_key LIKE %s")  # noqa: S608
+
+
+REDIS_PATTERN = "shared:*:login-attempts:*"
+
+
+def _password_hash() -> str:
+    """A real (slow) password hash, so that each evaluated attempt takes the time in which others could race
+    past it; the server uses Django's default hashers, whatever this test module's fast hasher is."""
+    hasher = PBKDF2PasswordHasher()
+    return hasher.encode(PASSWORD, hasher.salt())
+
+
+def _sqlite_instance(data_dir: Path, username: str) -> dict[str, str]:
+    """A fresh SQLite instance, as ``cmdb setup`` would make it (migrations create the cache table), with one user."""
+    env = server_env(CMDB_DATA_DIR=str(data_dir), DATABASE_URL=None, REDIS_URL=None, MFA_REQUIRED_GROUPS=None)
+    cmdb = [str(Path(sys.executable).parent / "cmdb")]
+    subprocess.run([*cmdb, "migrate", "--verbosity", "0"], env=env, check=True, timeout=600)
+    create = ("from django.contrib.auth import get_user_model; "
+              f"get_user_model().objects.create(username={username!r}, password={_password_hash()!r})")
+    subprocess.run([*cmdb, "shell", "-c", create], env=env, check=True, timeout=120)
+    return env
 
 
 @pytest.mark.live
-@pytest.mark.parametrize("backend", ["database", "redis"])
-def test_parallel_wrong_passwords_across_four_workers(transactional_db: Any, backend: str) -> None:
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite", "redis"])
+def test_parallel_wrong_passwords_across_four_workers(transactional_db: Any, tmp_path: Path, backend: str) -> None:
     """48 wrong-password logins for one user at the same moment, spread over 4 gunicorn workers:
-    exactly LOGIN_FAILURE_LIMIT (5) are evaluated, 43 get 429, and no attempt is lost from the count."""
-    database_url = postgres_url()
-    redis_url = None
-    if backend == "redis":
-        import redis
+    exactly LOGIN_FAILURE_LIMIT (5) are evaluated, 43 get 429, and no attempt is lost from the count.
 
-        redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-        try:
-            redis.Redis.from_url(redis_url, socket_timeout=2).ping()
-        except redis.exceptions.ConnectionError as exc:
-            pytest.skip(f"no Redis at {redis_url}: {exc}")
+    "postgresql" and "sqlite": no Redis, the counters are in the database cache; "redis": in Redis."""
     username = f"target-{uuid.uuid4().hex[:8]}"
-    # A real password hash, so that each evaluated attempt takes the time that lets others race past it.
-    # (the server uses Django's default hashers, whatever this test module's fast hasher is).
-    hasher = PBKDF2PasswordHasher()
-    get_user_model().objects.create(username=username, password=hasher.encode(PASSWORD, hasher.salt()))
-    env = server_env(DATABASE_URL=database_url, REDIS_URL=redis_url, LOGIN_FAILURE_LIMIT="5",
-                     LOGIN_FAILURE_WINDOW="900", MFA_REQUIRED_GROUPS=None, CMDB_TASK_BACKEND="database")
-    _forget_counts(backend, redis_url)
+    limits = {"LOGIN_FAILURE_LIMIT": "5", "LOGIN_FAILURE_WINDOW": "900", "CMDB_TASK_BACKEND": "database"}
+    if backend == "sqlite":
+        env = {**_sqlite_instance(tmp_path, username), **limits}
+        counters = ServerCounters(backend, sqlite_file=tmp_path / "cmdb.sqlite3")
+    else:
+        redis_url = None
+        if backend == "redis":
+            redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+            try:
+                redis.Redis.from_url(redis_url, socket_timeout=2).ping()
+            except redis.exceptions.ConnectionError as exc:
+                pytest.skip(f"no Redis at {redis_url}: {exc}")
+        env = server_env(DATABASE_URL=postgres_url(), REDIS_URL=redis_url, MFA_REQUIRED_GROUPS=None, **limits)
+        get_user_model().objects.create(username=username, password=_password_hash())
+        counters = ServerCounters(backend, redis_url=redis_url)
+    counters.forget()
     try:
         with cmdb_serve(env, workers=4) as (base, master):
             assert len(worker_pids(master)) == 4
@@ -359,7 +409,7 @@ def test_parallel_wrong_passwords_across_four_workers(transactional_db: Any, bac
             refused = [r for r in results if r.status_code == 429]
             assert len(evaluated) + len(refused) == 48, sorted({r.status_code for r in results})
             assert len(evaluated) == 5
-            counts = _stored_counts(backend, redis_url)
+            counts = counters.read()
             user_counts = [v for k, v in counts.items() if k.startswith("login-attempts:user:")]
             assert user_counts == [48]  # every attempt counted once: no increment lost to a race
             assert counts["login-attempts:ip:127.0.0.1"] == 5  # only the evaluated ones count for the address
@@ -369,4 +419,4 @@ def test_parallel_wrong_passwords_across_four_workers(transactional_db: Any, bac
                                                      "csrfmiddlewaretoken": csrf}, allow_redirects=False, timeout=60)
             assert r.status_code == 429
     finally:
-        _forget_counts(backend, redis_url)
+        counters.forget()
