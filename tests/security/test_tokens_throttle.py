@@ -166,6 +166,15 @@ def test_tenant_user_creates_read_write_token_for_themselves(world: Any) -> None
     assert r.status_code == 201 and r.json()["write_enabled"] is False
 
 
+def test_server_fields_cannot_be_set(world: Any) -> None:
+    r = world.a_api.post("/api/users/tokens/", {"last_used": "2001-01-01T00:00:00Z", "key_prefix": "deadbeef",
+                                                "key": "0" * 40, "created": "2001-01-01T00:00:00Z"}, format="json")
+    assert r.status_code == 201, r.content
+    token = Token.objects.get(pk=r.json()["id"])
+    assert token.last_used is None and token.key_prefix == r.json()["key"][:8] != "deadbeef"
+    assert r.json()["key"] != "0" * 40
+
+
 def test_read_only_user_gets_read_only_tokens_only(world: Any) -> None:
     viewer = APIClient()
     viewer.force_authenticate(world.viewer)  # a session-like caller: the viewer's own token is read-only

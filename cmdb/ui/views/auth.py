@@ -146,6 +146,7 @@ def mfa_view(request: HttpRequest) -> HttpResponse:
         if codes is None:
             form.add_error("code", "This code is not valid; check the time on your phone and try again.")
         else:
+            request.session.cycle_key()  # the session gains the second factor: give it a new id, as a login does
             otp_login(request, device)
             messages.success(request, "Two-factor authentication is on. Keep your recovery codes safe.")
     elif action == "recovery" and user.is_verified():

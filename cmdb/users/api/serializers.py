@@ -59,6 +59,7 @@ class TokenSerializer(BaseModelSerializer):
         fields = ["id", "url", "display", "user", "key", "key_prefix", "created", "expires", "last_used",
                   "write_enabled", "description", "allowed_ips"]
         brief_fields = ["id", "url", "display", "key_prefix", "write_enabled", "description"]
+        read_only_fields = ["last_used"]  # stamped by authentication, never by a client
 
     def validate_expires(self, value: Any) -> Any:
         if self.instance is None or value != self.instance.expires:
