@@ -62,7 +62,7 @@ class Command(BaseCommand):
             raise CommandError(f"--expires {opts['expires']!r} lies in the past; a token must expire in the future.")
         try:
             token, key = token_create(user=user, write_enabled=opts["write"], expires=expires,
-                                      description=opts["description"], allowed_ips=opts["allowed_ips"], source="cli")
+                                      description=opts["description"], allowed_ips=opts["allowed_ips"])
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         mode = "read-write" if token.write_enabled else "read-only"
