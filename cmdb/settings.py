@@ -97,7 +97,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "cmdb.core.middleware.ChangeLoggingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "cmdb.ui.middleware.UISecurityMiddleware",
+    "cmdb.ui.middleware.SessionSecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -147,10 +147,20 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# "default" may be per process (it only saves work); "shared" is what every web process must agree on
+# (login throttling): Redis when configured, else a table in the database (cmdb.core.cache).
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+        "shared": {"BACKEND": "cmdb.core.cache.SharedRedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "shared"},
+    }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # The database cache culls entries beyond MAX_ENTRIES; flooding it must not wipe live counters.
+        "shared": {"BACKEND": "cmdb.core.cache.SharedDatabaseCache", "LOCATION": "cmdb_cache",
+                   "OPTIONS": {"MAX_ENTRIES": 1_000_000}},
+    }
 
 # Jobs (cmdb.jobs) through django-tasks: the database backend needs nothing but the database;
 # with REDIS_URL the queue is RQ, so workers on any number of machines share it.

@@ -19,3 +19,9 @@ class UiConfig(AppConfig):
         from .views.auth import admin_login
 
         admin.site.login = admin_login
+        # Every login (the UI's, a test client's force_login, any future one) starts the session's lifetime.
+        from django.contrib.auth.signals import user_logged_in
+
+        from .middleware import session_started
+
+        user_logged_in.connect(session_started, dispatch_uid="cmdb.ui.session_started")

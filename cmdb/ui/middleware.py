@@ -1,19 +1,36 @@
-"""Web-UI guards: enforced MFA enrolment, idle session expiry, and a Content-Security-Policy.
+"""The session guard and the security headers, for every path: pages, the admin and the REST API.
 
-Paths under /api/ are left alone (tokens there, and DRF answers JSON).
+What a logged-in session may reach is decided here once, so that no path (a new app, the
+admin, the API used through the browser's session) can forget it:
+
+1. **Absolute lifetime.** A session ends ``SESSION_COOKIE_AGE`` seconds after its login,
+   however active it is; Django alone would extend it with every write to the session.
+2. **Idle expiry.** A session ends after ``SESSION_IDLE_TIMEOUT`` seconds without a request.
+3. **Second factor.** The session of a user who must use MFA (:func:`cmdb.ui.mfa.mfa_required`)
+   and has not completed it in this session reaches only enrolment and logout.
+
+Pages answer with a redirect (to the login or the enrolment page); paths under ``/api/``
+answer JSON: 401 for an ended session, 403 with ``"code": "mfa_required"`` for a missing
+second factor.  A request that carries an API token (``Authorization: Token …``) is decided
+by the token alone (:mod:`cmdb.users.authentication`): tokens hold no session, and whether a
+token may be created at all is checked when it is created (:mod:`cmdb.users.services`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import urlencode
+
+from cmdb.users.authentication import has_token_header
 
 from . import mfa
 
@@ -24,16 +41,29 @@ DEFAULT_CSP = (
 )
 #: Pages that stay reachable while an enrolment is enforced.
 _EXEMPT_NAMES = ("ui:mfa", "ui:logout", "ui:login", "ui:login_verify")
+#: Session keys: when the user logged in, and when the session was last used (both Unix seconds).
+AUTH_TIME = "auth_time"
+LAST_SEEN = "ui_last_seen"
+#: The last-seen stamp is rewritten at most this often, so that most requests do not save the session.
+_SEEN_RESOLUTION = 60
 
 
-class UISecurityMiddleware:
+def session_started(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    """``user_logged_in`` receiver: stamp the login time that the absolute lifetime counts from."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        now = int(time.time())
+        session[AUTH_TIME] = now
+        session[LAST_SEEN] = now
+
+
+class SessionSecurityMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
         self.csp = getattr(settings, "CONTENT_SECURITY_POLICY", DEFAULT_CSP)
-        self.idle = getattr(settings, "SESSION_IDLE_TIMEOUT", 0)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        early = None if request.path.startswith(("/api/", "/static/")) else self._guard(request)
+        early = None if request.path.startswith("/static/") else self._guard(request)
         response = early or self.get_response(request)
         # Swagger UI under /api/docs/ loads its own assets; the API's JSON needs no CSP.
         if self.csp and not request.path.startswith("/api/") and "Content-Security-Policy" not in response:
@@ -46,23 +76,49 @@ class UISecurityMiddleware:
         return response
 
     def _guard(self, request: HttpRequest) -> HttpResponse | None:
+        api = request.path.startswith("/api/")
+        if api and has_token_header(request):
+            return None
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return None
-        if self.idle:
-            now = int(time.time())
-            last = request.session.get("ui_last_seen", now)
-            if now - last > self.idle:
-                logout(request)
-                messages.info(request, "Your session expired after inactivity; please log in again.")
-                return redirect(f"{reverse('ui:login')}?next={request.path}")
-            if now - last > 60 or "ui_last_seen" not in request.session:
-                request.session["ui_last_seen"] = now  # written at most once a minute
-        exempt = {reverse(name) for name in _EXEMPT_NAMES}
-        if request.path in exempt or not mfa.mfa_required(user):
+        ended = self._ended(request)
+        if ended:
+            logout(request)
+            if api:
+                response = JsonResponse({"detail": f"{ended} Log in again.", "code": "session_expired"}, status=401)
+                response["WWW-Authenticate"] = "Token"
+                return response
+            messages.info(request, f"{ended} Please log in again.")
+            return redirect(f"{reverse('ui:login')}?{urlencode({'next': request.get_full_path()})}")
+        if not mfa.mfa_required(user) or user.is_verified():
             return None
-        if user.is_verified():
+        if request.path in {reverse(name) for name in _EXEMPT_NAMES}:
             return None
+        enrolled = mfa.has_device(user)
+        if api:
+            detail = ("This session was opened without your second factor: log out and log in again with your "
+                      "code." if enrolled else
+                      "Your account must use two-factor authentication: set it up at /user/security/ first.")
+            return JsonResponse({"detail": detail, "code": "mfa_required"}, status=403)
         if request.method == "GET":
-            messages.warning(request, "Your group requires two-factor authentication: set it up to continue.")
+            messages.warning(request, "This session was opened without your second factor: log out and log in "
+                             "again with your code." if enrolled else
+                             "Your group requires two-factor authentication: set it up to continue.")
         return redirect("ui:mfa")
+
+    @staticmethod
+    def _ended(request: HttpRequest) -> str | None:
+        """Why the session is over (absolute lifetime or idleness), or None; refreshes the last-seen stamp."""
+        session = request.session
+        now = int(time.time())
+        started = session.get(AUTH_TIME)
+        if not isinstance(started, int) or now - started > settings.SESSION_COOKIE_AGE:
+            return "Your session reached its maximum lifetime."
+        idle = getattr(settings, "SESSION_IDLE_TIMEOUT", 0)
+        last = session.get(LAST_SEEN, now)
+        if idle and now - last > idle:
+            return "Your session expired after inactivity."
+        if now - last >= _SEEN_RESOLUTION or LAST_SEEN not in session:
+            session[LAST_SEEN] = now
+        return None

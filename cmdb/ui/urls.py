@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 
 from .registry import all_views
-from .views import auth, dashboard, goto, objects, search
+from .views import auth, dashboard, goto, objects, search, tokens
 
 
 class AppLabelConverter:
@@ -30,6 +30,7 @@ urlpatterns = [
     path("login/verify/", auth.login_verify, name="login_verify"),
     path("logout/", auth.logout_view, name="logout"),
     path("user/security/", auth.mfa_view, name="mfa"),
+    path("user/tokens/", tokens.tokens_view, name="tokens"),
     path("search/", search.search_view, name="search"),
     path("ci/<int:ci_id>/", goto.ci_goto, name="ci"),
     path(_obj, objects.object_list, name="list"),

@@ -1,4 +1,9 @@
-"""Token authentication with NetBox's header (``Token <key>``) or ``Bearer <key>``."""
+"""Token authentication with NetBox's header (``Token <key>``) or ``Bearer <key>``.
+
+A request that carries such a header is decided by the token alone: the session guard
+(:mod:`cmdb.ui.middleware`) leaves it to this class, and a wrong key is refused here rather
+than falling back to the session cookie.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,35 @@ from rest_framework import authentication, exceptions
 from cmdb.core import rawload
 
 from .models import Token, hash_key
+from .networks import normalise_address
 
 _LAST_USED_GRACE = dt.timedelta(minutes=1)
+KEYWORDS = ("token", "bearer")
 
 
 def client_address(request: Any) -> str | None:
-    return request.META.get("REMOTE_ADDR")
+    """The peer's address, IPv4-mapped IPv6 (``::ffff:10.0.0.5``) reported as IPv4."""
+    return normalise_address(request.META.get("REMOTE_ADDR"))
+
+
+def has_token_header(request: Any) -> bool:
+    """Whether the request names a token, so that :class:`TokenAuthentication` alone decides who it is."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    parts = header.split(None, 1)
+    return bool(parts) and parts[0].lower() in KEYWORDS
+
+
+def second_factor_verified(request: Any) -> bool:
+    """Whether the request comes from a session that completed the second factor.
+
+    A token carries no second factor, whatever its user did when logging in elsewhere; a
+    session is verified once django-otp's login step ran for it (login code or enrolment).
+    """
+    if isinstance(getattr(request, "auth", None), Token):
+        return False
+    user = getattr(request, "user", None)
+    is_verified = getattr(user, "is_verified", None)
+    return bool(callable(is_verified) and is_verified())
 
 
 def token_with_user(digest: str) -> Token | None:
@@ -45,7 +73,7 @@ def token_with_user(digest: str) -> Token | None:
 
 
 class TokenAuthentication(authentication.BaseAuthentication):
-    keywords = ("token", "bearer")
+    keywords = KEYWORDS
 
     def authenticate(self, request: Any) -> tuple[Any, Token] | None:
         header = request.META.get("HTTP_AUTHORIZATION", "")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-import ipaddress
 import secrets
 
 from django.conf import settings
@@ -13,6 +13,8 @@ from django.db import models
 from django.utils import timezone
 
 from cmdb.core.models.base import ChangeLoggedModel
+
+from .networks import address_in_networks, parse_network
 
 
 def hash_key(key: str) -> str:
@@ -28,10 +30,18 @@ def validate_networks(value: list[str]) -> None:
     if not isinstance(value, list):
         raise ValidationError("Give a list of networks, e.g. [\"10.0.0.0/8\"].")
     for net in value:
+        if not isinstance(net, str):
+            raise ValidationError(f"{net!r} is not a network; give each one as a string, e.g. \"10.0.0.0/8\".")
         try:
-            ipaddress.ip_network(str(net), strict=False)
+            parse_network(net)
         except ValueError as exc:
             raise ValidationError(f"{net!r} is not a network.") from exc
+
+
+def validate_future(value: dt.datetime | None) -> None:
+    """A new or changed expiry must lie ahead: a token born expired is a mistake, never an intent."""
+    if value is not None and value <= timezone.now():
+        raise ValidationError("The expiry must lie in the future.")
 
 
 class Token(ChangeLoggedModel):
@@ -70,15 +80,8 @@ class Token(ChangeLoggedModel):
         return self.expires is not None and self.expires <= timezone.now()
 
     def allows_address(self, address: str | None) -> bool:
-        if not self.allowed_ips:
-            return True
-        if not address:
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in ipaddress.ip_network(net, strict=False) for net in self.allowed_ips)
+        """No networks: any address; else the client must lie in one (IPv4-mapped IPv6 counts as IPv4)."""
+        return not self.allowed_ips or address_in_networks(address, self.allowed_ips)
 
 
 class Action(models.TextChoices):

@@ -56,11 +56,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         username = form.cleaned_data["username"]
-        if ratelimit.is_blocked(request, username):
+        if not ratelimit.attempt(request, username):
             return _blocked(request, form, "ui/login.html")
         user = authenticate(request, username=username, password=form.cleaned_data["password"])
         if user is None:
-            ratelimit.record_failure(request, username)
             form.add_error(None, "Wrong user name or password.")
         elif mfa.has_device(user):
             request.session.cycle_key()
@@ -68,7 +67,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                                         "next": _next_url(request)}
             return redirect("ui:login_verify")
         else:
-            ratelimit.reset(request, username)
+            ratelimit.succeeded(request, username)
             login(request, user)
             return redirect(_next_url(request))
     return render(request, "ui/login.html", {"form": form, "next": _next_url(request)})
@@ -103,14 +102,13 @@ def login_verify(request: HttpRequest) -> HttpResponse:
         return redirect("ui:login")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if ratelimit.is_blocked(request, user.get_username()):
+        if not ratelimit.attempt(request, user.get_username()):
             return _blocked(request, form, "ui/login_verify.html")
         device = match_token(user, form.cleaned_data["code"].strip())
         if device is None:
-            ratelimit.record_failure(request, user.get_username())
             form.add_error("code", "This code is not valid.")
         else:
-            ratelimit.reset(request, user.get_username())
+            ratelimit.succeeded(request, user.get_username(), attempts=2)  # the password and this code
             del request.session[PENDING]
             user.backend = pending["backend"]
             login(request, user)
@@ -134,6 +132,12 @@ def mfa_view(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action") if request.method == "POST" else None
     codes: list[str] | None = None
     form = CodeForm(request.POST if action == "confirm" else None)
+    enrolled = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    if enrolled and not user.is_verified() and action in ("start", "confirm"):
+        # Replacing the authenticator needs the current one: else a stolen password and a session
+        # opened before the enrolment would be enough to take the second factor over.
+        messages.error(request, "Log in with your current code before setting up another authenticator.")
+        action = None
     if action == "start":
         mfa.totp_start(user)
     elif action == "confirm" and form.is_valid():
@@ -142,6 +146,7 @@ def mfa_view(request: HttpRequest) -> HttpResponse:
         if codes is None:
             form.add_error("code", "This code is not valid; check the time on your phone and try again.")
         else:
+            request.session.cycle_key()  # the session gains the second factor: give it a new id, as a login does
             otp_login(request, device)
             messages.success(request, "Two-factor authentication is on. Keep your recovery codes safe.")
     elif action == "recovery" and user.is_verified():
@@ -155,6 +160,7 @@ def mfa_view(request: HttpRequest) -> HttpResponse:
     pending = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     context = {
         "enabled": TOTPDevice.objects.filter(user=user, confirmed=True).exists(),
+        "verified": user.is_verified(),
         "required": mfa.mfa_required(user),
         "pending": pending,
         "qr": mfa.qr_svg(pending.config_url) if pending else None,

@@ -4,18 +4,18 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import QuerySet
-from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework import permissions, status
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cmdb.api.exceptions import django_errors
 from cmdb.api.viewsets import CMDBModelViewSet, ReadOnlyCMDBViewSet
-from cmdb.core.services import objects_update
 
+from ..authentication import second_factor_verified
 from ..filtersets import ObjectPermissionFilterSet, TokenFilterSet
 from ..models import ObjectPermission, Token
-from ..services import token_create
+from ..services import TokenRefused, token_issue, token_revoke, token_update
 from . import serializers
 
 
@@ -25,17 +25,38 @@ class UserViewSet(ReadOnlyCMDBViewSet):
     filterset_fields = ["username", "email", "is_active"]
 
 
+class OwnTokensPermission(permissions.BasePermission):
+    """Every signed-in user may manage their own tokens, whatever their grants on other models;
+    what a user may do with a token is decided by :mod:`cmdb.users.services`."""
+
+    message = "Authentication credentials were not provided."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not getattr(request.user, "is_authenticated", False):
+            return False
+        if request.method not in permissions.SAFE_METHODS and isinstance(request.auth, Token) \
+                and not request.auth.write_enabled:
+            self.message = "This token is read-only."
+            return False
+        return True
+
+
+def _refused(exc: TokenRefused) -> PermissionDenied:
+    return PermissionDenied({"detail": str(exc), "code": exc.code})
+
+
 class TokenViewSet(CMDBModelViewSet):
-    """Tokens: everyone sees and manages their own; only superusers see all."""
+    """Tokens: everyone lists, creates and revokes their own; administrators (superusers) all of them."""
 
     queryset = Token.objects.select_related("user")
     serializer_class = serializers.TokenSerializer
     filterset_class = TokenFilterSet
+    permission_classes = [OwnTokensPermission]
 
     def get_queryset(self) -> QuerySet:
-        qs = super().get_queryset()
         user = self.request.user
-        return qs if user.is_superuser else Token.objects.select_related("user").filter(user=user)
+        qs = Token.objects.select_related("user")
+        return qs if user.is_superuser else qs.filter(user=user)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         many = isinstance(request.data, list)  # a list is created all-or-nothing, like every endpoint
@@ -45,17 +66,24 @@ class TokenViewSet(CMDBModelViewSet):
         if not items:
             return Response({"non_field_errors": ["Send an object or a non-empty list of objects."]},
                             status=status.HTTP_400_BAD_REQUEST)
-        if not request.user.is_superuser and any(d["user"] != request.user for d in items):
-            return Response({"user": ["You may only create tokens for yourself."]}, status=status.HTTP_403_FORBIDDEN)
+        verified = second_factor_verified(request)
         tokens = []
-        with transaction.atomic():
-            for data in items:
-                owner = data.pop("user")
-                token, key = token_create(user=owner, actor=request.user, **data)
-                token._plain_key = key  # type: ignore[attr-defined]
-                tokens.append(token)
+        try:
+            with transaction.atomic():
+                for data in items:
+                    token, key = token_issue(actor=request.user, second_factor=verified, **data)
+                    token._plain_key = key  # type: ignore[attr-defined]
+                    tokens.append(token)
+        except TokenRefused as exc:
+            raise _refused(exc) from exc
         out = [self.get_serializer(t).data for t in tokens]
         return Response(out if many else out[0], status=status.HTTP_201_CREATED)
+
+    def _changes(self, token: Token, data: dict[str, Any]) -> dict[str, Any]:
+        owner = data.pop("user", None)
+        if owner is not None and owner.pk != token.user_id:
+            raise ValidationError({"user": ["A token's user cannot be changed; create a new token instead."]})
+        return data
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         partial = kwargs.pop("partial", False)
@@ -64,9 +92,37 @@ class TokenViewSet(CMDBModelViewSet):
             return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
         serializer = self.get_serializer(token, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        data = {k: v for k, v in serializer.validated_data.items() if k != "user"}
-        self._run(lambda: objects_update([token], [data], user=None))
+        changes = self._changes(token, dict(serializer.validated_data))
+        try:
+            token_update(token, changes, actor=request.user, second_factor=second_factor_verified(request))
+        except TokenRefused as exc:
+            raise _refused(exc) from exc
         return Response(self.get_serializer(token).data)
+
+    def bulk_update(self, request: Request, *args: Any, partial: bool = False, **kwargs: Any) -> Response:
+        data, tokens = self._bulk_instances()
+        validated = self._validate_many(data, tokens, partial=partial)
+        verified = second_factor_verified(request)
+        try:
+            with transaction.atomic():
+                for token, item in zip(tokens, validated, strict=True):
+                    token_update(token, self._changes(token, dict(item)), actor=request.user,
+                                 second_factor=verified)
+        except TokenRefused as exc:
+            raise _refused(exc) from exc
+        return Response([self.get_serializer(t).data for t in tokens])
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        token = self.get_queryset().filter(pk=self._pk(kwargs.get("pk"))).first()
+        if token is None:
+            raise NotFound()
+        token_revoke([token], actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def bulk_destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        _data, tokens = self._bulk_instances()
+        token_revoke(tokens, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ObjectPermissionViewSet(CMDBModelViewSet):

@@ -1,4 +1,8 @@
-"""Create, list and revoke API tokens from the command line."""
+"""Create, list and revoke API tokens from the command line.
+
+This is the operator's tool: whoever runs it already controls the server and its database, so it
+asks for no second factor (the API and the web UI do, see :mod:`cmdb.users.services`).
+"""
 
 from __future__ import annotations
 
@@ -54,6 +58,8 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"No user named {opts['username']!r}.")
         expires = parse_expiry(opts["expires"]) if opts["expires"] else None
+        if expires is not None and expires <= timezone.now():
+            raise CommandError(f"--expires {opts['expires']!r} lies in the past; a token must expire in the future.")
         try:
             token, key = token_create(user=user, write_enabled=opts["write"], expires=expires,
                                       description=opts["description"], allowed_ips=opts["allowed_ips"])
