@@ -48,6 +48,8 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from cmdb.core import changelog
@@ -289,11 +291,28 @@ def _syslog_sink() -> SyslogSink | None:
     address = str(getattr(settings, "AUDIT_CHECKPOINT_SYSLOG", "") or "")
     if not address:
         return None
-    return SyslogSink(address, getattr(settings, "AUDIT_CHECKPOINT_SYSLOG_FACILITY", "auth"))
+    try:
+        return SyslogSink(address, getattr(settings, "AUDIT_CHECKPOINT_SYSLOG_FACILITY", "auth"))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"CMDB_AUDIT_CHECKPOINT_SYSLOG: {exc}") from exc
 
 
 register_sink("file", _file_sink)
 register_sink("syslog", _syslog_sink)
+
+
+@checks.register(checks.Tags.security)
+def check_sinks(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Start-up check: the sinks are configured correctly, and at least one is readable by verify."""
+    try:
+        sinks = configured_sinks()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="cmdb.audit.E001")]
+    if not _readable(sinks):
+        return [checks.Warning("No readable audit checkpoint sink (CMDB_AUDIT_CHECKPOINT_FILE is empty): "
+                               "'cmdb audit verify' cannot detect a deleted tail of the change log.",
+                               id="cmdb.audit.W001")]
+    return []
 
 
 def _readable(sinks: Iterable[CheckpointSink]) -> list[Any]:
