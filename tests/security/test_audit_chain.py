@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import hmac
 import itertools
 import json
 import socket
@@ -228,7 +229,11 @@ def test_deleted_tail_is_reported_against_the_checkpoint(chain: list[int]) -> No
 
 
 def test_every_record_deleted_is_reported(chain: list[int]) -> None:
-    with triggers_off():
+    if connection.vendor == "postgresql":
+        # TRUNCATE fires no row trigger (and Django's test flush relies on it): verify has to catch it.
+        sql("SET CONSTRAINTS ALL IMMEDIATE")  # TRUNCATE refuses while deferred FK checks are pending
+        sql("TRUNCATE core_objectchange")
+    else:
         sql("DELETE FROM core_objectchange")
     result = changelog.verify()
     assert result.missing_tail
@@ -693,8 +698,12 @@ def test_no_sink_at_all_is_an_error(keys: dict[int, bytes], settings: Any) -> No
     settings.AUDIT_CHECKPOINT_FILE = ""
     with pytest.raises(CommandError, match="no checkpoint sink is configured"):
         call_command("audit", "checkpoint", stdout=StringIO())
-    _out, error = verify_command()
-    assert not error  # verify still checks the chain, and says a tail cannot be checked
+    factories.site("Zittau")
+    err = StringIO()
+    call_command("audit", "verify", stdout=StringIO(), stderr=err)  # the chain is still checked...
+    assert "a deleted tail cannot be detected" in err.getvalue()  # ...and the missing checkpoint said
+    with pytest.raises(CommandError, match="none was found"):
+        call_command("audit", "verify", "--require-checkpoint", stdout=StringIO(), stderr=StringIO())
 
 
 class MemorySink:
@@ -823,3 +832,7 @@ def test_hmac_is_not_sha256(chain: list[int]) -> None:
                "postchange_data": row.postchange_data}
     assert row.data_digest != hashlib.sha256(row.salt.encode() + changelog.canonical(payload)).hexdigest()
     assert row.data_digest == changelog.data_digest(row.salt, row, KEY_1)
+    # Standard HMAC-SHA256, whatever the key's length (the change log precomputes its padded states).
+    for key in (KEY_1, b"k" * 64, b"long" * 40):
+        for message in (b"", b"x", b"y" * 1000):
+            assert changelog.hmac_sha256(key, message) == hmac.digest(key, message, "sha256").hex()

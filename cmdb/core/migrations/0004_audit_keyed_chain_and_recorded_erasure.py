@@ -17,6 +17,7 @@ because it cannot carry a valid HMAC without the audit key.
 """
 
 from django.db import migrations, models
+from django.db.migrations.exceptions import IrreversibleError
 
 ROW_TRIGGER = r"""
 CREATE OR REPLACE FUNCTION core_objectchange_append_only() RETURNS trigger AS $$
@@ -105,8 +106,15 @@ def forwards(apps, schema_editor):
 
 
 def backwards(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM core_objectchange WHERE key_version > 0 OR action = 'erase'")
+        (keyed,) = cursor.fetchone()
+    if keyed:
+        # Dropping key_version would turn these records into unverifiable "legacy" ones.
+        raise IrreversibleError(f"{keyed} change records are signed with an audit key or record an erasure; "
+                                "the code before core/0004 cannot verify them, so this migration is not reversed.")
     if schema_editor.connection.vendor == "postgresql":
-        # Back to 0003's row trigger (0003 re-creates its function when migrated again).
+        # Back to 0003's row trigger alone.
         schema_editor.execute(DROP)
         from importlib import import_module
 

@@ -24,6 +24,8 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         verify = sub.add_parser("verify", help="check every change record against the chain and the checkpoints")
         verify.add_argument("--quiet", action="store_true", help="no progress bar")
+        verify.add_argument("--require-checkpoint", action="store_true",
+                            help="fail when there is no checkpoint to compare with (for monitoring)")
         sub.add_parser("checkpoint", help="write a checkpoint of the chain head to every configured sink")
         erase = sub.add_parser("erase", help="blank the personal data of change records and record the erasure")
         target = erase.add_mutually_exclusive_group(required=True)
@@ -48,6 +50,8 @@ class Command(BaseCommand):
             result = changelog.verify(progress=bar)
         for note in result.notes:
             self.stderr.write(f"Note: {note}.")
+        if result.ok and opts["require_checkpoint"] and result.checkpoint is None:
+            raise CommandError("Change log NOT VERIFIED against a checkpoint: none was found (--require-checkpoint).")
         if not result.ok:
             if result.broken_id is not None:
                 head = (f"Change log BROKEN at object change #{result.broken_id} "
