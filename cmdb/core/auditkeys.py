@@ -126,9 +126,9 @@ def load_keys(environ: Mapping[str, str], data_dir: Path) -> tuple[dict[int, byt
     file_setting = environ.get("CMDB_AUDIT_KEY_FILE", "").strip()
     if file_setting or not sources:
         path = Path(file_setting) if file_setting else data_dir / DEFAULT_FILE_NAME
-        if not file_setting:
-            ensure_key_file(path)
         try:
+            if not file_setting:
+                ensure_key_file(path)
             text = path.read_text()
         except OSError as exc:
             raise AuditKeyError(f"CMDB_AUDIT_KEY_FILE: cannot read {path}: {exc.strerror}.") from exc

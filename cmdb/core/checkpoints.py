@@ -212,7 +212,19 @@ class FileSink:
 
 
 class _RaisingSysLogHandler(logging.handlers.SysLogHandler):
-    """A handler whose send errors reach the caller instead of being printed to stderr."""
+    """A handler whose send errors reach the caller instead of being printed to stderr, and whose
+    sockets time out: a log host that does not answer must not stall the scheduler."""
+
+    timeout = 5.0
+
+    def createSocket(self) -> None:
+        if isinstance(self.address, tuple) and self.socktype == socket.SOCK_STREAM:
+            self.unixsocket = False
+            self.socket = socket.create_connection(self.address, timeout=self.timeout)
+            return
+        super().createSocket()
+        if self.socket is not None:
+            self.socket.settimeout(self.timeout)
 
     def handleError(self, record: logging.LogRecord) -> None:
         raise  # the error emit() is handling
