@@ -1,4 +1,4 @@
-"""The change log against an attacker with database access (issue 12, finding 5).
+"""The change log against an attacker with database access.
 
 The attacker writes SQL directly.  On PostgreSQL each attack first shows that the triggers
 refuse it, then does what a superuser would: ``ALTER TABLE ... DISABLE TRIGGER USER``.  On
