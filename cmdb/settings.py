@@ -256,6 +256,24 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
 
+# The change log's chain (cmdb.core.changelog): HMAC keys by version, never stored in the database; see
+# cmdb/core/auditkeys.py and docs/security.md.  Checkpoints of the chain head go to every configured sink:
+# an append-only file ("" turns it off), syslog ("udp://host:514", "tcp://host:601", "unix:/dev/log"; "" off),
+# and sinks other apps register (cmdb.core.checkpoints.register_sink).  The scheduler writes one every
+# CMDB_AUDIT_CHECKPOINT_INTERVAL seconds (0: never) when the chain has grown; `cmdb audit checkpoint` on demand.
+try:
+    from cmdb.core.auditkeys import AuditKeyError, load_keys
+
+    AUDIT_KEYS, AUDIT_KEY_SOURCE = load_keys(os.environ, DATA_DIR)
+except AuditKeyError as _exc:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(str(_exc)) from None
+AUDIT_CHECKPOINT_FILE = os.environ.get("CMDB_AUDIT_CHECKPOINT_FILE", str(DATA_DIR / "audit-checkpoints.log"))
+AUDIT_CHECKPOINT_SYSLOG = os.environ.get("CMDB_AUDIT_CHECKPOINT_SYSLOG", "")
+AUDIT_CHECKPOINT_SYSLOG_FACILITY = os.environ.get("CMDB_AUDIT_CHECKPOINT_SYSLOG_FACILITY", "auth")
+AUDIT_CHECKPOINT_INTERVAL = int(os.environ.get("CMDB_AUDIT_CHECKPOINT_INTERVAL", 600))
+
 # Monitoring (cmdb.monitoring): /metrics answers a valid API token, or without one any client whose
 # address is in these comma-separated networks (e.g. the Prometheus server's, "10.0.5.0/24").
 METRICS_ALLOWED_NETWORKS = _env_list("METRICS_ALLOWED_NETWORKS", "")

@@ -36,6 +36,14 @@ def _fresh_custom_field_definitions() -> Any:
     _clear()
 
 
+@pytest.fixture(autouse=True)
+def _private_audit_checkpoints(settings: Any, tmp_path: Any) -> None:
+    """Each test's checkpoints in its own file: a checkpoint of another test's database would make
+    ``cmdb audit verify`` report a foreign or deleted chain."""
+    settings.AUDIT_CHECKPOINT_FILE = str(tmp_path / "audit-checkpoints.log")
+    settings.AUDIT_CHECKPOINT_SYSLOG = ""
+
+
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., Any]:
     from django.contrib.auth import get_user_model

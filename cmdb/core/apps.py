@@ -7,4 +7,4 @@ class CoreConfig(AppConfig):
     verbose_name = "CMDB core"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the change-log receivers)
+        from . import checkpoints, signals  # noqa: F401  (change-log receivers; the audit sinks' system check)

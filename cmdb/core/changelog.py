@@ -6,21 +6,34 @@ transaction is about to commit, :func:`flush_pending` snapshots the final
 state of every noted object and :func:`append` writes all records at once,
 each hash linked to the one before.  Appends are serialized (an advisory lock
 on PostgreSQL, the write lock on SQLite) so the chain never forks.
+
+Each record is authenticated with HMAC-SHA256 under the current audit key
+(:mod:`cmdb.core.auditkeys`, a secret outside the database) and stores that
+key's version, so someone who can write to the database cannot recompute a
+valid chain after rewriting a record.  Records from before keys existed carry
+version 0 and keep verifying with the plain SHA-256 they were written with,
+but only at the start of the chain: a version-0 record after a keyed one is a
+forgery.  :func:`verify` walks the chain, checks that every erased record is
+named by an erasure record (:mod:`cmdb.core.erasure`) and compares the chain
+with the checkpoints written outside the database (:mod:`cmdb.core.checkpoints`),
+which is what reveals a deleted tail.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import orjson
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection, models, transaction
@@ -31,9 +44,17 @@ from cmdb.core.choices import ChangeAction
 from cmdb.core.context import ChangeContext, current
 from cmdb.core.models.changelog import ObjectChange
 
+if TYPE_CHECKING:
+    from cmdb.core.checkpoints import Checkpoint, CheckpointLog
+
 GENESIS = "0" * 64
 ERASED_REPR = "[erased]"
+#: Key of the erased record ids in an erasure record's ``postchange_data``.
+ERASURE_LIST = "erased"
 _LOCK_ID = 0x434D4442  # "CMDB"
+# Domain separation: the same key authenticates payload digests, chain links and checkpoints.
+_DATA_TAG = b"cmdb.audit.data\x00"
+_LINK_TAG = b"cmdb.audit.link\x00"
 
 
 @dataclass
@@ -69,17 +90,63 @@ def _as_stored(value: Any) -> Any:
     return value
 
 
-def data_digest(salt: str, change: ObjectChange) -> str:
+def audit_keys() -> dict[int, bytes]:
+    """The configured chain keys by version (``settings.AUDIT_KEYS``, see :mod:`cmdb.core.auditkeys`)."""
+    return settings.AUDIT_KEYS
+
+
+def current_key() -> tuple[int, bytes]:
+    """The version and key that sign new records: the highest configured version."""
+    keys = audit_keys()
+    version = max(keys)
+    return version, keys[version]
+
+
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+@functools.lru_cache(maxsize=16)
+def _pads(key: bytes) -> tuple[Any, Any]:
+    """SHA-256 states after HMAC's padded inner and outer key blocks (RFC 2104), computed once per key.
+
+    ``hmac.digest`` sets up an OpenSSL MAC context per call, which costs about twice a
+    record's SHA-256; copying these states makes the keyed chain cost about what the
+    unkeyed one did.  The result is standard HMAC-SHA256 (the tests compare it with ``hmac``).
+    """
+    block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    return hashlib.sha256(block.translate(_IPAD)), hashlib.sha256(block.translate(_OPAD))
+
+
+def hmac_sha256(key: bytes, message: bytes) -> str:
+    inner0, outer0 = _pads(key)
+    inner = inner0.copy()
+    inner.update(message)
+    outer = outer0.copy()
+    outer.update(inner.digest())
+    return outer.hexdigest()
+
+
+def data_digest(salt: str, change: ObjectChange, key: bytes | None = None) -> str:
+    """Digest of the erasable payload; keyed (HMAC) unless ``key`` is None (legacy records).
+
+    Keyed, the digest also keeps an erased payload from being guessed: with the salt in
+    the row, a plain hash of a short payload could be brute-forced by anyone reading it.
+    """
     payload = {
         "user_name": change.user_name,
         "object_repr": change.object_repr,
         "prechange_data": change.prechange_data,
         "postchange_data": change.postchange_data,
     }
-    return hashlib.sha256(salt.encode() + canonical(payload)).hexdigest()
+    message = salt.encode() + canonical(payload)
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac_sha256(key, _DATA_TAG + message)
 
 
-def link_hash(prev_hash: str, change: ObjectChange) -> str:
+def link_hash(prev_hash: str, change: ObjectChange, key: bytes | None = None) -> str:
+    """The record's chain hash over the previous one and its columns; keyed unless ``key`` is None."""
     fields = [
         prev_hash,
         change.time.astimezone(dt.UTC).isoformat(),
@@ -94,7 +161,10 @@ def link_hash(prev_hash: str, change: ObjectChange) -> str:
         str(change.tenant_id or ""),
         change.data_digest,
     ]
-    return hashlib.sha256("|".join(fields).encode()).hexdigest()
+    if key is None:
+        return hashlib.sha256("|".join(fields).encode()).hexdigest()
+    fields.append(str(change.key_version))
+    return hmac_sha256(key, _LINK_TAG + "|".join(fields).encode())
 
 
 def note(obj: models.Model, action: str, prechange: dict[str, Any] | None) -> None:
@@ -226,14 +296,16 @@ def append(records: list[ObjectChange]) -> list[ObjectChange]:
         _lock()
         prev, ids = _chain_head(len(records))
         now = timezone.now()
+        version, key = current_key()
         for record in records:
             record.time = now
             record.prechange_data = _as_stored(record.prechange_data)
             record.postchange_data = _as_stored(record.postchange_data)
             record.salt = secrets.token_hex(16)
-            record.data_digest = data_digest(record.salt, record)
+            record.key_version = version
+            record.data_digest = data_digest(record.salt, record, key)
             record.prev_hash = prev
-            record.chain_hash = link_hash(prev, record)
+            record.chain_hash = link_hash(prev, record, key)
             prev = record.chain_hash
         _insert(records, ids)
     return records
@@ -269,15 +341,46 @@ def _insert(records: list[ObjectChange], ids: list[int] | None = None) -> None:
     copyinsert.insert(ObjectChange, records, batch_size=500, ids=ids)
 
 
+
 @dataclass
 class VerifyResult:
+    """What :func:`verify` found.  ``ok`` only when there is no problem at all.
+
+    ``broken_id``/``broken_time`` name the first record that does not fit (``reason`` says
+    why); a problem that is not one record (a deleted tail, a forged checkpoint line) has
+    no ``broken_id``.  ``problems`` lists every problem found, the record's first.
+    """
+
     checked: int
     broken_id: int | None = None
     reason: str = ""
+    broken_time: dt.datetime | None = None
+    problems: list[str] = field(default_factory=list)
+    #: Last record id in the database (0: empty) and the latest checkpoint compared against.
+    last_id: int = 0
+    checkpoint: Checkpoint | None = None
+    missing_tail: bool = False
+    #: Records after the latest checkpoint, which no checkpoint covers yet.
+    after_checkpoint: int = 0
+    erasures: int = 0
+    erased: int = 0
+    #: Records per key version (0: legacy).
+    key_versions: dict[int, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.broken_id is None
+        return not self.problems
+
+    def fail(self, problem: str, row: ObjectChange | None = None) -> None:
+        if row is not None and self.broken_id is None:
+            self.broken_id, self.broken_time = row.id, row.time
+            self.reason = problem
+            self.problems.insert(0, problem)
+            return
+        if not self.reason:
+            self.reason = problem
+        self.problems.append(problem)
 
 
 def _iter_chain(batch: int = 2000) -> Iterator[ObjectChange]:
@@ -295,34 +398,140 @@ def _is_blank(row: ObjectChange) -> bool:
             and row.prechange_data is None and row.postchange_data is None)
 
 
-def verify(progress: Any = None) -> VerifyResult:
-    """Walk the chain from the start and report the first row that does not fit."""
-    prev = GENESIS
-    checked = 0
-    for row in _iter_chain():
-        if row.prev_hash != prev:
-            return VerifyResult(
-                checked, row.id, "previous-hash link does not match the row before (row removed or reordered)"
-            )
-        if not row.erased and data_digest(row.salt, row) != row.data_digest:
-            return VerifyResult(checked, row.id, "data differs from its digest (before/after, user or object altered)")
-        if row.erased and not _is_blank(row):
+def erasure_list(row: ObjectChange) -> list[int] | None:
+    """The record ids an erasure record names, or None if its payload is not a valid list."""
+    data = row.postchange_data
+    ids = data.get(ERASURE_LIST) if isinstance(data, dict) else None
+    if not isinstance(ids, list) or not all(type(i) is int and 0 < i < row.id for i in ids):
+        return None
+    return ids
+
+
+def _row_problem(row: ObjectChange, prev: str, keys: dict[int, bytes], keyed_before: bool) -> str | None:
+    """Why ``row`` does not fit after a record whose hash is ``prev`` (None if it fits)."""
+    if row.prev_hash != prev:
+        return "previous-hash link does not match the row before (row removed or reordered)"
+    key: bytes | None = None
+    if row.key_version == 0:
+        if keyed_before:
+            return ("written with the legacy unkeyed scheme (key version 0) after records signed with the audit "
+                    "key; legacy records exist only before the first keyed one, so this one was forged")
+    else:
+        key = keys.get(row.key_version)
+        if key is None:
+            return (f"signed with audit key version {row.key_version}, which is not configured "
+                    f"({settings.AUDIT_KEY_SOURCE}): the key was removed, so this record cannot be verified")
+    if row.erased:
+        if not _is_blank(row):
             # Erasure skips the digest, so the erased flag must not hide rewritten data.
-            return VerifyResult(checked, row.id, "row is marked erased but still carries data")
-        if link_hash(prev, row) != row.chain_hash:
-            return VerifyResult(
-                checked, row.id,
-                "row hash does not match its columns (time, action, object, user, tenant or digest altered)",
-            )
+            return "row is marked erased but still carries data"
+        if row.action == ChangeAction.ERASE:
+            return "an erasure record is marked erased (erasure records are never erased)"
+    elif data_digest(row.salt, row, key) != row.data_digest:
+        return "data differs from its digest (before/after, user or object altered)"
+    if link_hash(prev, row, key) != row.chain_hash:
+        return ("row hash does not match its columns (time, action, object, user, tenant or digest altered, "
+                "or the hash was recomputed without the audit key)")
+    if row.action == ChangeAction.ERASE and not row.erased and erasure_list(row) is None:
+        return "erasure record does not name the records it erased"
+    return None
+
+
+def verify(progress: Any = None, checkpoints: CheckpointLog | None = None) -> VerifyResult:
+    """Walk the chain from the start and report the first record that does not fit, then the rest.
+
+    Checks per record: the link to the one before, the key version (configured; legacy only
+    before the first keyed record), the payload digest (or, for an erased record, that it is
+    blank), the chain hash, and any checkpoint naming it.  After the walk: every erased record
+    is named by an erasure record, and the database reaches the latest checkpoint (a deleted
+    tail).  ``checkpoints`` defaults to what the configured sinks hold.
+    """
+    from cmdb.core import checkpoints as cps
+
+    log = cps.read_checkpoints() if checkpoints is None else checkpoints
+    result = VerifyResult(0)
+    keys = audit_keys()
+    latest = log.latest()
+    result.checkpoint = latest
+    trusted: dict[int, list[Checkpoint]] = defaultdict(list)
+    prev, anchor, keyed = GENESIS, None, False
+    erased_rows: list[ObjectChange] = []
+    covered: set[int] = set()
+    seen_checkpointed: set[int] = set()
+    broken = False
+    for row in _iter_chain():
+        if anchor is None:
+            anchor = row.chain_hash
+            for cp in log.checkpoints:
+                if cp.anchor == anchor and cp.id:
+                    trusted[cp.id].append(cp)
+        result.last_id = row.id
+        if broken:
+            continue  # past a break nothing is verifiable; the walk only finds the last id
+        problem = _row_problem(row, prev, keys, keyed)
+        if problem is None:
+            for cp in trusted.get(row.id, ()):
+                seen_checkpointed.add(row.id)
+                if cp.hash != row.chain_hash:
+                    problem = (f"does not match checkpoint #{cp.n} (hash {cp.hash}, written {cp.written}): the "
+                               "chain was rewritten after the checkpoint")
+                    break
+        if problem is not None:
+            result.fail(problem, row)
+            broken = True
+            continue
+        if row.erased:
+            erased_rows.append(row)
+        elif row.action == ChangeAction.ERASE:
+            result.erasures += 1
+            covered.update(erasure_list(row) or ())
+        if latest is not None and row.id > latest.id:
+            result.after_checkpoint += 1
+        keyed = keyed or row.key_version > 0
+        result.key_versions[row.key_version] = result.key_versions.get(row.key_version, 0) + 1
         prev = row.chain_hash
-        checked += 1
+        result.checked += 1
         if progress is not None:
             progress.update(1)
-    return VerifyResult(checked)
+    result.erased = len(erased_rows)
+    if not broken:
+        for row in erased_rows:
+            if row.id not in covered:
+                result.fail("marked erased, but no erasure record names it: its data was blanked behind the "
+                            "erasure service's back (every erasure is recorded, see 'cmdb audit erase')", row)
+                break
+    _compare_with_checkpoints(result, log, anchor or GENESIS, trusted, seen_checkpointed)
+    return result
 
 
-def erase_personal_data(change_ids: Iterable[int]) -> int:
-    """Blank the payload of change records (GDPR erasure) without breaking the chain."""
-    return ObjectChange.objects.filter(id__in=list(change_ids)).update(
-        erased=True, user_name="", object_repr=ERASED_REPR, prechange_data=None, postchange_data=None
-    )
+def _compare_with_checkpoints(result: VerifyResult, log: CheckpointLog, anchor: str,
+                              trusted: dict[int, list[Checkpoint]], seen: set[int]) -> None:
+    """The checks that need the checkpoints: a deleted tail, a rewritten start, a missing record."""
+    result.problems.extend(log.problems)
+    if log.problems and not result.reason:
+        result.reason = log.problems[0]
+    latest = log.latest()
+    if latest is None:
+        result.notes.append("no checkpoint to compare with" + (f" in {', '.join(log.sources)}" if log.sources else
+                            " (no readable checkpoint sink is configured)")
+                            + ": a deleted tail cannot be detected; run 'cmdb audit checkpoint'")
+        return
+    where = f"checkpoint #{latest.n} at id {latest.id} hash {latest.hash} (written {latest.written})"
+    if latest.id and not result.last_id:
+        result.missing_tail = True
+        result.fail(f"{where}, database has no change records: they were deleted")
+        return
+    if latest.id and latest.anchor != anchor:
+        result.fail(f"{where} belongs to a chain that starts with hash {latest.anchor}, but this database's "
+                    f"starts with {anchor}: the chain was rewritten from its start (or the checkpoint file is "
+                    "another instance's)")
+        return
+    if latest.id > result.last_id:
+        result.missing_tail = True
+        result.fail(f"{where}, database ends at id {result.last_id}: the records after it were deleted")
+        return
+    if result.broken_id is None:
+        missing = sorted(i for i in trusted if i not in seen and i <= result.last_id)
+        if missing:
+            cp = trusted[missing[0]][0]
+            result.fail(f"record #{cp.id}, named by checkpoint #{cp.n} (hash {cp.hash}), is missing")

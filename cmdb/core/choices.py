@@ -24,3 +24,5 @@ class ChangeAction(models.TextChoices):
     CREATE = "create", "Created"
     UPDATE = "update", "Updated"
     DELETE = "delete", "Deleted"
+    #: A record of an erasure: which change records had their personal data blanked, by whom and why.
+    ERASE = "erase", "Erased"

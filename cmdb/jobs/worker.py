@@ -18,6 +18,8 @@ import uuid
 from django.db import close_old_connections, connection
 from django_tasks import task_backends
 
+from cmdb.core.checkpoints import checkpoint_if_due
+
 from .retention import housekeeping
 from .scheduler import scheduler_tick
 
@@ -44,6 +46,7 @@ def scheduler_loop(holder: str, interval: float, stop: threading.Event) -> None:
                 purged = housekeeping(holder)
                 if purged is not None:
                     logger.info("housekeeping: %s", purged.line())
+                checkpoint_if_due(holder)
             except Exception:
                 logger.exception("scheduler tick failed; retrying next interval")
             finally:
@@ -84,6 +87,7 @@ def run_worker(*, burst: bool = False, scheduler: bool = True, tasks: bool = Tru
     if scheduler and burst:
         scheduler_tick(holder=holder, ttl=interval * 3)
         housekeeping(holder)
+        checkpoint_if_due(holder)
     elif scheduler:
         thread = threading.Thread(target=scheduler_loop, args=(holder, interval, stop), daemon=True)
         thread.start()

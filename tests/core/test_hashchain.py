@@ -17,15 +17,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from cmdb.core import bulk, changelog
+from cmdb.core import bulk, changelog, erasure
 from cmdb.core.context import change_logging
 from cmdb.core.models import ObjectChange
 from cmdb.dcim.models import Site
 from cmdb.extras.models import Tag
 
 pytestmark = pytest.mark.django_db
-
-TRIGGER = "core_objectchange_append_only"
 
 
 def raw(sql: str, params: tuple | list = ()) -> None:
@@ -47,18 +45,18 @@ def refused(sql: str, params: tuple | list = ()) -> bool:
 def tamper(sql: str, params: tuple | list = (), *, trigger_refuses: bool = True) -> None:
     """Edit the change log behind the application's back.
 
-    On PostgreSQL, when ``trigger_refuses``, first prove the append-only trigger refuses the
-    statement, then run it with the trigger disabled (restored afterwards; the test's
-    transaction rolls the ALTER back anyway).
+    On PostgreSQL, when ``trigger_refuses``, first prove the append-only triggers refuse the
+    statement, then run it with them disabled (restored afterwards; the test's transaction
+    rolls the ALTER back anyway).
     """
     if connection.vendor == "postgresql" and trigger_refuses:
         assert refused(sql, params), f"the append-only trigger let this through: {sql}"
         raw("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE refuses while deferred FK checks are pending
-        raw(f"ALTER TABLE core_objectchange DISABLE TRIGGER {TRIGGER}")
+        raw("ALTER TABLE core_objectchange DISABLE TRIGGER USER")
         try:
             raw(sql, params)
         finally:
-            raw(f"ALTER TABLE core_objectchange ENABLE TRIGGER {TRIGGER}")
+            raw("ALTER TABLE core_objectchange ENABLE TRIGGER USER")
     else:
         raw(sql, params)
 
@@ -168,8 +166,8 @@ def test_reordered_rows_are_detected(chain):
 def test_inserted_row_is_detected(chain):
     k = chain[8]
     after = chain[9:]
-    # Make room after row k, then insert a forged row that links correctly to row k:
-    # the forger knows the algorithm, so only the next row can expose it.
+    # Make room after row k, then insert a forged row that links correctly to row k: even a forger
+    # who knows the algorithm and holds the audit key is exposed by the next row.
     tamper("UPDATE core_objectchange SET id = id + 1000 WHERE id > %s", [k])
     template = ObjectChange.objects.get(pk=k)
     forged = ObjectChange(
@@ -178,9 +176,10 @@ def test_inserted_row_is_detected(chain):
         changed_object_id=template.changed_object_id, object_repr="forged", prechange_data={"name": "x"},
         salt="0" * 32,
     )
-    forged.data_digest = changelog.data_digest(forged.salt, forged)
+    forged.key_version, key = changelog.current_key()
+    forged.data_digest = changelog.data_digest(forged.salt, forged, key)
     forged.prev_hash = template.chain_hash
-    forged.chain_hash = changelog.link_hash(template.chain_hash, forged)
+    forged.chain_hash = changelog.link_hash(template.chain_hash, forged, key)
     ObjectChange.objects.bulk_create([forged])
     result = changelog.verify()
     assert not result.ok
@@ -191,10 +190,10 @@ def test_inserted_row_is_detected(chain):
 
 def test_forged_data_behind_the_erased_flag_is_detected(chain):
     victim = chain[4]
-    # Claiming an erasure must not be a way to rewrite a record: the trigger lets an erasure
-    # through, so verify() itself must insist that an erased record carries no data.
+    # Claiming an erasure must not be a way to rewrite a record: the trigger refuses it, and with
+    # the trigger disabled verify() itself insists that an erased record carries no data.
     tamper("UPDATE core_objectchange SET erased = %s, postchange_data = %s WHERE id = %s",
-           [True, json.dumps({"name": "forged"}), victim], trigger_refuses=False)
+           [True, json.dumps({"name": "forged"}), victim])
     result = changelog.verify()
     assert result.broken_id == victim
     assert "erased" in result.reason
@@ -203,7 +202,8 @@ def test_forged_data_behind_the_erased_flag_is_detected(chain):
 def test_erasing_personal_data_keeps_the_chain_valid(chain):
     victims = chain[2:6]
     user_ids = dict(ObjectChange.objects.filter(pk__in=victims).values_list("pk", "user_id"))
-    assert changelog.erase_personal_data(victims) == len(victims)
+    done = erasure.changes_erase(target=erasure.resolve_target(records=victims), reason="data-protection request")
+    assert done.erased == victims
     for rec in ObjectChange.objects.filter(pk__in=victims):
         assert rec.erased
         # The name goes; the account id stays, because the chain covers it (it is not personal data
@@ -215,9 +215,10 @@ def test_erasing_personal_data_keeps_the_chain_valid(chain):
     assert untouched.user_name == "operator" and untouched.postchange_data is not None
     result = changelog.verify()
     assert result.ok, result.reason
-    assert result.checked == len(chain)
+    assert result.checked == len(chain) + 1  # and the erasure record
+    assert result.erased == len(victims) and result.erasures == 1
     # Un-erasing (flag cleared, data not restored) is a tamper like any other.
-    tamper("UPDATE core_objectchange SET erased = %s WHERE id = %s", [False, victims[0]], trigger_refuses=False)
+    tamper("UPDATE core_objectchange SET erased = %s WHERE id = %s", [False, victims[0]])
     assert changelog.verify().broken_id == victims[0]
 
 

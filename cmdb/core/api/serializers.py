@@ -22,7 +22,8 @@ class ObjectChangeSerializer(BaseModelSerializer):
         model = ObjectChange
         fields = ["id", "url", "display", "time", "user", "user_name", "request_id", "source", "action",
                   "changed_object_type", "changed_object_id", "related_object_type", "related_object_id",
-                  "object_repr", "prechange_data", "postchange_data", "chain_hash", "prev_hash", "erased"]
+                  "object_repr", "prechange_data", "postchange_data", "chain_hash", "prev_hash", "erased",
+                  "key_version"]
         brief_fields = ["id", "url", "display", "time", "action", "changed_object_type", "changed_object_id"]
         read_only_fields = fields
 

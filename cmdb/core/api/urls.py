@@ -2,9 +2,14 @@ from django.urls import path
 
 from cmdb.api.routers import CMDBRouter
 
-from . import views
+from . import audit, views
 
 router = CMDBRouter("core")
 router.register("object-changes", views.ObjectChangeViewSet)
 router.register("configuration-items", views.ConfigurationItemViewSet)
-urlpatterns = [path("search/", views.SearchView.as_view(), name="core-search"), *router.urls]
+urlpatterns = [
+    path("search/", views.SearchView.as_view(), name="core-search"),
+    path("audit/", audit.AuditStatusView.as_view(), name="core-audit"),
+    path("audit/erasures/", audit.ErasureView.as_view(), name="core-audit-erasures"),
+    *router.urls,
+]

@@ -16,11 +16,15 @@ class ObjectChange(models.Model):
 
     ``chain_hash`` covers the previous row's hash, the row's identifying
     columns (time, action, object, related object, user id, tenant, request,
-    source) and ``data_digest``, a salted digest of the personal and payload
-    data (user name, object representation, before/after).  The payload can
-    therefore be erased for data-protection reasons (``erased`` set, data
-    blanked) while the chain still verifies; any other edit breaks the chain
-    at that row.
+    source, key version) and ``data_digest``, a salted digest of the personal
+    and payload data (user name, object representation, before/after).  Both
+    are HMAC-SHA256 under the audit key of version ``key_version`` (a secret
+    outside the database, :mod:`cmdb.core.auditkeys`); version 0 marks the
+    records from before keys existed, hashed with plain SHA-256.  The payload
+    can be erased for data-protection reasons (``erased`` set, data blanked,
+    and an ``erase`` record in the chain that names it, see
+    :mod:`cmdb.core.erasure`) while the chain still verifies; any other edit
+    breaks the chain at that row.
     """
 
     time = models.DateTimeField(db_index=True)
@@ -52,6 +56,9 @@ class ObjectChange(models.Model):
     prev_hash = models.CharField(max_length=64)
     chain_hash = models.CharField(max_length=64, unique=True)
     erased = models.BooleanField(default=False)
+    key_version = models.PositiveSmallIntegerField(
+        default=0, help_text="Version of the audit key that signed this record (0: legacy, unkeyed SHA-256)"
+    )
 
     display_field = "object_repr"
     tenant_path = "tenant"
@@ -60,6 +67,7 @@ class ObjectChange(models.Model):
     class Meta:
         ordering = ("-time", "-id")
         indexes = [models.Index(fields=["changed_object_type", "changed_object_id"])]
+        permissions = [("erase_objectchange", "Can erase personal data from change records")]
 
     def __str__(self) -> str:
         return f"{self.object_repr} {self.get_action_display().lower()} by {self.user_name}"
