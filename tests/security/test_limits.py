@@ -619,12 +619,16 @@ def test_the_benchmark_runs_and_shows_the_limits(tmp_path: Any) -> None:
 
     db = settings.DATABASES["default"]
     tag = hashlib.sha1(str(tmp_path).encode(), usedforsecurity=False).hexdigest()[:8]
-    saved = tmp_path / "figures.json"
+    saved, before = tmp_path / "figures.json", tmp_path / "before.json"
+    before.write_text(json.dumps({"commit": "an older commit", "figures": [
+        {"key": "over_max_items", "label": "", "status": 400, "seconds": 5.19, "server_cpu": 3.08, "postgres_cpu": 0.0,
+         "response_bytes": 3958921, "request_bytes": 3300000, "note": ""}]}))
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.limits", "--installations", "300", "--alerts", "40",
          "--pg-host", db["HOST"] or "127.0.0.1", "--pg-port", str(db["PORT"] or 5432), "--pg-user", db["USER"],
-         "--db-name", f"test_bench_limits_{tag}", "--save", str(saved), "--output", str(tmp_path / "limits.md")],
+         "--db-name", f"test_bench_limits_{tag}", "--save", str(saved), "--before", str(before),
+         "--output", str(tmp_path / "limits.md")],
         cwd=root, capture_output=True, text=True, timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     figures = {f["key"]: f for f in json.loads(saved.read_text())["figures"]}
@@ -634,4 +638,6 @@ def test_the_benchmark_runs_and_shows_the_limits(tmp_path: Any) -> None:
     assert [figures[k]["note"] for k in ("alerts_open", "alerts_update", "alerts_resolve")] == [
         "40 opened", "40 updated", "40 resolved"]
     assert figures["installations"]["status"] == figures["installations_all"]["status"] == 200
-    assert "| request |" in (tmp_path / "limits.md").read_text()
+    table = (tmp_path / "limits.md").read_text()
+    assert "| request | before: HTTP |" in table and "Before: an older commit." in table
+    assert "| 400 | 5.19 | 3.08 | 3.8 MiB | 400 |" in table
