@@ -309,9 +309,9 @@ def run(args: argparse.Namespace) -> list[Figure]:
 
 def _cell(fig: dict[str, Any] | None) -> list[str]:
     if fig is None:
-        return ["", "", "", ""]
+        return ["", "", "", "", ""]
     return [str(fig["status"] or "closed"), f"{fig['seconds']:.2f}", f"{fig['server_cpu']:.2f}",
-            _size(fig["response_bytes"])]
+            f"{fig['postgres_cpu']:.2f}", _size(fig["response_bytes"])]
 
 
 def _size(n: int) -> str:
@@ -325,10 +325,10 @@ def _size(n: int) -> str:
 def table(figures: list[dict[str, Any]], before: list[dict[str, Any]] | None) -> tuple[list[str], list[list[str]]]:
     prior = {f["key"]: f for f in before or []}
     if before:
-        header = ["request", "before: HTTP", "s", "server CPU s", "response", "after: HTTP", "s", "server CPU s",
-                  "response", "results"]
+        header = ["request", "before: HTTP", "s", "server CPU s", "PostgreSQL CPU s", "response", "after: HTTP", "s",
+                  "server CPU s", "PostgreSQL CPU s", "response", "results"]
     else:
-        header = ["request", "HTTP", "s", "server CPU s", "response", "results"]
+        header = ["request", "HTTP", "s", "server CPU s", "PostgreSQL CPU s", "response", "results"]
     rows = []
     for fig in figures:
         row = [fig["label"]]
@@ -376,7 +376,9 @@ def main(argv: list[str] | None = None) -> None:
           f"{platform.python_version()}), PostgreSQL {server_version(args)} on 127.0.0.1, "
           f"`cmdb serve --workers {args.workers}`, client on the same machine, one request at a time. "
           f"Load average {load_before:.2f} before, {load_after:.2f} after (the machine is shared). "
-          f"Server CPU: the gunicorn processes' user+system time during the request.", "",
+          "Server CPU: the gunicorn processes' user+system time during the request; PostgreSQL CPU: the "
+          "database's backends'. On a loaded machine the seconds include waiting for a CPU; the CPU "
+          "columns do not.", "",
           f"After: {commit}." + (f" Before: {before['commit']}." if before else ""), "",
           "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     md += ["| " + " | ".join(r) + " |" for r in rows]

@@ -67,11 +67,14 @@ def _existing_references(model: type[M], objs: Sequence[M]) -> list[set[str]]:
     return known
 
 
-def _validate(model: type[M], objs: Sequence[M], errors: list[dict[str, list[str]]]) -> None:
+def _validate(model: type[M], objs: Sequence[M], errors: list[dict[str, list[str]]],
+              fields: set[str] | None = None) -> None:
+    """Validate a batch; with ``fields``, only those fields one by one (the others did not change)."""
     known = _existing_references(model, objs)
+    unchanged = set() if fields is None else {f.name for f in model._meta.fields} - fields
     for i, obj in enumerate(objs):
         try:
-            obj.full_clean(exclude=known[i], validate_unique=False, validate_constraints=False)
+            obj.full_clean(exclude=known[i] | unchanged, validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
             errors[i] = _error_dict(exc)
     batch_errors = [bulk.check_unique(model, objs)]
@@ -174,8 +177,9 @@ def objects_bulk_update(objs: Sequence[M], changes: Sequence[dict[str, Any]], *,
         for key, value in data.items():
             setattr(obj, key, value)
             fields.add(key)
+    fields = {model._meta.get_field(key).name for key in fields}  # "ci_id" is the field "ci"
     errors: list[dict[str, list[str]]] = [{} for _ in objs]
-    _validate(model, objs, errors)
+    _validate(model, objs, errors, fields)
     if any(errors):
         raise BatchValidationError(errors)
     if any(f.name == "last_updated" for f in model._meta.concrete_fields):

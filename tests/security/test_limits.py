@@ -640,4 +640,4 @@ def test_the_benchmark_runs_and_shows_the_limits(tmp_path: Any) -> None:
     assert figures["installations"]["status"] == figures["installations_all"]["status"] == 200
     table = (tmp_path / "limits.md").read_text()
     assert "| request | before: HTTP |" in table and "Before: an older commit." in table
-    assert "| 400 | 5.19 | 3.08 | 3.8 MiB | 400 |" in table
+    assert "| 400 | 5.19 | 3.08 | 0.00 | 3.8 MiB | 400 |" in table
