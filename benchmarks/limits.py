@@ -20,7 +20,8 @@ the server's processes (gunicorn master and workers, from ``/proc``), of the
 database's backends, and the size of the response body.  Prints a table; with
 ``--save FILE`` the figures are kept as JSON, and ``--before FILE`` adds a
 previous run's figures (e.g. of the code before a change, run from a checkout
-of it) as "before" columns.  The table is written to
+of it) as "before" columns; ``--render FILE`` prints and writes the table of a
+saved run without running anything.  The table is written to
 ``benchmarks/results/limits.md``.  The database is dropped at the end unless
 ``--keep``.
 
@@ -310,8 +311,9 @@ def run(args: argparse.Namespace) -> list[Figure]:
 def _cell(fig: dict[str, Any] | None) -> list[str]:
     if fig is None:
         return ["", "", "", "", ""]
-    return [str(fig["status"] or "closed"), f"{fig['seconds']:.2f}", f"{fig['server_cpu']:.2f}",
-            f"{fig['postgres_cpu']:.2f}", _size(fig["response_bytes"])]
+    pg = f"{fig['postgres_cpu']:.2f}" if fig["postgres_cpu"] >= 0 else "?"
+    return [str(fig["status"] or "closed"), f"{fig['seconds']:.2f}", f"{fig['server_cpu']:.2f}", pg,
+            _size(fig["response_bytes"])]
 
 
 def _size(n: int) -> str:
@@ -357,29 +359,36 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--before", type=Path, help="a previous run's JSON figures, shown as 'before'")
     p.add_argument("--output", type=Path, default=RESULTS)
     p.add_argument("--label", help="what this run measured (default: the git commit)")
+    p.add_argument("--render", type=Path, help="no run: print and write the table of a run saved with --save")
     args = p.parse_args(argv)
-    load_before = os.getloadavg()[0]
-    figures = [asdict(f) for f in run(args)]
-    load_after = os.getloadavg()[0]
-    commit = args.label or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                          text=True, check=False).stdout.strip() or "?"
-    if args.save:
-        args.save.write_text(json.dumps({"commit": commit, "figures": figures}, indent=1))
+    if args.render:
+        run_info = json.loads(args.render.read_text())
+    else:
+        load_before = os.getloadavg()[0]
+        figures = [asdict(f) for f in run(args)]
+        load_after = os.getloadavg()[0]
+        commit = args.label or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                              capture_output=True, text=True, check=False).stdout.strip() or "?"
+        run_info = {"commit": commit, "figures": figures, "date": dt.date.today().isoformat(),
+                    "setting": f"`python -m benchmarks.limits` on {platform.node()} ({os.cpu_count()} CPUs, Python "
+                               f"{platform.python_version()}), PostgreSQL {server_version(args)} on 127.0.0.1, "
+                               f"`cmdb serve --workers {args.workers}`, client on the same machine, one request at "
+                               f"a time. Load average {load_before:.2f} before, {load_after:.2f} after (the machine "
+                               "is shared)."}
+        if args.save:
+            args.save.write_text(json.dumps(run_info, indent=1))
     before = json.loads(args.before.read_text()) if args.before else None
-    header, rows = table(figures, before["figures"] if before else None)
+    header, rows = table(run_info["figures"], before["figures"] if before else None)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print()
     for r in [header, *rows]:
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))))
-    md = [f"# Amplification benchmark ({dt.date.today().isoformat()})", "",
-          f"`python -m benchmarks.limits` on {platform.node()} ({os.cpu_count()} CPUs, Python "
-          f"{platform.python_version()}), PostgreSQL {server_version(args)} on 127.0.0.1, "
-          f"`cmdb serve --workers {args.workers}`, client on the same machine, one request at a time. "
-          f"Load average {load_before:.2f} before, {load_after:.2f} after (the machine is shared). "
-          "Server CPU: the gunicorn processes' user+system time during the request; PostgreSQL CPU: the "
-          "database's backends'. On a loaded machine the seconds include waiting for a CPU; the CPU "
+    md = [f"# Amplification benchmark ({run_info.get('date', '?')})", "",
+          run_info.get("setting", "") + " Server CPU: the gunicorn processes' user+system time during the request; "
+          "PostgreSQL CPU: that of the database's backends (\"?\" where a backend ended during the request, "
+          "taking its CPU time with it). On a loaded machine the seconds include waiting for a CPU; the CPU "
           "columns do not.", "",
-          f"After: {commit}." + (f" Before: {before['commit']}." if before else ""), "",
+          f"After: {run_info['commit']}." + (f" Before: {before['commit']}." if before else ""), "",
           "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     md += ["| " + " | ".join(r) + " |" for r in rows]
     md.append("")

@@ -641,3 +641,8 @@ def test_the_benchmark_runs_and_shows_the_limits(tmp_path: Any) -> None:
     table = (tmp_path / "limits.md").read_text()
     assert "| request | before: HTTP |" in table and "Before: an older commit." in table
     assert "| 400 | 5.19 | 3.08 | 0.00 | 3.8 MiB | 400 |" in table
+    again = subprocess.run([sys.executable, "-m", "benchmarks.limits", "--render", str(saved), "--before", str(before),
+                            "--output", str(tmp_path / "again.md")], cwd=root, capture_output=True, text=True,
+                           timeout=120, check=False)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (tmp_path / "again.md").read_text() == table
