@@ -30,6 +30,20 @@ def _env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def _env_size(name: str, default: str) -> int:
+    """A size in bytes from the environment: ``1048576``, ``512K``, ``8M`` or ``1G`` (binary multiples)."""
+    value = os.environ.get(name, default).strip().upper().removesuffix("B")
+    factor = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(value[-1:], 1)
+    number = value[:-1] if factor > 1 else value
+    try:
+        size = int(number) * factor
+    except ValueError:
+        raise ValueError(f"{name}: a size such as 1048576, 512K, 8M or 1G, not {value!r}") from None
+    if size <= 0:
+        raise ValueError(f"{name} must be positive")
+    return size
+
+
 def _secret_key() -> str:
     """Use SECRET_KEY if given; otherwise a random key persisted in the data folder.
 
@@ -90,6 +104,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "cmdb.monitoring.middleware.RequestMetricsMiddleware",
     "cmdb.core.middleware.RequestIdMiddleware",
+    "cmdb.core.bodylimit.RequestBodyLimitMiddleware",  # before CsrfViewMiddleware, which parses forms
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -219,6 +234,18 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_HSTS_SECONDS = 31536000 if _env_bool("SECURE_COOKIES") else 0
 SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT")
 CSRF_COOKIE_HTTPONLY = True
+
+# Request bodies (cmdb.core.bodylimit): the most bytes one request may send, by the kind of endpoint
+# its view declares (``body_limit``); a larger body is refused with 413 before it is read.
+REQUEST_BODY_LIMITS = {
+    "default": _env_size("CMDB_BODY_LIMIT_DEFAULT", "1M"),  # forms, logins, single-object API views
+    "bulk": _env_size("CMDB_BODY_LIMIT_BULK", "8M"),  # the REST API's object endpoints (lists of objects)
+    "import": _env_size("CMDB_BODY_LIMIT_IMPORT", "8M"),  # the web UI's CSV/JSON/YAML import
+    "discovery_report": _env_size("CMDB_BODY_LIMIT_DISCOVERY_REPORT", "8M"),
+    "alertmanager": _env_size("CMDB_BODY_LIMIT_ALERTMANAGER", "8M"),
+}
+# Django's own check (request.body, form fields) must never be stricter than the view's limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(REQUEST_BODY_LIMITS.values())
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -94,6 +94,25 @@ class _Columns:
         return self.index[column]
 
 
+def _display_getter(model: type[models.Model], cols: _Columns) -> Getter | None:
+    """``display`` from the model's display column, or from the ``display_columns`` its ``display_of`` joins.
+
+    A model whose ``str()`` names related rows (an installation is "<product> <version> on <CI>")
+    declares those columns, fetched with the page's own query, instead of ``str()`` costing a
+    query per related row per object (5 ms a row for installations through DRF).
+    """
+    disp = _display_column(model)
+    if disp is not None:
+        i = cols.add(disp)
+        return lambda row, ctx: str(row[i]) if row[i] is not None else ""
+    columns = getattr(model, "display_columns", None)
+    if not columns:
+        return None
+    idx = [cols.add(c) for c in columns]
+    display_of = model.display_of  # type: ignore[attr-defined]
+    return lambda row, ctx: display_of(*[row[i] for i in idx])
+
+
 def _nested_getter(cols: _Columns, related_lookups: dict[type[models.Model], RelatedLookup],
                    related: type[models.Model], fk_attname: str) -> Getter | None:
     path = endpoint_path(related)
@@ -155,11 +174,10 @@ def compile_plan(serializer_class: type[serializers.Serializer], brief: bool) ->
             prefix = f"/api/{path}/"
             getters.append((name, lambda row, ctx, p=prefix: f"{ctx.base_url}{p}{row[id_i]}/"))
         elif isinstance(f, DisplayField):
-            disp = _display_column(model)
-            if disp is None:
+            getter = _display_getter(model, cols)
+            if getter is None:
                 return None
-            i = cols.add(disp)
-            getters.append((name, lambda row, ctx, i=i: str(row[i]) if row[i] is not None else ""))
+            getters.append((name, getter))
         elif isinstance(f, TagListField):
             needs_tags = True
             getters.append((name, lambda row, ctx: ctx.tags.get(row[id_i], [])))

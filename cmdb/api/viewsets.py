@@ -35,6 +35,7 @@ def _is_true(value: str | None) -> bool:
 
 class CMDBModelViewSet(viewsets.ModelViewSet):
     pagination_class = LimitOffsetPagination
+    body_limit = "bulk"  # lists of objects on the list URL (cmdb.core.bodylimit)
 
     @property
     def ordering_fields(self) -> list[str]:
@@ -217,3 +218,4 @@ class CMDBModelViewSet(viewsets.ModelViewSet):
 
 class ReadOnlyCMDBViewSet(CMDBModelViewSet):
     http_method_names = ["get", "head", "options"]
+    body_limit = "default"

@@ -12,9 +12,12 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, router, transaction
+from django.db import connections, models, router, transaction
+from django.utils import timezone
 
-from cmdb.core import bulk
+from cmdb.core import bulk, changelog
+from cmdb.core.choices import ChangeAction
+from cmdb.core.models.base import CIModel
 from cmdb.users.permissions import restrict
 
 M = TypeVar("M", bound=models.Model)
@@ -64,11 +67,14 @@ def _existing_references(model: type[M], objs: Sequence[M]) -> list[set[str]]:
     return known
 
 
-def _validate(model: type[M], objs: Sequence[M], errors: list[dict[str, list[str]]]) -> None:
+def _validate(model: type[M], objs: Sequence[M], errors: list[dict[str, list[str]]],
+              fields: set[str] | None = None) -> None:
+    """Validate a batch; with ``fields``, only those fields one by one (the others did not change)."""
     known = _existing_references(model, objs)
+    unchanged = set() if fields is None else {f.name for f in model._meta.fields} - fields
     for i, obj in enumerate(objs):
         try:
-            obj.full_clean(exclude=known[i], validate_unique=False, validate_constraints=False)
+            obj.full_clean(exclude=known[i] | unchanged, validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
             errors[i] = _error_dict(exc)
     batch_errors = [bulk.check_unique(model, objs)]
@@ -146,6 +152,73 @@ def objects_update(objs: Sequence[M], changes: Sequence[dict[str, Any]], *, user
                 obj.tags.set(tag_sets[i])  # type: ignore[attr-defined]
         _check_scope(model, [o.pk for o in objs], user, "change")
     return list(objs)
+
+
+def objects_bulk_update(objs: Sequence[M], changes: Sequence[dict[str, Any]], *, user: Any = None) -> list[M]:
+    """``objects_update`` for many rows with one UPDATE instead of a ``save()`` per object.
+
+    The same validation (a whole batch at once), tenant-scope check after the write and change
+    records (noted in bulk, one per object, with the state before) as ``objects_update``; for
+    batches such as an Alertmanager notification that touches thousands of incidents.  Not for
+    CIs, whose ``save()`` also writes their registry row, nor for tags.
+    """
+    if not objs:
+        return list(objs)
+    model = type(objs[0])
+    if issubclass(model, CIModel):
+        raise TypeError("objects_bulk_update does not write CI registry rows; use objects_update")
+    tags = changelog.tags_by_object(list(objs))
+    before = {obj.pk: obj.snapshot(tags=tags.get((obj._meta.label_lower, obj.pk)))  # type: ignore[attr-defined]
+              for obj in objs}
+    fields: set[str] = set()
+    for obj, data in zip(objs, changes, strict=True):
+        if "tags" in data:
+            raise TypeError("objects_bulk_update does not change tags; use objects_update")
+        for key, value in data.items():
+            setattr(obj, key, value)
+            fields.add(key)
+    fields = {model._meta.get_field(key).name for key in fields}  # "ci_id" is the field "ci"
+    errors: list[dict[str, list[str]]] = [{} for _ in objs]
+    _validate(model, objs, errors, fields)
+    if any(errors):
+        raise BatchValidationError(errors)
+    if any(f.name == "last_updated" for f in model._meta.concrete_fields):
+        now = timezone.now()  # auto_now, which bulk_update does not apply
+        for obj in objs:
+            obj.last_updated = now  # type: ignore[attr-defined]
+        fields.add("last_updated")
+    with transaction.atomic():
+        _update_rows(model, objs, sorted(fields))
+        changelog.note_many(objs, ChangeAction.UPDATE, before)
+        _check_scope(model, [o.pk for o in objs], user, "change")
+    return list(objs)
+
+
+def _update_rows(model: type[M], objs: Sequence[M], fields: list[str]) -> None:
+    """Write ``fields`` of ``objs``: on PostgreSQL one ``UPDATE ... FROM unnest(<one array per column>)``.
+
+    Django's ``bulk_update`` builds a ``CASE WHEN id = ... THEN ...`` per field and row, quadratic
+    for the database and slow to build: 2,000 incidents took 3 s in Python and 3.6 s in PostgreSQL.
+    One array parameter per column also spares the driver from parsing thousands of placeholders.
+    """
+    if not fields:
+        return
+    using = router.db_for_write(model)
+    conn = connections[using]
+    if conn.vendor != "postgresql":
+        model._base_manager.using(using).bulk_update(objs, fields, batch_size=1000)
+        return
+    qn = conn.ops.quote_name
+    pk = model._meta.pk
+    columns = [pk, *(model._meta.get_field(name) for name in fields)]
+    arrays = [[f.get_db_prep_save(getattr(obj, f.attname), conn) for obj in objs] for f in columns]
+    names = ", ".join(qn(f.column) for f in columns)
+    assign = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in columns[1:])
+    unnest = ", ".join(f"%s::{f.cast_db_type(conn)}[]" for f in columns)
+    with conn.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {qn(model._meta.db_table)} AS t SET {assign} FROM unnest({unnest}) AS v ({names}) "  # noqa: S608
+            f"WHERE t.{qn(pk.column)} = v.{qn(pk.column)}", arrays)
 
 
 def objects_delete(objs: Sequence[models.Model]) -> int:

@@ -14,6 +14,10 @@
                           and CI listing the installations added, removed and
                           upgraded; ``each``: one record per installation (a
                           first inventory of 200 packages writes 200 records).
+``MAX_REPORT_BYTES``      the largest report accepted from any path (API, files,
+                          Ansible facts), as compact JSON; 4 MiB.
+``MAX_FACTS_BYTES``       the largest part of a report kept on the host row
+                          (everything but ``software``), as compact JSON; 256 KiB.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "STALE_DAYS": 30,
     "LAST_SEEN_GRANULARITY": 3600,
     "SOFTWARE_CHANGE_RECORDS": "summary",
+    "MAX_REPORT_BYTES": 4 << 20,
+    "MAX_FACTS_BYTES": 256 << 10,
 }
 
 

@@ -40,14 +40,20 @@ class Monitor(ChangeLoggedModel):
 
     tenant_path = "ci__tenant"
     display_field = "pk"
+    #: What ``str()`` shows, as columns the API's fast reader fetches with the page (cmdb.api.fastread).
+    display_columns = ("ci_id", "exporter_type_id")
     search_fields = ("description",)
 
     class Meta:
         ordering = ("ci", "exporter_type")
         constraints = [models.UniqueConstraint(fields=["ci", "exporter_type"], name="monitoring_monitor_unique")]
 
+    @staticmethod
+    def display_of(ci_id: int, exporter_type_id: int) -> str:
+        return f"monitor {ci_id}/{exporter_type_id}"
+
     def __str__(self) -> str:
-        return f"monitor {self.ci_id}/{self.exporter_type_id}"
+        return self.display_of(self.ci_id, self.exporter_type_id)
 
 
 class IncidentStatus(models.TextChoices):

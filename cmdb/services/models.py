@@ -165,15 +165,21 @@ class RedundancyMember(ChangeLoggedModel):
     ci = models.ForeignKey("core.ConfigurationItem", on_delete=models.CASCADE, related_name="redundancy_memberships")
 
     display_field = "ci"
+    #: What ``str()`` shows, as columns the API's fast reader fetches with the page (cmdb.api.fastread).
+    display_columns = ("ci__name", "group__name")
     tenant_path = "group__tenant"
 
     class Meta:
         ordering = ("group", "id")
         constraints = [models.UniqueConstraint(fields=["group", "ci"], name="services_redundancy_member_unique")]
 
+    @staticmethod
+    def display_of(ci_name: str, group_name: str) -> str:
+        return f"{ci_name} in {group_name}"
+
     def __str__(self) -> str:
         try:
-            return f"{self.ci.name} in {self.group.name}"
+            return self.display_of(self.ci.name, self.group.name)
         except ObjectDoesNotExist:
             return f"CI {self.ci_id} in group {self.group_id}"
 

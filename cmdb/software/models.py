@@ -91,6 +91,8 @@ class SoftwareInstallation(ChangeLoggedModel):
     source = models.CharField(max_length=50, blank=True, help_text="What reported it: manual, ansible, agent, ...")
 
     display_field = "version"
+    #: What ``str()`` shows, as columns the API's fast reader fetches with the page (cmdb.api.fastread).
+    display_columns = ("version__product__vendor", "version__product__name", "version__version", "ci__name")
     tenant_path = "ci__tenant"
     search_fields = ("source",)
 
@@ -99,9 +101,14 @@ class SoftwareInstallation(ChangeLoggedModel):
         constraints = [models.UniqueConstraint(fields=["ci", "version"], name="software_installation_unique")]
         indexes = [models.Index(fields=["product", "ci"])]
 
+    @staticmethod
+    def display_of(vendor: str, product: str, version: str, ci_name: str) -> str:
+        return f"{vendor} {product} {version} on {ci_name}" if vendor else f"{product} {version} on {ci_name}"
+
     def __str__(self) -> str:
         try:
-            return f"{self.version.product} {self.version} on {self.ci.name}"
+            product = self.version.product
+            return self.display_of(product.vendor, product.name, self.version.version, self.ci.name)
         except ObjectDoesNotExist:  # the CI or version is being deleted with it (change-log repr)
             return f"installation of version {self.version_id} on CI {self.ci_id}"
 

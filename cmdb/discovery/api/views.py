@@ -55,6 +55,7 @@ class ReportView(APIView):
     permission_classes = [ObjectPermissionRequired]
     queryset = models.Host.objects.none()
     required_action = "add"
+    body_limit = "discovery_report"
 
     def get(self, request: Request) -> Response:
         from discovery.report import schema

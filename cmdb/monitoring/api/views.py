@@ -131,6 +131,7 @@ class AlertmanagerWebhookView(APIView):
     queryset = models.Incident.objects.all()
     required_action = "add"
     schema = None
+    body_limit = "alertmanager"
 
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
@@ -143,15 +144,13 @@ class AlertmanagerWebhookView(APIView):
                   fingerprint=a["fingerprint"] or fingerprint_of(a["labels"]))
             for a in payload.validated_data["alerts"]
         ]
-        results = []
         try:
             with change_logging(user=request.user, source="alertmanager", request_id=getattr(request, "id", None)):
-                for alert in alerts:
-                    outcome, incident = services.alert_apply(alert, user=request.user)
-                    results.append({"fingerprint": alert.fingerprint, "result": outcome,
-                                    "incident": incident.pk if incident else None})
+                applied = services.alerts_apply(alerts, user=request.user)
         except DjangoPermissionDenied as exc:
             raise PermissionDenied(str(exc)) from exc
         except services.BatchValidationError as exc:
             raise ValidationError({"alerts": exc.errors}) from exc
-        return Response({"results": results})
+        return Response({"results": [{"fingerprint": alert.fingerprint, "result": outcome,
+                                      "incident": incident.pk if incident else None}
+                                     for alert, (outcome, incident) in zip(alerts, applied, strict=True)]})

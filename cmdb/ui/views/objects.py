@@ -21,6 +21,7 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from cmdb.core.bodylimit import body_limit
 from cmdb.core.services import BatchValidationError, objects_create, objects_delete, objects_update, objects_validate
 from cmdb.users.permissions import has_action, restrict
 
@@ -431,6 +432,7 @@ def bulk_delete(request: HttpRequest, app: str, slug: str) -> HttpResponse:
 # --- import ----------------------------------------------------------------------------------------------------
 
 @login_required
+@body_limit("import")
 def object_import(request: HttpRequest, app: str, slug: str) -> HttpResponse:
     """Paste or upload; ``preview`` validates everything and writes nothing; ``apply`` is all-or-nothing."""
     view = _view_or_404(app, slug, request.user)
