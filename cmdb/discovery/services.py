@@ -357,7 +357,9 @@ def _ingest(report: dict[str, Any], *, user: Any, request_id: Any, now: dt.datet
         result = IngestResult(ci_id=host.ci_id, host_id=host.pk, action=action, rule=ident.rule,
                               changed=sorted(decision.apply), skipped=decision.skipped, software=software,
                               conflicts=conflicts)
-        record = {"ci_id": host.ci_id, "received": now, "collected_at": parse_time(report["collected_at"]),
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 and the schema allow.
+        collected = parse_time(report["collected_at"]).astimezone(dt.UTC)
+        record = {"ci_id": host.ci_id, "received": now, "collected_at": collected,
                   "source": src_type, "source_name": src_name, "rule": ident.rule, "action": str(action),
                   "changed": result.changed, "skipped": result.skipped,
                   "software": diff.counts() if software else {}, "conflicts": conflicts}

@@ -16,30 +16,16 @@ from django.db import connection
 from django.db.models.signals import pre_save
 from django.test.utils import CaptureQueriesContext
 
-from cmdb.core.models import ObjectChange
 from cmdb.core.models.registry import ConfigurationItem
-from cmdb.discovery.models import AttributeSource, Host, Identifier, IngestRecord
+from cmdb.discovery.models import Host, Identifier, IngestRecord
 from cmdb.discovery.services import ingest_report
 from cmdb.services.models import Relationship
-from cmdb.software.models import SoftwareInstallation, SoftwareProduct, SoftwareVersion
-from tests.discovery.helpers import report
+from cmdb.software.models import SoftwareVersion
+from tests.discovery.helpers import URL, counts, post, report
 
 from .conftest import fresh, grant, token_client
 
-URL = "/api/discovery/reports/"
 MAC_B, MAC_A = "02:00:00:00:0b:01", "02:00:00:00:0a:01"
-
-
-def counts() -> dict[str, int]:
-    """Every table a report writes to."""
-    models = (Host, ConfigurationItem, Identifier, AttributeSource, IngestRecord, ObjectChange, Relationship,
-              SoftwareProduct, SoftwareVersion, SoftwareInstallation)
-    return {m.__name__: m.objects.count() for m in models}
-
-
-def post(client: Any, body: Any) -> Any:
-    """The body as JSON text, so lone surrogates travel as escapes (the test client's encoder refuses them)."""
-    return client.post(URL, data=json.dumps(body), content_type="application/json")
 
 
 @pytest.fixture
@@ -207,6 +193,15 @@ def test_a_relationship_to_the_reporter_itself_is_a_400(world: Any) -> None:
     assert_refused(post(world.a_api, body), 400, "$.relationships[0].target", before)
 
 
+def test_a_users_ansible_discovery_of_discovered_hosts_lists_only_theirs(world: Any, host_b: Host) -> None:
+    """discovery.ansible with from_cmdb=discovered logs in to the hosts it lists: a faculty's job lists its own."""
+    from cmdb.discovery.runs import discovered_inventory
+
+    post(world.a_api, report(name="agent-a", macs=[MAC_A], hostname="app-a", fqdn="app-a.a.example"))
+    assert discovered_inventory(fresh(world.alice)) == "app-a.a.example\n"
+    assert discovered_inventory() == "app-a.a.example\nweb-b.b.example\n"
+
+
 # --- 5. the scope is checked again after the write ---------------------------------------------------------
 
 
@@ -296,6 +291,22 @@ def test_unstorable_values_are_a_400_naming_the_field(world: Any, mutate: Any, p
     response = post(world.a_api, _with(mutate))
     assert_refused(response, 400, path, before)
     assert "\\ud8" not in response.content.decode() and "\\u0000" not in response.content.decode()
+
+
+def test_values_near_the_limits_are_stored(world: Any) -> None:
+    """What fits the columns once normalised is accepted: a version whose RPM sort key is longer than the
+    column (cut, order kept), a time offset beyond PostgreSQL's +-15:59 (stored in UTC), 64-bit integers."""
+    body = report(name="agent-a", macs=[MAC_A], hostname="edge-a", memory_mb=2**63 - 1)
+    body["software"] = [{"name": "odd", "version": "a1" * 50, "package_manager": "rpm"}]
+    body["collected_at"] = "2026-01-01T00:00:00+23:59"
+    body["attributes"]["extra"] = {"big": -(2**63), "deep": json.loads("[" * 60 + "]" * 60)}
+    response = post(world.a_api, body)
+    assert response.status_code == 201, response.content
+    version = SoftwareVersion.objects.get(version="a1" * 50)
+    assert len(version.sort_key) == 600
+    record = IngestRecord.objects.get(ci_id=response.json()["ci"])
+    assert record.collected_at.isoformat() == "2025-12-31T00:01:00+00:00"
+    assert Host.objects.get(pk=response.json()["host"]).memory_mb == 2**63 - 1
 
 
 def test_a_number_beyond_double_range_is_a_400(world: Any) -> None:
