@@ -158,11 +158,11 @@ def _relationships(report: dict[str, Any], ci_id: int, scope: ReporterScope,
             edges.setdefault((rel["type"], target), i)
         out.append(entry)
     if edges:
-        _ensure_edges(ci_id, edges, scope, origin)
+        _ensure_edges(ci_id, edges, origin)
     return out, {target for _type, target in edges}
 
 
-def _ensure_edges(ci_id: int, edges: dict[tuple[str, int], int], scope: ReporterScope, origin: str) -> None:
+def _ensure_edges(ci_id: int, edges: dict[tuple[str, int], int], origin: str) -> None:
     """Create the edges ``(type slug, target) -> report index`` from ``ci_id`` that do not exist yet."""
     try:
         from cmdb.services.models import Relationship, RelationshipType
@@ -170,7 +170,6 @@ def _ensure_edges(ci_id: int, edges: dict[tuple[str, int], int], scope: Reporter
     except ImportError:  # the services app is not installed: discovery keeps the targets in its facts only
         return
     from cmdb.core.services import BatchValidationError, objects_create
-    from cmdb.users.permissions import unrestricted
 
     slugs = {slug for slug, _target in edges}
     types = {t.slug: t for t in RelationshipType.objects.filter(slug__in=slugs)}
@@ -181,10 +180,12 @@ def _ensure_edges(ci_id: int, edges: dict[tuple[str, int], int], scope: Reporter
     missing = [(slug, target, i) for (slug, target), i in edges.items() if (slug, target) not in existing]
     if not missing:
         return
-    user = scope.user if scope.user is not None and not unrestricted(scope.user, Relationship, "add") else None
     try:
+        # Both ends are discovered hosts the reporter may change (the source is the reported host, the
+        # targets were resolved within the scope and are checked again after the writes), so the edges need
+        # no grant on relationships beyond the report's own: an agent reports what it sees.
         objects_create(Relationship, [{"source_id": ci_id, "target_id": target, "type": types[slug],
-                                       "origin": origin[:50]} for slug, target, _i in missing], user=user)
+                                       "origin": origin[:50]} for slug, target, _i in missing])
     except BatchValidationError as exc:
         raise ReportInvalid({f"$.relationships[{missing[n][2]}]": [f"{field}: {m}" for field, msgs in errs.items()
                                                                    for m in msgs]

@@ -106,12 +106,32 @@ def _number_visit(node: Any, depth: int) -> str | None:
     return None
 
 
+def _numbers_fit(value: Any) -> bool:
+    """The quick yes of :func:`_number_visit` for a whole tree: no paths built, containers only stacked."""
+    low, high = INT64
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        for child in node.values() if type(node) is dict else node:
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append((child, depth + 1))
+            elif (kind is int and not low <= child <= high) or (kind is float and not math.isfinite(child)):
+                return False
+    return True
+
+
 def check_values(report: dict[str, Any]) -> None:
     """Refuse numbers, nesting, identifiers and times the database cannot hold (after the schema)."""
     errors: dict[str, list[str]] = {}
     attributes = report.get("attributes") or {}
-    _walk(attributes, "$.attributes", _number_visit, errors)
-    _walk(report.get("interfaces") or [], "$.interfaces", _number_visit, errors)
+    interfaces = report.get("interfaces") or []
+    if not _numbers_fit(attributes):
+        _walk(attributes, "$.attributes", _number_visit, errors)
+    if not _numbers_fit(interfaces):
+        _walk(interfaces, "$.interfaces", _number_visit, errors)
     memory = attributes.get("memory_mb")
     if isinstance(memory, float) and abs(memory) > INT64[1]:  # 1e300 is an integer to JSON Schema
         errors.setdefault("$.attributes.memory_mb", []).append("is an integer beyond 64 bits.")
