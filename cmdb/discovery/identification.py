@@ -16,11 +16,17 @@ evidence contradicts it, and the next rule is tried:
 
 No proposal survives ⇒ a new CI.  The result names the rule that matched and
 the conflicts seen, so the ingest record can explain the decision.
+
+``allowed`` narrows the candidates to the CIs the reporter may change (see
+:mod:`cmdb.discovery.scope`): the others are neither proposed nor named in the
+conflicts; their identifier rows are returned apart (``foreign``), so the ingest
+can refuse a report whose unique identifier belongs to one of them.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +34,9 @@ from cmdb.discovery import conf
 from cmdb.discovery.models import Identifier
 
 RULES = ("serial", "uuid", "mac", "fqdn")
+#: Candidate CI ids -> the subset the reporter may change (one query for all of them).
+Allowed = Callable[[set[int]], set[int]]
+Row = tuple[int, int, str, str]
 
 
 def report_identifiers(identifiers: dict[str, Any]) -> dict[str, set[str]]:
@@ -54,12 +63,14 @@ class Identification:
     rule: str = ""
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     #: Every stored identifier row touching the report's values: (id, ci_id, scheme, value).
-    rows: list[tuple[int, int, str, str]] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
     #: The matched CI's own identifiers by scheme.
     current: dict[str, set[str]] = field(default_factory=dict)
+    #: (scheme, value) of the report held by CIs outside ``allowed`` (never matched, never moved).
+    foreign: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _load(wanted: dict[str, set[str]]) -> tuple[list[tuple[int, int, str, str]], dict[int, dict[str, set[str]]]]:
+def _load(wanted: dict[str, set[str]]) -> tuple[list[Row], dict[int, dict[str, set[str]]]]:
     """Every identifier of every CI holding one of the report's values: one query.
 
     Returns the rows that match the report, and each candidate CI's identifiers by scheme.
@@ -115,10 +126,34 @@ def _contradiction(rule: str, report: dict[str, set[str]], ci: dict[str, set[str
     return None
 
 
-def identify(identifiers: dict[str, Any], rules: list[str] | None = None) -> Identification:
+def identify(identifiers: dict[str, Any], rules: list[str] | None = None, *,
+             allowed: Allowed | None = None) -> Identification:
+    """The CI ``identifiers`` describe, among those ``allowed`` (all when None)."""
     wanted = report_identifiers(identifiers)
     rows, by_ci = _load(wanted)
-    result = Identification(ci_id=None, rows=rows)
+    permitted = allowed({r[1] for r in rows}) if allowed is not None and rows else None
+    return _match(wanted, rows, by_ci, rules, permitted)
+
+
+def identify_many(targets: Iterable[dict[str, Any]], *, allowed: Allowed | None = None) -> list[Identification]:
+    """:func:`identify` for many identifier sets (relationship targets) with one query, plus one for ``allowed``."""
+    wanted_each = [report_identifiers(t) for t in targets]
+    union: dict[str, set[str]] = defaultdict(set)
+    for wanted in wanted_each:
+        for scheme, values in wanted.items():
+            union[scheme] |= values
+    rows, by_ci = _load(dict(union))
+    permitted = allowed({r[1] for r in rows}) if allowed is not None and rows else None
+    return [_match(wanted, [r for r in rows if r[3] in wanted.get(r[2], ())], by_ci, None, permitted)
+            for wanted in wanted_each]
+
+
+def _match(wanted: dict[str, set[str]], rows: list[Row], by_ci: dict[int, dict[str, set[str]]],
+           rules: list[str] | None, permitted: set[int] | None) -> Identification:
+    foreign = [] if permitted is None else [(r[2], r[3]) for r in rows if r[1] not in permitted]
+    if foreign:
+        rows = [r for r in rows if r[1] in permitted]  # type: ignore[operator]
+    result = Identification(ci_id=None, rows=rows, foreign=foreign)
     holders: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for _id, ci_id, scheme, _value in rows:
         holders[scheme][ci_id] += 1

@@ -16,6 +16,9 @@ Rules, strongest first; a rule links only when it finds exactly one candidate:
 Linking runs when a host is created and when its serial, name or FQDN changes,
 and for every unlinked host with ``cmdb discover link`` (after an import of
 devices, say).  A link set by hand (``link_rule = "manual"``) is never changed.
+A report ingested on a user's behalf links only to devices and VMs that user may
+change (the candidates pass :func:`~cmdb.users.permissions.restrict`, in the same
+query): a faculty's agent cannot attach its hosts to another faculty's machines.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 from django.db.models import Q
 
 from cmdb.dcim.models import Device
+from cmdb.users.permissions import restrict
 from cmdb.virtualization.models import VirtualMachine
 
 from .models import Host
@@ -62,16 +66,25 @@ class Candidates:
     vms: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, hosts: list[Host]) -> Candidates:
-        """At most two queries whatever the number of hosts (devices by serial, VMs by name)."""
+    def load(cls, hosts: list[Host], *, user: Any = None) -> Candidates:
+        """At most two queries whatever the number of hosts (devices by serial, VMs by name).
+
+        ``user``: only the devices and VMs this user may change (None: all of them).
+        """
         out = cls()
         serials = {s for h in hosts if h.is_virtual is not True for s in _serials(h)}
         names = {n for h in hosts if h.is_virtual is not False for n in _names(h)}
         if serials:
-            for row in Device.objects.filter(serial__in=serials).values_list("id", "serial", "manufacturer__name"):
+            devices = Device.objects.filter(serial__in=serials)
+            if user is not None:
+                devices = restrict(devices, user, "change")
+            for row in devices.values_list("id", "serial", "manufacturer__name"):
                 out.devices.setdefault(row[1].lower(), []).append(row)
         if names:
-            for pk, name in VirtualMachine.objects.filter(name__in=names).values_list("id", "name"):
+            vms = VirtualMachine.objects.filter(name__in=names)
+            if user is not None:
+                vms = restrict(vms, user, "change")
+            for pk, name in vms.values_list("id", "name"):
                 out.vms.setdefault(name.lower(), []).append(pk)
         return out
 
@@ -88,16 +101,19 @@ class Candidates:
         return None, None, ""
 
 
-def match(host: Host) -> tuple[int | None, int | None, str]:
+def match(host: Host, *, user: Any = None) -> tuple[int | None, int | None, str]:
     """(device id, virtual machine id, rule) for ``host``; rule is "" when nothing matched unambiguously."""
-    return Candidates.load([host]).match(host)
+    return Candidates.load([host], user=user).match(host)
 
 
-def apply(host: Host, candidates: Candidates | None = None) -> bool:
-    """Set ``host``'s link fields from the match (not saved); True if they changed."""
+def apply(host: Host, candidates: Candidates | None = None, *, user: Any = None) -> bool:
+    """Set ``host``'s link fields from the match (not saved); True if they changed.
+
+    ``user``: link only to records this user may change (when ``candidates`` are not given).
+    """
     if host.link_rule == "manual":
         return False
-    device, vm, rule = (candidates or Candidates.load([host])).match(host)
+    device, vm, rule = (candidates or Candidates.load([host], user=user)).match(host)
     if (host.device_id, host.virtual_machine_id, host.link_rule) == (device, vm, rule):
         return False
     host.device_id, host.virtual_machine_id, host.link_rule = device, vm, rule

@@ -6,7 +6,8 @@
 says per (CI, attribute) which source set the value last and when, which is
 what source precedence decides on and what the reconciliation page shows.
 ``IngestRecord`` is one row per accepted report: which rule matched, what it
-did, and the conflicts it saw.
+did, and the conflicts it saw.  The last three belong to their CI's tenant
+(``tenant_path = "ci__tenant"``), so a tenant-limited user sees only their own.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ class Identifier(models.Model):
     scheme = models.CharField(max_length=10, choices=IdentifierScheme.choices)
     value = models.CharField(max_length=255)
 
+    tenant_path = "ci__tenant"
+
     class Meta:
         indexes = [models.Index(fields=["scheme", "value"]), models.Index(fields=["ci", "scheme"])]
         constraints = [
@@ -104,6 +107,8 @@ class AttributeSource(models.Model):
     source_name = models.CharField(max_length=100, blank=True)
     value_digest = models.CharField(max_length=32)
     set_at = models.DateTimeField()
+
+    tenant_path = "ci__tenant"
 
     class Meta:
         ordering = ("ci", "attribute")
@@ -133,6 +138,8 @@ class IngestRecord(models.Model):
     skipped = models.JSONField(default=dict, help_text="Attribute -> stronger source that kept its value")
     software = models.JSONField(default=dict, help_text="Counts: added, removed, upgraded, unchanged")
     conflicts = models.JSONField(default=list)
+
+    tenant_path = "ci__tenant"
 
     class Meta:
         ordering = ("-received", "-id")

@@ -66,8 +66,7 @@ def report_label(report: Any) -> str:
 def ingest_reports(reports: Iterable[dict[str, Any]], *, user: Any = None, log: Log | None = None,
                    labels: Iterable[str] | None = None) -> IngestSummary:
     """Ingest each report in its own transaction; log one line per report; never raises for a report."""
-    from cmdb.discovery.schema import ReportInvalid
-    from cmdb.discovery.services import ingest_report
+    from cmdb.discovery.services import ReportInvalid, ReportRefused, ingest_report
 
     log = log or _default_log
     summary = IngestSummary()
@@ -77,11 +76,11 @@ def ingest_reports(reports: Iterable[dict[str, Any]], *, user: Any = None, log: 
         label = label or report_label(report)
         try:
             result = ingest_report(report, user=user)
-        except ReportInvalid as exc:
+        except (ReportInvalid, ReportRefused) as exc:
             summary.failed += 1
             errors = "; ".join(f"{path}: {', '.join(map(str, msgs))}" for path, msgs in sorted(exc.errors.items()))
-            log(f"{label}: report rejected: {errors}"[:2000],
-                level="error")
+            what = "refused (outside your scope)" if isinstance(exc, ReportRefused) else "rejected"
+            log(f"{label}: report {what}: {errors}"[:2000], level="error")
             continue
         except Exception as exc:  # one machine's failure must not stop the batch; it is recorded
             summary.failed += 1
@@ -168,11 +167,19 @@ def cmdb_inventory(scope: str = "all", *, user: Any = None) -> dict[str, Any]:
     return runner_inventory(build_inventory(user=user, device_filter=device_filter, vm_filter=vm_filter))
 
 
-def discovered_inventory() -> str:
-    """INI inventory text of every discovered host with an FQDN (reached by name)."""
-    from cmdb.discovery.models import Host
+def discovered_inventory(user: Any = None) -> str:
+    """INI inventory text of every discovered host with an FQDN (reached by name).
 
-    return "\n".join(sorted(set(Host.objects.exclude(fqdn="").values_list("fqdn", flat=True)))) + "\n"
+    ``user``: only the hosts they may change, since their facts are gathered to be ingested on their
+    behalf (a faculty's job must not log in to another faculty's machines); None: all.
+    """
+    from cmdb.discovery.models import Host
+    from cmdb.users.permissions import restrict
+
+    hosts = Host.objects.exclude(fqdn="")
+    if user is not None:
+        hosts = restrict(hosts, user, "change")
+    return "\n".join(sorted(set(hosts.values_list("fqdn", flat=True)))) + "\n"
 
 
 def ansible_discovery(*, inventory: str = "", from_cmdb: str = "", scope: str = "all", pattern: str = "all",
@@ -190,7 +197,7 @@ def ansible_discovery(*, inventory: str = "", from_cmdb: str = "", scope: str = 
     if from_cmdb == "inventory":
         source = cmdb_inventory(scope, user=user)
     elif from_cmdb == "discovered":
-        source = discovered_inventory()
+        source = discovered_inventory(user)
     elif from_cmdb:
         raise ValueError(f"from_cmdb: give 'inventory' or 'discovered', not {from_cmdb!r}.")
     elif inventory:

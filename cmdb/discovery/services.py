@@ -4,16 +4,20 @@ Control flow of :func:`ingest_report`, all in one transaction opened by
 ``change_logging(source="discovery:<type>:<name>")`` so every change record
 names the discovery source:
 
-1. validate against the schema (nothing is written for an invalid report);
+1. validate against the schema, and refuse what fits it but cannot be stored
+   (:mod:`cmdb.discovery.storable`); nothing is written for an invalid report;
 2. take a transaction-scoped PostgreSQL advisory lock per identifier value,
    in sorted order: two reports for the same machine run one after the other,
    so the second finds the CI the first created and duplicates cannot arise;
-3. identify the CI (:mod:`cmdb.discovery.identification`);
+3. identify the CI (:mod:`cmdb.discovery.identification`) among those the
+   reporter may change (:mod:`cmdb.discovery.scope`);
 4. for each attribute the report carries, apply source precedence
    (:mod:`cmdb.discovery.precedence`) and write only changed, allowed values;
 5. move identifiers to this CI (a MAC that moved machines leaves the old one);
 6. diff software installations (:mod:`cmdb.discovery.software`);
-7. resolve relationships to CIs already known; write one ingest record.
+7. resolve relationships to CIs already known; write one ingest record;
+8. check the reporter's scope again over everything written, so an
+   out-of-scope write rolls the whole report back.
 """
 
 from __future__ import annotations
@@ -24,19 +28,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, OperationalError, connection
 from django.utils import timezone
 
 from cmdb.core import bulk
 from cmdb.core.context import change_logging
 from cmdb.core.models.registry import ConfigurationItem
-from cmdb.discovery import conf, linking, precedence
-from cmdb.discovery.identification import Identification, identify, report_identifiers
+from cmdb.discovery import conf, linking, precedence, storable
+from cmdb.discovery.identification import Identification, identify, identify_many, report_identifiers
 from cmdb.discovery.models import Host, Identifier, IngestAction, IngestRecord
-from cmdb.discovery.schema import parse_time, validate
+from cmdb.discovery.schema import ReportInvalid, parse_time, validate
+from cmdb.discovery.scope import UNIQUE_SCHEMES, ReporterScope, ReportRefused
 
-UNIQUE_SCHEMES = ("serial", "mac", "fqdn")
+__all__ = ["IngestResult", "ReportInvalid", "ReportRefused", "ingest_report"]
 HOST_FIELDS = ("name", "role", "fqdn", "serial", "manufacturer", "product", "system_uuid", "is_virtual", "os_name",
                "os_version", "kernel", "cpu_model", "cpu_sockets", "cpu_cores", "memory_mb")
 FACT_KEYS = ("disks", "services", "interfaces", "sys_descr", "sys_object_id", "extra", "relationships")
@@ -131,23 +135,61 @@ def _sync_identifiers(ci_id: int, ident: Identification, wanted: dict[str, set[s
     return conflicts
 
 
-def _relationships(report: dict[str, Any], ci_id: int, source: str) -> list[dict[str, Any]]:
-    """Resolve relationship targets to known CIs (never creating them); ensure edges when cmdb.services exists."""
-    out = []
-    for rel in report.get("relationships") or []:
-        target = identify(rel["target"]).ci_id
+def _relationships(report: dict[str, Any], ci_id: int, scope: ReporterScope,
+                   origin: str) -> tuple[list[dict[str, Any]], set[int]]:
+    """Resolve relationship targets to known CIs in the reporter's scope (never creating them); ensure the edges.
+
+    Returns the resolved list (kept in the host's facts) and the target CI ids.  Set-based:
+    one query resolves every target, one more checks them against the scope, one finds the
+    edges that exist, and the missing ones are created as one validated batch.  A target that
+    is the reported CI itself, or an edge the relationship rules refuse, is a 400 naming it.
+    """
+    rels = report.get("relationships") or []
+    idents = identify_many([rel["target"] for rel in rels], allowed=scope.allowed)
+    out, edges = [], {}
+    for i, (rel, ident) in enumerate(zip(rels, idents, strict=True)):
+        target = ident.ci_id
+        if target == ci_id:
+            raise ReportInvalid({f"$.relationships[{i}].target": ["Is the reported CI itself."]})
         entry: dict[str, Any] = {"type": rel["type"], "target_ci": target}
         if target is None:
             entry["target"] = rel["target"]
         else:
-            try:
-                from cmdb.services.relationships import relationship_ensure  # type: ignore[import-not-found]
-            except ImportError:
-                pass
-            else:
-                relationship_ensure(source_ci_id=ci_id, target_ci_id=target, type_slug=rel["type"], source=source)
+            edges.setdefault((rel["type"], target), i)
         out.append(entry)
-    return out
+    if edges:
+        _ensure_edges(ci_id, edges, origin)
+    return out, {target for _type, target in edges}
+
+
+def _ensure_edges(ci_id: int, edges: dict[tuple[str, int], int], origin: str) -> None:
+    """Create the edges ``(type slug, target) -> report index`` from ``ci_id`` that do not exist yet."""
+    try:
+        from cmdb.services.models import Relationship, RelationshipType
+        from cmdb.services.relationships import ensure_builtin_types
+    except ImportError:  # the services app is not installed: discovery keeps the targets in its facts only
+        return
+    from cmdb.core.services import BatchValidationError, objects_create
+
+    slugs = {slug for slug, _target in edges}
+    types = {t.slug: t for t in RelationshipType.objects.filter(slug__in=slugs)}
+    if len(types) < len(slugs):
+        types.update({k: v for k, v in ensure_builtin_types().items() if k in slugs})
+    existing = set(Relationship.objects.filter(source_id=ci_id, target_id__in={t for _s, t in edges})
+                   .values_list("type__slug", "target_id"))
+    missing = [(slug, target, i) for (slug, target), i in edges.items() if (slug, target) not in existing]
+    if not missing:
+        return
+    try:
+        # Both ends are discovered hosts the reporter may change (the source is the reported host, the
+        # targets were resolved within the scope and are checked again after the writes), so the edges need
+        # no grant on relationships beyond the report's own: an agent reports what it sees.
+        objects_create(Relationship, [{"source_id": ci_id, "target_id": target, "type": types[slug],
+                                       "origin": origin[:50]} for slug, target, _i in missing])
+    except BatchValidationError as exc:
+        raise ReportInvalid({f"$.relationships[{missing[n][2]}]": [f"{field}: {m}" for field, msgs in errs.items()
+                                                                   for m in msgs]
+                             for n, errs in enumerate(exc.errors) if errs}) from exc
 
 
 def _touch(host: Host, rule: str, now: dt.datetime) -> None:
@@ -220,29 +262,16 @@ def _log_software_summary(host: Host, diff: Any) -> None:
     ))
 
 
-def check_permission(user: Any, host: Host | None) -> None:
-    """Creating needs ``add``, updating ``change`` on discovery hosts, within the user's tenants.
-
-    Decided from the user's grants and the host already loaded (the same rule as
-    ``restrict(Host.objects.filter(pk=host.pk), user, "change").exists()``, without the query).
-    """
-    if user is None:
-        return
-    from cmdb.users.permissions import ALL, grants_for, has_action
-
-    if host is None:
-        if not has_action(user, Host, "add"):
-            raise PermissionDenied("You may not add discovered hosts.")
-        return
-    granted, tenants = grants_for(user).lookup(Host._meta.label_lower, "change")
-    if not granted or (tenants is not ALL and host.tenant_id not in tenants):
-        raise PermissionDenied("You may not change this discovered host.")
-
-
 def ingest_report(report: Any, *, user: Any = None, request_id: Any = None,
                   now: dt.datetime | None = None) -> IngestResult:
-    """Ingest one report in one transaction (see the module docstring); retried once on a lost race."""
+    """Ingest one report in one transaction (see the module docstring); retried once on a lost race.
+
+    Raises :class:`ReportInvalid` (400) or :class:`ReportRefused` (403, outside the reporter's
+    scope); either way nothing of the report is written.
+    """
+    storable.check_text(report)
     validate(report)
+    storable.check_values(report)
     try:
         return _ingest(report, user=user, request_id=request_id, now=now)
     except OperationalError as exc:
@@ -264,24 +293,28 @@ def _ingest(report: dict[str, Any], *, user: Any, request_id: Any, now: dt.datet
     src_type, src_name = report["source"]["type"], report["source"]["name"]
     source_label = f"discovery:{src_type}:{src_name}"[:100]
     wanted = report_identifiers(report["identifiers"])
+    scope = ReporterScope(user)
     with change_logging(user=user, source=source_label, request_id=request_id):
         lock_identifiers(wanted)
-        ident = identify(report["identifiers"])
+        ident = identify(report["identifiers"], allowed=scope.allowed)
+        scope.refuse_foreign(ident, report["identifiers"])
         host, sources = precedence.load_host(ident.ci_id) if ident.ci_id else (None, {})
-        check_permission(user, host)
+        tenant_id = scope.tenant(report, host) if host is None or report.get("tenant") else None
         values = report_values(report, name_fallback=next(iter(wanted.get("mac", [])), "unnamed"))
         relationships = report.get("relationships")
         created = host is None
         if created:
-            host = Host(first_discovered=now, last_seen=now, identified_by="", facts={})
+            host = Host(first_discovered=now, last_seen=now, identified_by="", facts={}, tenant_id=tenant_id)
         decision = precedence.decide(host, values, sources, source=src_type, now=now, current=_current,
                                      fresh=created)
         # The state before, for the change record: only needed (and only loaded: tags) when something changes.
         pre = host.snapshot() if not created and (decision.apply or host.stale) else None
         for attribute in decision.apply:
             _set(host, attribute, values[attribute])
+        link_before = (host.device_id, host.virtual_machine_id)
         if created or decision.apply & linking.TRIGGERS:
-            linking.apply(host)  # the recorded device or VM this machine is, if one matches
+            # The recorded device or VM this machine is, if one matches (among those the reporter may change).
+            linking.apply(host, user=scope.linking_user)
         if created:
             host.name = host.name or "unnamed"
             bulk.bulk_create(Host, [host])
@@ -298,7 +331,8 @@ def _ingest(report: dict[str, Any], *, user: Any, request_id: Any, now: dt.datet
         ci = ConfigurationItem(pk=host.ci_id, name=host.name, kind=Host.ci_kind(), tenant_id=host.tenant_id)
         precedence.record(host.ci_id, decision, values, source=src_type, source_name=src_name, now=now,
                           existing=sources)
-        conflicts = ident.conflicts + _sync_identifiers(host.ci_id, ident, wanted)
+        moved = _sync_identifiers(host.ci_id, ident, wanted)
+        conflicts = ident.conflicts + moved
         software = {}
         if "software" in report:
             from cmdb.discovery.software import diff_software
@@ -311,8 +345,9 @@ def _ingest(report: dict[str, Any], *, user: Any, request_id: Any, now: dt.datet
                 Host.objects.filter(pk=host.pk).update(software_refreshed=diff.refreshed)
             software = {**diff.counts(), "added_names": diff.added[:50], "removed_names": diff.removed[:50],
                         "upgraded_names": diff.upgraded[:50]}
+        targets: set[int] = set()
         if relationships:
-            resolved = _relationships(report, host.ci_id, source_label)
+            resolved, targets = _relationships(report, host.ci_id, scope, source_label)
             if (host.facts or {}).get("relationships") != resolved:
                 Host.objects.filter(pk=host.pk).update(facts={**(host.facts or {}), "relationships": resolved})
         changed_software = any(software.get(k) for k in ("added", "removed", "upgraded"))
@@ -323,7 +358,9 @@ def _ingest(report: dict[str, Any], *, user: Any, request_id: Any, now: dt.datet
         result = IngestResult(ci_id=host.ci_id, host_id=host.pk, action=action, rule=ident.rule,
                               changed=sorted(decision.apply), skipped=decision.skipped, software=software,
                               conflicts=conflicts)
-        record = {"ci_id": host.ci_id, "received": now, "collected_at": parse_time(report["collected_at"]),
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 and the schema allow.
+        collected = parse_time(report["collected_at"]).astimezone(dt.UTC)
+        record = {"ci_id": host.ci_id, "received": now, "collected_at": collected,
                   "source": src_type, "source_name": src_name, "rule": ident.rule, "action": str(action),
                   "changed": result.changed, "skipped": result.skipped,
                   "software": diff.counts() if software else {}, "conflicts": conflicts}
@@ -331,4 +368,8 @@ def _ingest(report: dict[str, Any], *, user: Any, request_id: Any, now: dt.datet
             _finish(host, ident.rule, now, touch=touch, refreshed=refreshed if software else None, record=record)
         else:
             IngestRecord.objects.create(**record)
+        scope.check_written(host, created=created, named_tenant=bool(report.get("tenant")),
+                            linked=(host.device_id, host.virtual_machine_id) != link_before,
+                            touched={"$.identifiers": {c["moved_from_ci"] for c in moved},
+                                     "$.relationships": targets})
     return result

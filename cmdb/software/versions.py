@@ -121,19 +121,25 @@ def semver_key(version: str) -> bytes | None:
     return out + b"\x02"
 
 
+#: Longest key stored (``SoftwareVersion.sort_key``).  A 100-character version can encode longer
+#: ("a1" * 50 under RPM, digits of other scripts under Debian); a longer key is cut, which keeps the
+#: order (a prefix never sorts after its key) and only makes absurd versions sharing 300 bytes tie.
+KEY_LENGTH = 600
+
+
 def version_key(version: str, scheme: str = "generic") -> str:
     """The hex sort key of ``version`` under ``scheme``; strings that are not valid
     semantic versions fall back to the generic order."""
     if scheme == "semver":
         key = semver_key(version)
         if key is not None:
-            return key.hex()
+            return key.hex()[:KEY_LENGTH]
         scheme = "generic"
     if scheme == "rpm":
-        return rpm_key(version).hex()
+        return rpm_key(version).hex()[:KEY_LENGTH]
     if scheme == "debian":
-        return debian_key(version).hex()
-    return _debian_part(version.strip()).hex()
+        return debian_key(version).hex()[:KEY_LENGTH]
+    return _debian_part(version.strip()).hex()[:KEY_LENGTH]
 
 
 def compare(a: str, b: str, scheme: str = "generic") -> int:

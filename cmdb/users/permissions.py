@@ -95,6 +95,16 @@ def restrict(queryset: QuerySet, user: Any, action: str = "view") -> QuerySet:
     return queryset.filter(**{f"{path}__in": tenants})
 
 
+def unrestricted(user: Any, model: type[Model], action: str) -> bool:
+    """Whether :func:`restrict` keeps every row of any ``model`` queryset for ``user`` and ``action``.
+
+    For hot paths that would otherwise spend a query on a scope check that cannot refuse anything
+    (a superuser's or an unconstrained grant's discovery ingest); decided from the same lookup.
+    """
+    granted, tenants = grants_for(user).lookup(model._meta.label_lower, action)
+    return granted and tenants is ALL
+
+
 def reference_queryset(queryset: QuerySet, user: Any, written: type[Model], action: str) -> QuerySet:
     """Objects that a write of ``written`` objects may refer to (a device's rack, tenant, ...).
 

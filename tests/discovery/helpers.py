@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from discovery.report import new_report, prune
+
+URL = "/api/discovery/reports/"
 
 
 def report(*, source: str = "agent", name: str = "test-agent", serial: str | None = None,
@@ -22,3 +25,21 @@ def report(*, source: str = "agent", name: str = "test-agent", serial: str | Non
     if software is not None:
         out["software"] = copy.deepcopy(r["software"])
     return out
+
+
+def post(client: Any, body: Any) -> Any:
+    """POST a report as JSON text, so lone surrogates travel as escapes (the test client's encoder refuses them)."""
+    return client.post(URL, data=json.dumps(body), content_type="application/json")
+
+
+def counts() -> dict[str, int]:
+    """Rows in every table a report writes to: equal before and after a refused report."""
+    from cmdb.core.models import ObjectChange
+    from cmdb.core.models.registry import ConfigurationItem
+    from cmdb.discovery.models import AttributeSource, Host, Identifier, IngestRecord
+    from cmdb.services.models import Relationship
+    from cmdb.software.models import SoftwareInstallation, SoftwareProduct, SoftwareVersion
+
+    models = (Host, ConfigurationItem, Identifier, AttributeSource, IngestRecord, ObjectChange, Relationship,
+              SoftwareProduct, SoftwareVersion, SoftwareInstallation)
+    return {m.__name__: m.objects.count() for m in models}

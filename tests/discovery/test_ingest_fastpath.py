@@ -45,6 +45,32 @@ def test_reingest_with_a_new_version_is_constant_in_queries(django_assert_max_nu
     assert result.software["upgraded"] == 2 and result.software["unchanged"] == 198
 
 
+def test_a_tenant_limited_reingest_adds_at_most_two_queries(django_assert_max_num_queries: Any,
+                                                             make_user: Any) -> None:
+    """The reporter's scope (cmdb.discovery.scope) costs a tenant-limited agent one query before identification
+    and one after the writes, whatever the number of packages; an unlimited one nothing (tests/security)."""
+    from django.contrib.auth import get_user_model
+
+    from cmdb.users.permissions import grants_for
+
+    tenant = Tenant.objects.create(name="Mine", slug="mine")
+    user = make_user("carol")
+    perm = ObjectPermission.objects.create(name="discovery mine", object_types=["discovery.host"],
+                                           actions=["view", "add", "change"])
+    perm.users.add(user)
+    perm.tenants.add(tenant)
+    ingest_report(report(serial="S1", hostname="h1", software=pkgs(200)), user=user)
+    ingest_report(report(serial="S2", hostname="h2", software=pkgs(200)), user=user)
+    user = get_user_model().objects.get(pk=user.pk)
+    grants_for(user)  # the API's permission check loads the grants once per request
+    limit = (15 if connection.vendor == "postgresql" else 20) + 2
+    with django_assert_max_num_queries(limit):
+        result = ingest_report(report(serial="S1", hostname="h1", software=pkgs(200, pkg3="9.0", pkg4="9.1")),
+                               user=user)
+    assert result.action == "update" and result.software["upgraded"] == 2
+    assert Host.objects.get(ci_id=result.ci_id).tenant_id == tenant.pk
+
+
 def test_version_first_seen_in_a_reingest_is_created_and_change_logged() -> None:
     first = ingest_report(report(serial="S1", hostname="h1", software=pkgs(20)))
     result = ingest_report(report(serial="S1", hostname="h1", software=pkgs(20, pkg3="2:7.0-1")))

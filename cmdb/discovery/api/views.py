@@ -12,8 +12,7 @@ from cmdb.api.viewsets import CMDBModelViewSet, ReadOnlyCMDBViewSet
 from cmdb.users.permissions import ObjectPermissionRequired
 
 from .. import filtersets, models, selectors
-from ..schema import ReportInvalid
-from ..services import ingest_report
+from ..services import ReportInvalid, ReportRefused, ingest_report
 from . import serializers
 
 
@@ -47,9 +46,11 @@ class ReportView(APIView):
     """``POST`` one discovery report (schema: discovery/schema/report-v1.json).
 
     201 when it created a CI, 200 when it updated one or changed nothing; 400 with
-    ``{"<json path>": [messages]}`` for a report that does not fit the schema, in
-    which case nothing is written.  Needs ``add`` on discovered hosts (and
-    ``change`` within the user's tenants to update one).
+    ``{"<json path>": [messages]}`` for a report that does not fit the schema or
+    holds values that cannot be stored, 403 with the same shape for a report that
+    would touch a CI outside the reporter's tenants; in both cases nothing is
+    written.  Needs ``add`` on discovered hosts (and ``change`` within the user's
+    tenants to update one); see :mod:`cmdb.discovery.scope`.
     """
 
     permission_classes = [ObjectPermissionRequired]
@@ -67,5 +68,7 @@ class ReportView(APIView):
             result = ingest_report(request.data, user=request.user, request_id=getattr(request, "id", None))
         except ReportInvalid as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        except ReportRefused as exc:
+            return Response(exc.errors, status=status.HTTP_403_FORBIDDEN)
         code = status.HTTP_201_CREATED if result.action == "create" else status.HTTP_200_OK
         return Response(result.as_dict(), status=code)
