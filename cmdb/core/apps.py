@@ -7,4 +7,4 @@ class CoreConfig(AppConfig):
     verbose_name = "CMDB core"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the change-log receivers)
+        from . import scope, signals  # noqa: F401  (the scope check; the change-log receivers)

@@ -83,6 +83,8 @@ class Identifier(models.Model):
     scheme = models.CharField(max_length=10, choices=IdentifierScheme.choices)
     value = models.CharField(max_length=255)
 
+    tenant_path = "ci__tenant"
+
     class Meta:
         indexes = [models.Index(fields=["scheme", "value"]), models.Index(fields=["ci", "scheme"])]
         constraints = [
@@ -104,6 +106,8 @@ class AttributeSource(models.Model):
     source_name = models.CharField(max_length=100, blank=True)
     value_digest = models.CharField(max_length=32)
     set_at = models.DateTimeField()
+
+    tenant_path = "ci__tenant"
 
     class Meta:
         ordering = ("ci", "attribute")
@@ -133,6 +137,8 @@ class IngestRecord(models.Model):
     skipped = models.JSONField(default=dict, help_text="Attribute -> stronger source that kept its value")
     software = models.JSONField(default=dict, help_text="Counts: added, removed, upgraded, unchanged")
     conflicts = models.JSONField(default=list)
+
+    tenant_path = "ci__tenant"
 
     class Meta:
         ordering = ("-received", "-id")
