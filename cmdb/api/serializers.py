@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from rest_framework import serializers
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
@@ -69,7 +70,7 @@ def _related_fields(serializer_class: type) -> list[tuple[str, type[models.Model
             else:  # read-only: the model field knows the related model
                 try:
                     found.append((name, model._meta.get_field(f.source).related_model))
-                except Exception:  # noqa: S112 - a computed source: nothing to check
+                except FieldDoesNotExist:  # a computed source: nothing to check
                     continue
         _related[serializer_class] = found
     return found
