@@ -150,11 +150,13 @@ def _check_scope(model: type[M], pks: list[Any], user: Any, action: str) -> None
         )
 
 
-def objects_validate(model: type[M], items: Sequence[dict[str, Any]]) -> list[dict[str, list[str]]]:
+def objects_validate(model: type[M], items: Sequence[dict[str, Any]], *,
+                     user: Any = None) -> list[dict[str, list[str]]]:
     """The errors ``objects_create`` would raise for ``items``, writing nothing (import previews)."""
     errors: list[dict[str, list[str]]] = [{} for _ in items]
     objs = [model(**{k: v for k, v in data.items() if k != "tags"}) for data in items]
     _validate(model, objs, errors)
+    _check_references(model, objs, user, "add", errors)
     return errors
 
 

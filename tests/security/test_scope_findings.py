@@ -393,3 +393,27 @@ def test_a_tenant_admins_run_plans_and_applies_only_their_own_cis(world, superus
     assert viewer_run.targets == 0
     run_execute(run_request(reconciler="test-device-notes", scope="all", dry_run=False, user=superuser))
     assert _Touched.hosts == {"srv-a", "srv-b"}
+
+
+def test_imports_cannot_point_at_another_tenants_objects(world):
+    """The web import resolves references through the gate and validates generic targets before applying."""
+    role = ContactRole.objects.create(name="Owner", slug="owner")
+    web = Client()
+    web.force_login(world.alice)
+    csv_text = f"address,tenant,interface\n10.0.9.1/24,{world.a.slug},{b_iface(world).pk}\n"
+    for action in ("preview", "apply"):
+        r = web.post("/ipam/ip-addresses/import/", {"data": csv_text, "format": "csv", "action": action})
+        assert r.status_code in (200, 400), r.status_code
+        assert "srv-b" not in r.content.decode()
+    assert not IPAddress.objects.filter(address="10.0.9.1/24").exists()
+    rows = json.dumps([{"object_type": "device", "object_id": world.srv_b.pk, "contact": "Ada A", "role": role.slug}])
+    for action in ("preview", "apply"):
+        r = web.post("/tenancy/contact-assignments/import/", {"data": rows, "format": "json", "action": action})
+        assert r.status_code in (200, 400), r.status_code
+        assert "object_id" in r.content.decode() or "object id" in r.content.decode().lower()
+    assert not ContactAssignment.objects.exists()
+    # The same rows for her own server go in.
+    rows = json.dumps([{"object_type": "device", "object_id": world.srv_a.pk, "contact": "Ada A", "role": role.slug}])
+    r = web.post("/tenancy/contact-assignments/import/", {"data": rows, "format": "json", "action": "apply"})
+    assert r.status_code == 302, r.content.decode()[:2000]
+    assert ContactAssignment.objects.get().object_id == world.srv_a.pk

@@ -459,10 +459,10 @@ def object_import(request: HttpRequest, app: str, slug: str) -> HttpResponse:
     if any(rec.errors for rec in records):
         # Still validate the rows that resolved, so every bad row is listed at once.
         good = [rec for rec in records if not rec.errors]
-        errors = objects_validate(view.model, [rec.values for rec in good]) if good else []
+        errors = objects_validate(view.model, [rec.values for rec in good], user=request.user) if good else []
         _merge_errors(good, errors)
     elif request.POST.get("action") != "apply":
-        _merge_errors(records, objects_validate(view.model, [rec.values for rec in records]))
+        _merge_errors(records, objects_validate(view.model, [rec.values for rec in records], user=request.user))
     else:
         try:
             created = objects_create(view.model, [rec.values for rec in records], user=request.user)
