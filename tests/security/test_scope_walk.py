@@ -61,7 +61,7 @@ def test_every_model_declares_a_sound_scope():
 def test_a_model_without_a_declaration_is_reported_and_fails_closed(world):
     from django.apps.registry import Apps
 
-    from cmdb.users.permissions import has_action, restrict
+    from cmdb.users.permissions import NOTHING, has_action, rows_filter
 
     isolated = Apps(["django.contrib.contenttypes"])
     meta = type("Meta", (), {"app_label": "tests_scope", "apps": isolated})
@@ -79,7 +79,8 @@ def test_a_model_without_a_declaration_is_reported_and_fails_closed(world):
 
     assert has_action(world.alice, Device, "view")
     assert not has_action(world.alice, forgotten, "view")
-    assert not restrict(Device.objects.none(), world.alice).exists()
+    assert rows_filter(forgotten, world.alice, "view") is NOTHING
+    assert rows_filter(forgotten, world.viewer, "view") is None  # an unconstrained grant: an administrator
 
 
 # --- samples ----------------------------------------------------------------------------------------------------
