@@ -124,7 +124,7 @@ class RelatedObjectField(serializers.RelatedField):
         if request is None or view is None or getattr(view, "queryset", None) is None:
             return queryset
         action = "add" if getattr(view, "action", None) == "create" else "change"
-        return reference_queryset(queryset, request.user, view.queryset.model, action)
+        return reference_queryset(queryset, request.user, view.queryset.model, action, field=self.source)
 
     def _cache(self) -> dict[int, Any]:
         root = self.root

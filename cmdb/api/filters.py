@@ -118,8 +118,7 @@ class RelatedFilter(MultiValueFilter):
         has_null = len(wanted) != len(value)
         pks: list[Any] = []
         if wanted:
-            found = dict(self.related._default_manager.filter(**{f"{self.to_field}__in": wanted})
-                         .values_list(self.to_field, "pk"))
+            found = dict(self._choices().filter(**{f"{self.to_field}__in": wanted}).values_list(self.to_field, "pk"))
             missing = sorted(str(v) for v in wanted if v not in found)
             if missing:
                 message = f"Select a valid choice. {', '.join(missing)} is not one of the available choices."
@@ -129,6 +128,21 @@ class RelatedFilter(MultiValueFilter):
         if has_null:
             q = (q | Q(**{f"{self.field_name}__isnull": True})) if pks else Q(**{f"{self.field_name}__isnull": True})
         return qs.exclude(q) if self.exclude else qs.filter(q).distinct() if "__" in self.field_name else qs.filter(q)
+
+    def _choices(self) -> QuerySet:
+        """The related objects a value may name: those the reader's rows may name (else "not a choice").
+
+        Otherwise ``?device=<another tenant's device>`` (an empty list) and an unknown name (a 400)
+        would tell a tenant-limited user which of the other tenants' objects exist.
+        """
+        queryset = self.related._default_manager.all()
+        parent = getattr(self, "parent", None)
+        user = getattr(getattr(parent, "request", None), "user", None)
+        if user is None or parent is None:
+            return queryset
+        from cmdb.users.permissions import reference_queryset
+
+        return reference_queryset(queryset, user, parent._meta.model, "view")
 
     @property
     def param_name(self) -> str:
@@ -317,12 +331,28 @@ class BaseFilterSet(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        fields = getattr(queryset.model, "search_fields", ("name",))
-        q = reduce(lambda a, b: a | b, (Q(**{f"{f}__icontains": value}) for f in fields))
+        parts = [Q(**{f"{f}__icontains": value}) for f in _search_paths(queryset.model)]
         pk = as_int(value)
         if pk is not None and is_pk(pk):
-            q |= Q(pk=pk)
-        return queryset.filter(q)
+            parts.append(Q(pk=pk))
+        if not parts:
+            return queryset.none()
+        return queryset.filter(reduce(lambda a, b: a | b, parts))
+
+
+def _search_paths(model: type[models.Model]) -> list[str]:
+    """The model's ``search_fields`` that exist (the inherited default ``name`` may not: a 500 otherwise)."""
+    out = []
+    for path in getattr(model, "search_fields", ("name",)):
+        target: Any = model
+        try:
+            for part in path.split("__"):
+                f = target._meta.get_field(part)
+                target = f.related_model
+        except (FieldDoesNotExist, AttributeError):
+            continue
+        out.append(path)
+    return out
 
 
 _subsets: dict[tuple[type, frozenset[str]], type] = {}

@@ -3,7 +3,9 @@ filter set, and inherits NetBox's list/detail/bulk behaviour from here.
 
 Reads go through the fast reader; writes go through the generic services in
 :mod:`cmdb.core.services` inside one change-logged transaction; every query
-starts from :func:`cmdb.users.permissions.restrict`.
+starts from :func:`cmdb.users.permissions.restrict`, and every rendered page passes
+:func:`cmdb.api.serializers.hide_unseen`, so a visible row never names an object
+(a generic target, a nested related object) that the reader may not see.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from cmdb.users.permissions import restrict
 from .fastread import plan_for, render
 from .fields import is_pk
 from .pagination import LimitOffsetPagination
+from .serializers import hide_unseen
 
 _ACTIONS = {"list": "view", "retrieve": "view", "create": "add", "update": "change", "partial_update": "change",
             "destroy": "delete", "bulk_update": "change", "bulk_partial_update": "change", "bulk_destroy": "delete"}
@@ -63,6 +66,7 @@ class CMDBModelViewSet(viewsets.ModelViewSet):
             rows = render(plan, queryset, base_url)
         else:
             rows = self.get_serializer(list(queryset), many=True).data
+        rows = hide_unseen(rows, self.get_serializer_class(), self.request)
         if "config_context" in self.request.query_params.getlist("exclude"):
             # NetBox's ?exclude=config_context (the Ansible inventory sends it): leave the field out.
             for row in rows:
@@ -99,9 +103,11 @@ class CMDBModelViewSet(viewsets.ModelViewSet):
         plan = plan_for(self.get_serializer_class(), False)
         base_url = self.request.build_absolute_uri("/").rstrip("/")
         if plan is not None:
-            return render(plan, queryset, base_url)
-        return self.get_serializer(list(queryset), many=True, context={**self.get_serializer_context(),
-                                                                       "brief": False}).data
+            rows = render(plan, queryset, base_url)
+        else:
+            rows = self.get_serializer(list(queryset), many=True, context={**self.get_serializer_context(),
+                                                                           "brief": False}).data
+        return hide_unseen(rows, self.get_serializer_class(), self.request)
 
     # --- writes ------------------------------------------------------------------------
 

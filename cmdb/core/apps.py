@@ -7,4 +7,4 @@ class CoreConfig(AppConfig):
     verbose_name = "CMDB core"
 
     def ready(self) -> None:
-        from . import checkpoints, signals  # noqa: F401  (change-log receivers; the audit sinks' system check)
+        from . import checkpoints, scope, signals  # noqa: F401  (change-log receivers; the audit sinks' and scope checks)

@@ -2,7 +2,8 @@
 
 API, web UI, imports and discovery call these so that every write is
 validated the same way (``full_clean`` per object, uniqueness per batch),
-checked against the user's tenant scope, and recorded in the change log.
+checked against the user's tenant scope (the rows written, and every object they
+refer to by foreign key or generic relation), and recorded in the change log.
 A batch is all-or-nothing: one bad item and nothing is written.
 """
 
@@ -18,7 +19,8 @@ from django.utils import timezone
 from cmdb.core import bulk, changelog
 from cmdb.core.choices import ChangeAction
 from cmdb.core.models.base import CIModel
-from cmdb.users.permissions import restrict
+from cmdb.core.scope import generic_relations
+from cmdb.users.permissions import grants_for, referable_ids, reference_action, restrict
 
 M = TypeVar("M", bound=models.Model)
 
@@ -88,6 +90,62 @@ def _validate(model: type[M], objs: Sequence[M], errors: list[dict[str, list[str
                 errors[i].setdefault(field, []).extend(messages)
 
 
+def _check_references(model: type[M], objs: Sequence[M], user: Any, action: str,
+                      errors: list[dict[str, list[str]]]) -> None:
+    """Every object the batch newly refers to must be one the user may refer to; errors by field.
+
+    The same rule as the API's and UI's related-object choices (:func:`reference_queryset`),
+    applied once more here because services are the path every writer takes: a foreign key
+    may point inside the writer's tenants or at shared objects, a generic relation only at
+    a target the writer may change (or see, where the model says so).  One query per
+    foreign key or target type of the batch, none for an unconstrained writer.
+    """
+    if user is None or grants_for(user).superuser:
+        return
+    before = [getattr(obj, "_prechange", None) for obj in objs]
+
+    def changed(i: int, names: tuple[str, ...], values: tuple[Any, ...]) -> bool:
+        old = before[i]
+        return old is None or any(old.get(n, object()) != v for n, v in zip(names, values, strict=True))
+
+    for f in model._meta.concrete_fields:
+        if not (f.many_to_one or f.one_to_one) or f.remote_field.parent_link:
+            continue
+        wanted: dict[int, Any] = {}
+        for i, obj in enumerate(objs):
+            value = getattr(obj, f.attname)
+            if value is not None and f.name not in errors[i] and changed(i, (f.name,), (value,)):
+                wanted[i] = value
+        if not wanted:
+            continue
+        allowed = referable_ids(f.related_model, set(wanted.values()), user, model, action, field=f.name)
+        need = reference_action(model, f.name)
+        for i, value in wanted.items():
+            if value not in allowed:
+                what = f"one you may {need}" if need else "within your tenants or shared"
+                errors[i].setdefault(f.name, []).append(
+                    f"You may not refer to {f.related_model._meta.verbose_name} {value}; choose {what}.")
+    from django.contrib.contenttypes.models import ContentType
+
+    for gfk in generic_relations(model):
+        ct_name = model._meta.get_field(gfk.ct_field).attname
+        by_type: dict[int, dict[int, Any]] = {}
+        for i, obj in enumerate(objs):
+            ct_id, pk = getattr(obj, ct_name), getattr(obj, gfk.fk_field)
+            if ct_id is None or pk is None or gfk.fk_field in errors[i] or gfk.ct_field in errors[i]:
+                continue
+            if changed(i, (gfk.ct_field, gfk.fk_field), (ct_id, pk)):
+                by_type.setdefault(ct_id, {})[i] = pk
+        for ct_id, wanted in by_type.items():
+            target = ContentType.objects.get_for_id(ct_id).model_class()
+            allowed = set() if target is None else referable_ids(target, set(wanted.values()), user, model, action,
+                                                                 field=gfk.name)
+            for i, pk in wanted.items():
+                if pk not in allowed:
+                    errors[i].setdefault(gfk.fk_field, []).append(
+                        f"No such object that you may {reference_action(model, gfk.name)}: {pk}.")
+
+
 def _check_scope(model: type[M], pks: list[Any], user: Any, action: str) -> None:
     if user is None:
         return
@@ -98,11 +156,13 @@ def _check_scope(model: type[M], pks: list[Any], user: Any, action: str) -> None
         )
 
 
-def objects_validate(model: type[M], items: Sequence[dict[str, Any]]) -> list[dict[str, list[str]]]:
+def objects_validate(model: type[M], items: Sequence[dict[str, Any]], *,
+                     user: Any = None) -> list[dict[str, list[str]]]:
     """The errors ``objects_create`` would raise for ``items``, writing nothing (import previews)."""
     errors: list[dict[str, list[str]]] = [{} for _ in items]
     objs = [model(**{k: v for k, v in data.items() if k != "tags"}) for data in items]
     _validate(model, objs, errors)
+    _check_references(model, objs, user, "add", errors)
     return errors
 
 
@@ -117,6 +177,7 @@ def objects_create(model: type[M], items: Sequence[dict[str, Any]], *, user: Any
             tags[i] = list(data.pop("tags") or [])
         objs.append(model(**data))
     _validate(model, objs, errors)
+    _check_references(model, objs, user, "add", errors)
     if any(errors):
         raise BatchValidationError(errors)
     with transaction.atomic():
@@ -143,6 +204,7 @@ def objects_update(objs: Sequence[M], changes: Sequence[dict[str, Any]], *, user
         for key, value in data.items():
             setattr(obj, key, value)
     _validate(model, objs, errors)
+    _check_references(model, objs, user, "change", errors)
     if any(errors):
         raise BatchValidationError(errors)
     with transaction.atomic():

@@ -17,6 +17,7 @@ from cmdb.core.models.base import (
     PrimaryModel,
     validate_not_self_parent,
 )
+from cmdb.core.scope import SHARED
 
 from .choices import InterfaceType, RackFace
 
@@ -124,6 +125,7 @@ class DeviceType(PrimaryModel):
     is_full_depth = models.BooleanField(default=True)
 
     display_field = "model"
+    tenant_scope = SHARED
     search_fields = ("model", "slug", "part_number", "description")
 
     class Meta:
@@ -149,6 +151,7 @@ class InterfaceTemplate(ChangeLoggedModel):
     type = models.CharField(max_length=50, choices=InterfaceType.choices, default=InterfaceType.BASE_T_1G)
     mgmt_only = models.BooleanField(default=False)
 
+    tenant_scope = SHARED
     search_fields = ("name",)
 
     class Meta:

@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from cmdb.core.models.base import ChangeLoggedModel
+from cmdb.core.scope import ADMIN_ONLY
 
 #: Assignment kinds: (m2m field on ConfigContext, attribute of a device/VM holding the id).
 DIMENSIONS: tuple[tuple[str, str], ...] = (
@@ -43,6 +44,9 @@ class ConfigContext(ChangeLoggedModel):
     tenants = models.ManyToManyField("tenancy.Tenant", blank=True, related_name="+")
     tags = models.ManyToManyField("extras.Tag", blank=True, related_name="+")
 
+    #: A context may carry one faculty's configuration for its tenants: administrators manage the
+    #: contexts; everyone else sees only the merged result on the devices and VMs they may see.
+    tenant_scope = ADMIN_ONLY
     search_fields = ("name", "description")
 
     class Meta:

@@ -9,6 +9,7 @@ from django.core.validators import RegexValidator
 from django.db import models, transaction
 
 from cmdb.core.models.base import ChangeLoggedModel
+from cmdb.core.scope import SHARED, via_target
 
 color_validator = RegexValidator(r"^[0-9a-f]{6}$", "Enter a six-digit lower-case hex colour, e.g. 9e9e9e.")
 
@@ -21,6 +22,7 @@ class Tag(ChangeLoggedModel):
     color = models.CharField(max_length=6, default="9e9e9e", validators=[color_validator])
     description = models.CharField(max_length=200, blank=True)
 
+    tenant_scope = SHARED
     search_fields = ("name", "slug", "description")
 
     class Meta:
@@ -60,6 +62,7 @@ class CustomField(ChangeLoggedModel):
     validation_regex = models.CharField(max_length=500, blank=True)
     choices = models.JSONField(default=list, blank=True)
 
+    tenant_scope = SHARED
     search_fields = ("name", "label", "description")
 
     class Meta:
@@ -96,6 +99,10 @@ class JournalEntry(ChangeLoggedModel):
     custom_field_data = models.JSONField(default=dict, blank=True)
 
     display_field = "created"
+    #: A note belongs to the object it is about: visible where that object is, written within its tenant.
+    tenant_scope = via_target("assigned_object")
+    #: Writing a note needs only sight of the object, not the right to change it.
+    reference_actions = {"assigned_object": "view"}
     search_fields = ("comments",)
 
     class Meta:

@@ -107,6 +107,9 @@ class IPAddress(PrimaryModel):
 
     display_field = "address"
     tenant_path = "tenant"
+    #: An address is attached to its interface: the writer must be allowed to change that interface
+    #: (``assigned_object`` is the API's generic name for the two keys).
+    reference_actions = {"assigned_object": "change", "interface": "change", "vminterface": "change"}
     search_fields = ("address", "dns_name", "description")
 
     class Meta:

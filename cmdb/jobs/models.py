@@ -19,6 +19,7 @@ from django.db import models
 from django.utils import timezone
 
 from cmdb.core.models import ChangeLoggedModel
+from cmdb.core.scope import ADMIN_ONLY, owned_by
 
 
 class JobStatus(models.TextChoices):
@@ -40,6 +41,9 @@ class Schedule(ChangeLoggedModel):
     #: The last tick that started a job; written by the scheduler only (not change-logged).
     last_tick = models.DateTimeField(null=True, blank=True, editable=False)
 
+    #: A schedule runs its job with no user behind it (whatever the job may touch), so only
+    #: administrators create, change or even read schedules.
+    tenant_scope = ADMIN_ONLY
     search_fields = ("name", "job_name", "description")
     snapshot_exclude = frozenset({"created", "last_updated", "last_tick"})
 
@@ -82,6 +86,9 @@ class Job(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                              related_name="+")
     schedule = models.ForeignKey(Schedule, on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
+    #: The tenant of the user who started it, when that user works for exactly one tenant: the
+    #: job (arguments, log, result) is then also visible to that tenant's other administrators.
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     task_id = models.CharField(max_length=64, blank=True, help_text="Id of the task in the queue backend")
     backend = models.CharField(max_length=100, blank=True)
     worker = models.CharField(max_length=100, blank=True)
@@ -94,7 +101,7 @@ class Job(models.Model):
     error = models.TextField(blank=True)
 
     display_field = "name"
-    tenant_path = None
+    tenant_scope = owned_by("user", tenant="tenant")
     search_fields = ("name",)
 
     class Meta:
@@ -112,6 +119,8 @@ class ScheduleTick(models.Model):
     job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
 
+    tenant_scope = ADMIN_ONLY
+
     class Meta:
         ordering = ("-tick",)
         constraints = [models.UniqueConstraint(fields=["schedule", "tick"], name="jobs_scheduletick_unique")]
@@ -127,6 +136,8 @@ class Lease(models.Model):
     holder = models.CharField(max_length=200)
     acquired = models.DateTimeField()
     expires = models.DateTimeField()
+
+    tenant_scope = ADMIN_ONLY
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder} until {self.expires:%Y-%m-%d %H:%M:%S}"

@@ -104,9 +104,12 @@ def job_enqueue(name: str, *, kwargs: dict[str, Any] | None = None, user: Any = 
     errors = job_kwargs_errors(name, kwargs or {})
     if errors:
         raise ValueError(f"Invalid arguments for {name}: {kwargs_error_text(errors)}")
+    from cmdb.users.permissions import sole_tenant
+
+    starter = user if getattr(user, "is_authenticated", False) else None
     record = Job.objects.create(
-        name=name, kwargs=kwargs or {}, user=user if getattr(user, "is_authenticated", False) else None,
-        schedule=schedule,
+        name=name, kwargs=kwargs or {}, user=starter, schedule=schedule,
+        tenant_id=sole_tenant(starter),  # visible to the starter's fellow tenant admins too
     )
     transaction.on_commit(lambda: _dispatch(record.pk))
     return record

@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from cmdb.core.scope import owned_by
+
 
 class RunStatus(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -45,6 +47,9 @@ class ReconcileRun(models.Model):
     job = models.ForeignKey("jobs.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     schedule = models.ForeignKey("jobs.Schedule", on_delete=models.SET_NULL, null=True, blank=True,
                                  related_name="+")
+    #: As for jobs: the starting user's tenant when they work for exactly one, so that tenant's
+    #: other administrators see the run too.
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
@@ -58,7 +63,7 @@ class ReconcileRun(models.Model):
     error = models.TextField(blank=True)
 
     display_field = "reconciler"
-    tenant_path = None
+    tenant_scope = owned_by("user", tenant="tenant")
     search_fields = ("reconciler", "scope")
 
     class Meta:

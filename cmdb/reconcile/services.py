@@ -42,11 +42,13 @@ def lease_name(reconciler: str, scope: str) -> str:
 def run_request(*, reconciler: str, scope: str = "all", dry_run: bool = True, user: Any = None) -> ReconcileRun:
     """Record a pending run and queue it; the worker picks it up."""
     from cmdb.jobs.registry import job_enqueue
+    from cmdb.users.permissions import sole_tenant
 
     get_reconciler(reconciler)  # unknown names fail here, not in the worker
+    starter = user if getattr(user, "is_authenticated", False) else None
     with transaction.atomic():
-        run = ReconcileRun.objects.create(reconciler=reconciler, scope=scope, dry_run=dry_run,
-                                          user=user if getattr(user, "is_authenticated", False) else None)
+        run = ReconcileRun.objects.create(reconciler=reconciler, scope=scope, dry_run=dry_run, user=starter,
+                                          tenant_id=sole_tenant(starter))
         job = job_enqueue("reconcile.run", kwargs={"run_id": run.pk}, user=user)
         ReconcileRun.objects.filter(pk=run.pk).update(job=job)
         run.job = job
@@ -113,8 +115,41 @@ def _finish(run: ReconcileRun, started: dt.datetime, *, status: str | None = Non
     ReconcileRun.objects.filter(pk=run.pk).update(**fields)
 
 
+def _permitted(run: ReconcileRun, desired: list[Target], log: Log) -> list[Target]:
+    """The targets the run's user may see (dry run) or change (apply); a schedule's run keeps all.
+
+    A scope is text ("all", "ci:12", "tenant:physics"): whatever it names, a user's run
+    plans and applies only what that user could plan and change by hand, judged on the typed
+    object (the device, the VM) through the permission gate.  Targets that are not CIs
+    are for superusers only.
+    """
+    from django.apps import apps
+
+    from cmdb.core.models import ConfigurationItem
+    from cmdb.users.permissions import grants_for, restrict
+
+    user = run.user
+    if user is None or grants_for(user).superuser:
+        return desired
+    action = "view" if run.dry_run else "change"
+    ids = {t.ci_id for t in desired if t.ci_id is not None}
+    allowed: set[int] = set()
+    kinds = ConfigurationItem.objects.filter(pk__in=ids).values_list("kind", flat=True).distinct()
+    for kind in kinds:
+        try:
+            model = apps.get_model(kind)
+        except (LookupError, ValueError):
+            continue
+        allowed.update(restrict(model._default_manager.filter(ci_id__in=ids), user, action)
+                       .values_list("ci_id", flat=True))
+    kept = [t for t in desired if t.ci_id in allowed]
+    if len(kept) != len(desired):
+        log(f"{len(desired) - len(kept)} targets in scope {run.scope} left out: {user} may not {action} them")
+    return kept
+
+
 def _drive(run: ReconcileRun, reconciler: Reconciler, log: Log) -> None:
-    desired = reconciler.desired(run.scope)
+    desired = _permitted(run, reconciler.desired(run.scope), log)
     log(f"{len(desired)} targets in scope {run.scope}")
     observed = reconciler.observe(desired)
     try:

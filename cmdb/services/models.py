@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from cmdb.core.models.base import ChangeLoggedModel, CIModel, OrganizationalModel
+from cmdb.core.scope import ADMIN_ONLY
 
 
 class ServiceType(models.TextChoices):
@@ -199,6 +200,8 @@ class GraphVersion(models.Model):
     """One row whose counter every relationship or redundancy write increments."""
 
     version = models.BigIntegerField(default=0)
+
+    tenant_scope = ADMIN_ONLY
 
     class Meta:
         verbose_name = "graph version"

@@ -191,6 +191,10 @@ def compliance(*, today: dt.date | None = None, expiring_days: int = 30, user: A
     for (product_id, metric), group in groups.items():
         _distribute(group, (core_demand if metric == LicenseMetric.CORE else demand)[product_id], today, unlicensed)
 
+    if user is not None:
+        # Shared pools count every tenant's demand, but unlicensed demand is listed per tenant:
+        # only for the tenants whose CIs the user may see.
+        unlicensed = _visible_demand(unlicensed, user)
     names = dict(_tenant_names({t for _p, t in unlicensed} | {p.tenant_id for p in pools}))
     product_names = {p.product_id: p.product for p in pools}
     report.rows = [_row(p, today, expiring_days) for p in pools]
@@ -246,6 +250,18 @@ def _demand(products: set[int], *, cores: bool) -> tuple[dict[int, dict[int | No
             out[product_id][tenant_id] = int(n)
             out_cores[product_id][tenant_id] = int(core_sum)
     return out, out_cores
+
+
+def _visible_demand(unlicensed: dict[tuple[int, int | None], int], user: Any) -> dict[tuple[int, int | None], int]:
+    from cmdb.core.models import ConfigurationItem
+    from cmdb.users.permissions import ALL, grants_for
+
+    grants = grants_for(user)
+    granted, tenants = grants.lookup(ConfigurationItem._meta.label_lower, "view")
+    if grants.superuser or (granted and tenants is ALL):
+        return unlicensed
+    allowed = tenants if granted and tenants is not ALL else set()
+    return {key: n for key, n in unlicensed.items() if key[1] in allowed}
 
 
 def _tenant_names(ids: set[int | None]) -> list[tuple[int, str]]:

@@ -16,6 +16,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from cmdb.core.models.base import ChangeLoggedModel, CIModel, PrimaryModel
+from cmdb.core.scope import SHARED
 
 from .choices import LicenseMetric, ProductCategory, VersionScheme
 from .versions import version_key
@@ -30,6 +31,7 @@ class SoftwareProduct(PrimaryModel):
     category = models.CharField(max_length=20, choices=ProductCategory.choices, default=ProductCategory.APPLICATION)
     version_scheme = models.CharField(max_length=10, choices=VersionScheme.choices, default=VersionScheme.GENERIC)
 
+    tenant_scope = SHARED
     search_fields = ("name", "vendor", "slug", "description")
 
     class Meta:
@@ -50,6 +52,7 @@ class SoftwareVersion(PrimaryModel):
     end_of_support = models.DateField(null=True, blank=True, db_index=True)
 
     display_field = "version"
+    tenant_scope = SHARED
     search_fields = ("version", "description")
 
     class Meta:

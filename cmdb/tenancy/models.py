@@ -7,6 +7,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from cmdb.core.models.base import ChangeLoggedModel, OrganizationalModel, PrimaryModel, validate_not_self_parent
+from cmdb.core.scope import via_target
 
 
 class TenantGroup(OrganizationalModel):
@@ -76,7 +77,9 @@ class ContactAssignment(ChangeLoggedModel):
     custom_field_data = models.JSONField(default=dict, blank=True)
 
     display_field = "contact"
-    tenant_path = "contact__tenant"
+    #: An assignment is about its object (who owns this server?): it lives in the object's tenant and
+    #: is seen where the object is; the contact itself must be one the writer may refer to.
+    tenant_scope = via_target("object")
     search_fields = ("contact__name", "contact__email", "role__name")
 
     class Meta:

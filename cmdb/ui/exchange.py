@@ -20,7 +20,7 @@ import yaml
 from django.db import models
 from django.db.models import QuerySet
 
-from cmdb.users.permissions import reference_queryset
+from cmdb.users.permissions import referable_ids, reference_queryset
 
 from .registry import ModelView, _model_field, natural_key
 
@@ -43,12 +43,25 @@ def export_columns(view: ModelView) -> list[tuple[str, str]]:
     return out
 
 
-def export_rows(view: ModelView, queryset: QuerySet) -> tuple[list[str], list[dict[str, Any]]]:
-    """All rows of the filtered queryset: one query for the values, one for tags."""
+def export_rows(view: ModelView, queryset: QuerySet, user: Any = None) -> tuple[list[str], list[dict[str, Any]]]:
+    """All rows of the filtered queryset: one query for the values, one for tags.
+
+    With ``user``, a related object the user may not see is exported empty (as the API shows ``null``).
+    """
     cols = export_columns(view)
-    rows = []
-    for values in queryset.values_list(*[p for _n, p in cols]):
-        rows.append({n: _plain(v) for (n, _p), v in zip(cols, values, strict=True)})
+    refs = [(n, view.model._meta.get_field(n)) for n, p in cols if n != "id" and p != n]
+    id_cols = [f.attname for _n, f in refs]
+    rows, ref_ids = [], []
+    for values in queryset.values_list(*[p for _n, p in cols], *id_cols):
+        rows.append({n: _plain(v) for (n, _p), v in zip(cols, values[: len(cols)], strict=True)})
+        ref_ids.append(values[len(cols):])
+    if user is not None:
+        for j, (name, f) in enumerate(refs):
+            ids = {r[j] for r in ref_ids if r[j] is not None}
+            hidden = ids - referable_ids(f.related_model, ids, user, view.model, "view")
+            for row, r in zip(rows, ref_ids, strict=True):
+                if r[j] in hidden:
+                    row[name] = None
     header = [n for n, _p in cols]
     if "tags" in view.import_fields and _model_field(view.model, "tags") is not None:
         through = view.model._meta.get_field("tags").remote_field.through
@@ -191,7 +204,7 @@ def _keys(value: Any) -> list[str]:
 def _resolve_related(view: ModelView, f: Any, records: list[Record], user: Any) -> None:
     related = f.related_model
     natural = natural_key(related)
-    qs = reference_queryset(related._default_manager.all(), user, view.model, "add")
+    qs = reference_queryset(related._default_manager.all(), user, view.model, "add", field=f.name)
     wanted: set[str] = set()
     for rec in records:
         if f.name in rec.data and not _empty(rec.data[f.name]):

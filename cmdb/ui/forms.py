@@ -37,7 +37,7 @@ def _formfield(view: ModelView, user: Any, action: str, instance: Any, bulk: boo
             field.widget = forms.DateInput(attrs={"type": "date"})
         if f.is_relation and f.related_model is not None and hasattr(field, "queryset"):
             related = f.related_model
-            qs = reference_queryset(related._default_manager.all(), user, view.model, action)
+            qs = reference_queryset(related._default_manager.all(), user, view.model, action, field=f.name)
             hook = view.form_querysets.get(f.name)
             if hook is not None:
                 qs = hook(instance, qs)

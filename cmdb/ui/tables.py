@@ -7,9 +7,11 @@ same few queries whatever its size.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Model, QuerySet
 from django.http import QueryDict
 from django.utils.html import conditional_escape, format_html, format_html_join
@@ -17,7 +19,7 @@ from django.utils.safestring import mark_safe
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from cmdb.api.filters import _subset
-from cmdb.users.permissions import restrict
+from cmdb.users.permissions import referable_ids, restrict
 
 from .registry import LARGE_MODELS, Column, ModelView, _model_field, object_url
 
@@ -27,8 +29,12 @@ DEFAULT_PAGE_SIZE = 50
 LIST_PARAMS = {"page", "per_page", "sort", "columns", "format", "export"}
 
 
-def apply_filters(view: ModelView, params: QueryDict, queryset: QuerySet) -> tuple[QuerySet, dict[str, list[str]]]:
-    """Filter ``queryset`` with the model's API filter set; invalid values give errors, never a 500."""
+def apply_filters(view: ModelView, params: QueryDict, queryset: QuerySet,
+                  request: Any = None) -> tuple[QuerySet, dict[str, list[str]]]:
+    """Filter ``queryset`` with the model's API filter set; invalid values give errors, never a 500.
+
+    With ``request``, related values resolve only to objects the user's rows may name (as in the API).
+    """
     if view.filterset is None:
         return queryset, {}
     names = frozenset(n for n in params if n in view.filterset.base_filters and params.get(n, "") != "")
@@ -37,13 +43,14 @@ def apply_filters(view: ModelView, params: QueryDict, queryset: QuerySet) -> tup
     data = params.copy()
     for key in list(data):
         data.setlist(key, [v for v in data.getlist(key) if v != ""])
-    filterset = _subset(view.filterset, names)(data=data, queryset=queryset)
+    filterset = _subset(view.filterset, names)(data=data, queryset=queryset, request=request)
     if not filterset.is_valid():
         return queryset.none(), {k: [str(e) for e in v] for k, v in filterset.errors.items()}
     try:
         qs = filterset.qs
         # Unknown related values are found while filtering; make the query now to report them.
-        str(qs.query)
+        with contextlib.suppress(EmptyResultSet):  # a filter that matches nothing compiles to no SQL
+            str(qs.query)
     except DRFValidationError as exc:
         detail = exc.detail if isinstance(exc.detail, dict) else {"filter": exc.detail}
         return queryset.none(), {k: [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
@@ -132,13 +139,37 @@ def _resolve(obj: Any, accessor: str) -> Any:
     return obj
 
 
-def cell(obj: Model, col: Column, *, link_self: bool = False) -> Cell:
+def unseen(objs: list[Model], columns: list[Column], user: Any, model: type[Model]) -> dict[str, set[Any]]:
+    """Per foreign-key column, the referenced objects a row of ``model`` may not name for ``user``.
+
+    A visible row may point at another tenant's object (an administrator related two faculties'
+    CIs); the API shows such a reference as ``null`` and the pages as "hidden" (one query per column).
+    """
+    out: dict[str, set[Any]] = {}
+    if user is None:
+        return out
+    for col in columns:
+        if col.kind != "fk":
+            continue
+        values = [v for o in objs if isinstance(v := _resolve(o, col.accessor), Model)]
+        if not values:
+            continue
+        ids = {v.pk for v in values}
+        hidden = ids - referable_ids(type(values[0]), ids, user, model, "view")
+        if hidden:
+            out[col.name] = hidden
+    return out
+
+
+def cell(obj: Model, col: Column, *, link_self: bool = False, hidden: set[Any] | None = None) -> Cell:
     if col.kind == "tags":
         return Cell(tags=list(obj.tags.all()))
     value = _resolve(obj, col.accessor)
     if col.kind == "fk":
         if value is None:
             return Cell("—", css="muted")
+        if hidden and value.pk in hidden:
+            return Cell("hidden", css="muted")
         return Cell(str(value), object_url(type(value), value.pk))
     if col.kind == "choice":
         owner = _resolve(obj, col.accessor.rpartition(".")[0]) if "." in col.accessor else obj
@@ -155,11 +186,16 @@ def cell(obj: Model, col: Column, *, link_self: bool = False) -> Cell:
     return Cell(text, object_url(type(obj), obj.pk) if link_self else None)
 
 
-def rows(objs: list[Model], columns: list[Column]) -> list[dict[str, Any]]:
-    """Table rows; the first column links to the object itself.  ``html`` is the row's cells, pre-rendered."""
+def rows(objs: list[Model], columns: list[Column], user: Any = None) -> list[dict[str, Any]]:
+    """Table rows; the first column links to the object itself.  ``html`` is the row's cells, pre-rendered.
+
+    With ``user``, references the user may not see are shown as "hidden" (see :func:`unseen`).
+    """
     out = []
+    hidden = unseen(objs, columns, user, type(objs[0])) if objs and user is not None else {}
     for obj in objs:
-        cells = [cell(obj, c, link_self=(i == 0 and c.kind not in ("fk", "tags"))) for i, c in enumerate(columns)]
+        cells = [cell(obj, c, link_self=(i == 0 and c.kind not in ("fk", "tags")), hidden=hidden.get(c.name))
+                 for i, c in enumerate(columns)]
         html = mark_safe("".join(f"<td>{c}</td>" for c in cells))  # noqa: S308 - each cell is escaped by format_html
         out.append({"pk": obj.pk, "cells": cells, "html": html, "url": object_url(type(obj), obj.pk)})
     return out

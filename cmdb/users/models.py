@@ -13,6 +13,7 @@ from django.db import models
 from django.utils import timezone
 
 from cmdb.core.models.base import ChangeLoggedModel
+from cmdb.core.scope import ADMIN_ONLY, owned_by
 
 from .networks import address_in_networks, parse_network
 
@@ -57,7 +58,7 @@ class Token(ChangeLoggedModel):
     allowed_ips = models.JSONField(default=list, blank=True, validators=[validate_networks])
 
     display_field = "key_prefix"
-    tenant_path = None
+    tenant_scope = owned_by("user")
     search_fields = ("description", "key_prefix")
     snapshot_exclude = frozenset({"created", "last_updated", "last_used", "key_digest"})
 
@@ -104,7 +105,8 @@ class ObjectPermission(ChangeLoggedModel):
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="object_permissions")
     groups = models.ManyToManyField(Group, blank=True, related_name="object_permissions")
 
-    tenant_path = None
+    #: Grants decide what everyone may do: only administrators read or write them.
+    tenant_scope = ADMIN_ONLY
     search_fields = ("name", "description")
 
     class Meta:
@@ -112,8 +114,41 @@ class ObjectPermission(ChangeLoggedModel):
 
     def clean(self) -> None:
         super().clean()
-        valid = set(Action.values)
-        if not isinstance(self.actions, list) or not self.actions or not set(self.actions) <= valid:
-            raise ValidationError({"actions": f"Give a non-empty list of {sorted(valid)}."})
-        if not isinstance(self.object_types, list) or not self.object_types:
-            raise ValidationError({"object_types": "Give a non-empty list of model labels."})
+        errors = {}
+        problem = actions_problem(self.actions)
+        if problem:
+            errors["actions"] = problem
+        problem = object_types_problem(self.object_types)
+        if problem:
+            errors["object_types"] = problem
+        if errors:
+            raise ValidationError(errors)
+
+
+def actions_problem(value: object) -> str | None:
+    """Why ``value`` is not a non-empty list of known action names (None if it is)."""
+    valid = list(Action.values)
+    if not isinstance(value, list) or not value or not all(isinstance(a, str) for a in value):
+        return f"Give a non-empty list of action names: {', '.join(valid)}."
+    unknown = [a for a in value if a not in valid]
+    if unknown:
+        return f"Unknown action {unknown[0][:50]!r}; use {', '.join(valid)}."
+    return None
+
+
+def object_types_problem(value: object) -> str | None:
+    """Why ``value`` is not a non-empty list of model labels (``dcim.device``) or ``"*"`` (None if it is)."""
+    from django.apps import apps
+
+    if not isinstance(value, list) or not value or not all(isinstance(t, str) for t in value):
+        return 'Give a non-empty list of model labels, e.g. ["dcim.device"], or ["*"] for every type.'
+    for label in value:
+        if label == "*":
+            continue
+        try:
+            model = apps.get_model(label)
+        except (LookupError, ValueError):
+            model = None
+        if model is None or model._meta.label_lower != label:
+            return f"Unknown object type {label[:100]!r}; use lower-case app_label.model, e.g. dcim.device."
+    return None

@@ -177,16 +177,27 @@ def test_reconcile_runs_feed_discovery_with_facts_and_packages(tmp_path: Path, m
     assert applied.status == "completed" and applied.remaining_drift == 0
     assert IngestRecord.objects.count() == 3
 
-    # A report that fails (here: the user who started the run may not change discovered hosts) is logged;
-    # the reconcile itself completes.
+    # A report that fails (here: the user who started the run may see the hosts, so the dry run plans them,
+    # but may not change discovered hosts) is logged; the reconcile itself completes.
+    from tests.users.test_permissions import grant
+
     lines.clear()
     viewer = make_user("viewer")
+    grant(types=["*"], actions=["view"], users=[viewer])
     run = ReconcileRun.objects.create(reconciler="ansible", scope="host:web01", dry_run=True, user=viewer)
     run = run_execute(run, log=log)
     assert run.status == "completed", run.error
     refused = [m for lvl, m in lines if lvl == "error" and m.startswith("discovery: web01: report refused")]
     assert refused and "Identifies a CI you may not change." in refused[0], lines
     assert "discovery: 1 report(s): nothing ingested; 1 failed" in [m for _lvl, m in lines]
+    assert IngestRecord.objects.count() == 3
+    # A user who may not even see the host: the run leaves it out (no playbook, no report).
+    lines.clear()
+    nobody = make_user("nobody")
+    run = run_execute(ReconcileRun.objects.create(reconciler="ansible", scope="host:web01", dry_run=True,
+                                                  user=nobody), log=log)
+    assert run.status == "completed" and run.targets == 0
+    assert "1 targets in scope host:web01 left out: nobody may not view them" in [m for _lvl, m in lines]
     assert IngestRecord.objects.count() == 3
 
     # Switched off: no facts, no reports.

@@ -152,8 +152,11 @@ def test_tenant_scope_list_and_detail(faculty_admin, world):
     assert api.get("/api/dcim/devices/?limit=1").json()["count"] == 2
     assert api.get(f"/api/dcim/devices/{world.a1.pk}/").status_code == 200
     assert api.get(f"/api/dcim/devices/{world.b1.pk}/").status_code == 404
-    # Filters cannot widen the scope.
-    assert names(api.get(f"/api/dcim/devices/?tenant_id={world.b.pk}")) == set()
+    # Filters cannot widen the scope, nor tell another tenant's id from one that does not exist.
+    foreign = api.get(f"/api/dcim/devices/?tenant_id={world.b.pk}")
+    unknown = api.get("/api/dcim/devices/?tenant_id=999999")
+    assert foreign.status_code == unknown.status_code == 400
+    assert foreign.json()["tenant_id"] == [m.replace("999999", str(world.b.pk)) for m in unknown.json()["tenant_id"]]
     assert names(api.get("/api/dcim/devices/?q=srv-b1")) == set()
 
 

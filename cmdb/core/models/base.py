@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from cmdb.core.choices import Criticality, LifecycleStatus
+from cmdb.core.scope import SHARED, Scope
 
 
 def json_value(value: Any) -> Any:
@@ -38,9 +39,12 @@ class ChangeLoggedModel(models.Model):
 
     #: Attribute shown as ``display`` and used in nested representations.
     display_field: ClassVar[str] = "name"
-    #: ORM path to the owning tenant, for tenant-scoped permissions.  ``None``
-    #: marks shared reference data that belongs to no tenant.
-    tenant_path: ClassVar[str | None] = None
+    #: Whose rows these are, for the permission gate: every concrete model declares either
+    #: ``tenant_path`` (ORM path to the owning tenant) or ``tenant_scope`` (``SHARED``,
+    #: ``ADMIN_ONLY``, ``owned_by(...)``, ``via_target(...)``); see :mod:`cmdb.core.scope`.
+    #: No default on purpose: a model that forgets fails the ``cmdb.E101`` check.
+    tenant_path: ClassVar[str]
+    tenant_scope: ClassVar[Scope]
     #: Fields searched by the free-text ``q`` filter and global search.
     search_fields: ClassVar[tuple[str, ...]] = ("name",)
     #: Excluded from change-log snapshots (derived or noisy columns).
@@ -95,6 +99,7 @@ class OrganizationalModel(ChangeLoggedModel, TaggedModel):
     slug = models.SlugField(max_length=100, unique=True)
     description = models.CharField(max_length=200, blank=True)
 
+    tenant_scope = SHARED
     search_fields = ("name", "slug", "description")
 
     class Meta:

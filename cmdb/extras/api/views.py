@@ -24,7 +24,9 @@ class CustomFieldViewSet(CMDBModelViewSet):
 
 
 class JournalEntryViewSet(CMDBModelViewSet):
-    queryset = models.JournalEntry.objects.select_related("assigned_object_type").prefetch_related("tags")
+    # The target of each note in one query per target type (the serializer renders it).
+    queryset = models.JournalEntry.objects.select_related("assigned_object_type").prefetch_related(
+        "tags", "assigned_object")
     serializer_class = serializers.JournalEntrySerializer
     filterset_class = filtersets.JournalEntryFilterSet
 

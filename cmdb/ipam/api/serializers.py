@@ -3,7 +3,7 @@ from typing import Any
 from rest_framework import serializers
 
 from cmdb.api.fields import ContentTypeField
-from cmdb.api.serializers import TaggedModelSerializer
+from cmdb.api.serializers import GenericSpec, TaggedModelSerializer
 
 from .. import models
 
@@ -67,6 +67,8 @@ class IPAddressSerializer(TaggedModelSerializer):
         fields = ["id", "url", "display", "family", "address", "tenant", "status", "role", "assigned_object_type",
                   "assigned_object_id", "assigned_object", "dns_name", "description", "comments", *STAMPS]
         brief_fields = ["id", "url", "display", "family", "address", "description"]
+        #: NetBox's generic assignment, kept in two concrete foreign keys (see the model).
+        generic_relations = {"assigned_object": ("assigned_object_type", "assigned_object_id")}
 
     def get_family(self, obj: Any) -> dict[str, Any]:
         return {"value": obj.family, "label": f"IPv{obj.family}"}
@@ -105,8 +107,8 @@ class IPAddressSerializer(TaggedModelSerializer):
             raise serializers.ValidationError(
                 {"assigned_object_type": "Must be dcim.interface or virtualization.vminterface."}
             )
-        target = model.objects.filter(pk=obj_id).first()
-        if target is None:
-            raise serializers.ValidationError({"assigned_object_id": f"No {label} with id {obj_id}."})
+        # Through the permission gate: only an interface the user may change (not another tenant's).
+        target = self.generic_target(GenericSpec("assigned_object", "assigned_object_type", "assigned_object_id"),
+                                     ct, obj_id)
         attrs["interface" if model is Interface else "vminterface"] = target
         return attrs

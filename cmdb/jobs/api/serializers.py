@@ -39,9 +39,9 @@ class JobSerializer(BaseModelSerializer):
 
     class Meta:
         model = models.Job
-        fields = ["id", "url", "display", "name", "kwargs", "status", "user", "schedule", "task_id", "backend",
-                  "worker", "created", "started", "finished", "duration", "log", "result", "error"]
-        read_only_fields = ["status", "schedule", "task_id", "backend", "worker", "started", "finished",
+        fields = ["id", "url", "display", "name", "kwargs", "status", "user", "tenant", "schedule", "task_id",
+                  "backend", "worker", "created", "started", "finished", "duration", "log", "result", "error"]
+        read_only_fields = ["status", "tenant", "schedule", "task_id", "backend", "worker", "started", "finished",
                             "duration", "log", "result", "error"]
         brief_fields = ["id", "url", "display", "name", "status"]
 

@@ -12,10 +12,10 @@ class ReconcileRunSerializer(BaseModelSerializer):
 
     class Meta:
         model = models.ReconcileRun
-        fields = ["id", "url", "display", "reconciler", "scope", "dry_run", "status", "user", "job", "schedule",
-                  "created", "started", "finished", "duration", "targets", "drift_count", "applied_count",
+        fields = ["id", "url", "display", "reconciler", "scope", "dry_run", "status", "user", "tenant", "job",
+                  "schedule", "created", "started", "finished", "duration", "targets", "drift_count", "applied_count",
                   "failed_count", "remaining_drift", "summary", "error"]
-        read_only_fields = ["status", "job", "schedule", "started", "finished", "duration", "targets",
+        read_only_fields = ["status", "tenant", "job", "schedule", "started", "finished", "duration", "targets",
                             "drift_count", "applied_count", "failed_count", "remaining_drift", "summary", "error"]
         brief_fields = ["id", "url", "display", "reconciler", "scope", "dry_run", "status"]
 

@@ -30,7 +30,7 @@ class ContactViewSet(CMDBModelViewSet):
 
 class ContactAssignmentViewSet(CMDBModelViewSet):
     queryset = models.ContactAssignment.objects.select_related("object_type", "contact", "role").prefetch_related(
-        "tags"
+        "tags", "object"  # each object in one query per object type
     )
     serializer_class = serializers.ContactAssignmentSerializer
     filterset_class = filtersets.ContactAssignmentFilterSet

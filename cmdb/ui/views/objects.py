@@ -65,7 +65,7 @@ def object_list(request: HttpRequest, app: str, slug: str) -> HttpResponse:
     view = _view_or_404(app, slug, request.user)
     if not _may(request.user, view, "view"):
         return _refuse(request, f"You may not view {view.model._meta.verbose_name_plural}.")
-    qs, errors = tables.apply_filters(view, request.GET, restrict(_base_qs(view), request.user, "view"))
+    qs, errors = tables.apply_filters(view, request.GET, restrict(_base_qs(view), request.user, "view"), request)
     columns = tables.chosen_columns(view, request)
     sort = request.GET.get("sort", "")
     order = tables.ordering(view, sort) if sort else None
@@ -96,7 +96,7 @@ def object_list(request: HttpRequest, app: str, slug: str) -> HttpResponse:
         "columns": columns,
         "all_columns": list(view.columns.values()),
         "chosen": {c.name for c in columns},
-        "rows": tables.rows(objs, columns),
+        "rows": tables.rows(objs, columns, request.user),
         "page": page,
         "paginator": paginator,
         "per_page": per_page,
@@ -124,11 +124,11 @@ def object_export(request: HttpRequest, app: str, slug: str) -> HttpResponse:
     fmt = request.GET.get("format", "csv")
     if fmt not in exchange.FORMATS:
         return HttpResponse(f"Unknown format {fmt!r}; use csv, json or yaml.", status=400, content_type="text/plain")
-    qs, errors = tables.apply_filters(view, request.GET, restrict(_base_qs(view), request.user, "view"))
+    qs, errors = tables.apply_filters(view, request.GET, restrict(_base_qs(view), request.user, "view"), request)
     if errors:
         text = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
         return HttpResponse(text, status=400, content_type="text/plain")
-    header, rows = exchange.export_rows(view, qs.order_by("pk"))
+    header, rows = exchange.export_rows(view, qs.order_by("pk"), request.user)
     content_types = {"csv": "text/csv", "json": "application/json", "yaml": "application/yaml"}
     body = exchange.render_export(fmt, header, rows)
     response = HttpResponse(body, content_type=f"{content_types[fmt]}; charset=utf-8")
@@ -138,18 +138,16 @@ def object_export(request: HttpRequest, app: str, slug: str) -> HttpResponse:
 
 # --- detail ----------------------------------------------------------------------------------------------------
 
-def _attributes(view: ModelView, obj: Model) -> list[dict[str, Any]]:
+def _attributes(view: ModelView, obj: Model, user: Any) -> list[dict[str, Any]]:
     """Every concrete field: the model's own first (name leading), inherited bookkeeping last."""
     fields = [f for f in view.model._meta.concrete_fields
               if f.name not in ("id", "ci", "custom_field_data") and not f.name.endswith("_ptr")]
     late = {"created", "last_updated", "description", "comments"}
     first = getattr(view.model, "display_field", "name")
     fields.sort(key=lambda f: (f.name != first, f.name in late, f.name in ("created", "last_updated")))
-    out = []
-    for f in fields:
-        col = make_column(view.model, f.name)
-        out.append({"label": col.label, "cell": tables.cell(obj, col)})
-    return out
+    columns = [make_column(view.model, f.name) for f in fields]
+    hidden = tables.unseen([obj], columns, user, view.model)
+    return [{"label": col.label, "cell": tables.cell(obj, col, hidden=hidden.get(col.name))} for col in columns]
 
 
 def _detail_queryset(view: ModelView) -> QuerySet:
@@ -174,7 +172,7 @@ def _related_tables(view: ModelView, obj: Model, user: Any) -> list[dict[str, An
         more_url = f"{rview.url()}?{rel.filter_param}={obj.pk}" if rel.filter_param else None
         add_url = f"{rview.url('add')}?{rel.lookup}={obj.pk}" if "__" not in rel.lookup and _may(
             user, rview, "add") else None
-        out.append({"title": rel.title, "columns": cols, "rows": tables.rows(objs[: rel.limit], cols),
+        out.append({"title": rel.title, "columns": cols, "rows": tables.rows(objs[: rel.limit], cols, user),
                     "more": len(objs) > rel.limit, "more_url": more_url, "add_url": add_url})
     return out
 
@@ -214,7 +212,7 @@ def object_detail(request: HttpRequest, app: str, slug: str, pk: int) -> HttpRes
     context = {
         "view": view,
         "object": obj,
-        "attributes": _attributes(view, obj),
+        "attributes": _attributes(view, obj, request.user),
         "tags": list(obj.tags.all()) if hasattr(obj, "tags") else [],
         "custom_fields": sorted((getattr(obj, "custom_field_data", None) or {}).items()),
         "related_tables": _related_tables(view, obj, request.user),
@@ -463,10 +461,10 @@ def object_import(request: HttpRequest, app: str, slug: str) -> HttpResponse:
     if any(rec.errors for rec in records):
         # Still validate the rows that resolved, so every bad row is listed at once.
         good = [rec for rec in records if not rec.errors]
-        errors = objects_validate(view.model, [rec.values for rec in good]) if good else []
+        errors = objects_validate(view.model, [rec.values for rec in good], user=request.user) if good else []
         _merge_errors(good, errors)
     elif request.POST.get("action") != "apply":
-        _merge_errors(records, objects_validate(view.model, [rec.values for rec in records]))
+        _merge_errors(records, objects_validate(view.model, [rec.values for rec in records], user=request.user))
     else:
         try:
             created = objects_create(view.model, [rec.values for rec in records], user=request.user)

@@ -10,7 +10,14 @@ from cmdb.api.fields import RelatedObjectField
 from cmdb.api.serializers import BaseModelSerializer
 from cmdb.tenancy.models import Tenant
 
-from ..models import ObjectPermission, Token, validate_future, validate_networks
+from ..models import (
+    ObjectPermission,
+    Token,
+    actions_problem,
+    object_types_problem,
+    validate_future,
+    validate_networks,
+)
 
 User = get_user_model()
 
@@ -88,3 +95,15 @@ class ObjectPermissionSerializer(BaseModelSerializer):
         fields = ["id", "url", "display", "name", "description", "enabled", "object_types", "actions", "tenants",
                   "users", "groups", "created", "last_updated"]
         brief_fields = ["id", "url", "display", "name", "enabled", "object_types", "actions"]
+
+    def validate_object_types(self, value: Any) -> list[str]:
+        problem = object_types_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+    def validate_actions(self, value: Any) -> list[str]:
+        problem = actions_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
