@@ -295,11 +295,12 @@ def test_unstorable_values_are_a_400_naming_the_field(world: Any, mutate: Any, p
 
 def test_values_near_the_limits_are_stored(world: Any) -> None:
     """What fits the columns once normalised is accepted: a version whose RPM sort key is longer than the
-    column (cut, order kept), a time offset beyond PostgreSQL's +-15:59 (stored in UTC), 64-bit integers."""
+    column (cut, order kept), a time offset beyond PostgreSQL's +-15:59 (stored in UTC), 64-bit integers.
+    (``attributes.extra`` holds flat scalars only: the schema refuses nesting there before any of this.)"""
     body = report(name="agent-a", macs=[MAC_A], hostname="edge-a", memory_mb=2**63 - 1)
     body["software"] = [{"name": "odd", "version": "a1" * 50, "package_manager": "rpm"}]
     body["collected_at"] = "2026-01-01T00:00:00+23:59"
-    body["attributes"]["extra"] = {"big": -(2**63), "deep": json.loads("[" * 60 + "]" * 60)}
+    body["attributes"]["extra"] = {"big": -(2**63)}
     response = post(world.a_api, body)
     assert response.status_code == 201, response.content
     version = SoftwareVersion.objects.get(version="a1" * 50)

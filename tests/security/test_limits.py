@@ -523,10 +523,11 @@ def _queries(client: APIClient, alerts: list[dict[str, Any]]) -> tuple[int, Any]
 
 
 def test_the_queries_do_not_grow_with_the_alerts(api: APIClient, monitored: list[int]) -> None:
-    """The same queries for 20 alerts as for 400 (on SQLite for 50: its 999 parameters per statement split
-    Django's INSERTs into batches of some 60 rows, where PostgreSQL takes any number with one COPY)."""
+    """The same queries for 20 alerts as for 400 (on SQLite for 30: its 999 parameters per statement split
+    Django's INSERTs of change records into batches of some 50 rows, where PostgreSQL takes any number with
+    one COPY)."""
     api.post(ALERTMANAGER, _notification([_alert("warm", monitored[0])]), format="json")  # caches, graph
-    more = 400 if connection.vendor == "postgresql" else 50
+    more = 400 if connection.vendor == "postgresql" else 30
     counts = {}
     for n in (20, more):
         alerts = [_alert(f"q{n}-{i}", monitored[i % 4]) for i in range(n)]
