@@ -189,6 +189,9 @@ else:
 # Finished job records (with their log lines) older than this many days are deleted by the scheduler's
 # housekeeping (at most hourly) and by the jobs.purge job; 0 keeps them forever.
 JOBS_RETENTION_DAYS = int(os.environ.get("JOBS_RETENTION_DAYS", 30))
+# A running job's lease (seconds): its worker renews it every third of that; a job whose lease ran out
+# has lost its worker and is failed ("worker lost") or retried by the scheduler's reaper (cmdb.jobs.reaper).
+JOBS_HEARTBEAT_TTL = float(os.environ.get("JOBS_HEARTBEAT_TTL", 60))
 # The Ansible reconciler gathers facts (setup + package_facts) in its check run and ingests them as
 # discovery reports (source type "ansible"), when the discovery app is installed.
 ANSIBLE_DISCOVERY_FACTS = _env_bool("CMDB_ANSIBLE_DISCOVERY_FACTS", True)

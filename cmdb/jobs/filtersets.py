@@ -12,5 +12,5 @@ class ScheduleFilterSet(BaseFilterSet):
 class JobFilterSet(BaseFilterSet):
     class Meta:
         model = models.Job
-        fields = ["name", "status", "user", "schedule", "task_id", "backend", "worker", "started", "finished",
-                  "duration"]
+        fields = ["name", "status", "user", "schedule", "task_id", "backend", "worker", "attempt", "started",
+                  "finished", "duration"]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
-from .registry import JobContext, job
+from .registry import JobContext, Retry, job
+
+#: ``jobs.sleep`` holds a worker at most this long.
+SLEEP_MAX_SECONDS = 3600
 
 
 @job("jobs.echo")
@@ -16,6 +21,24 @@ def echo(ctx: JobContext, *, message: str = "hello", fail: bool = False) -> dict
     return {"message": message}
 
 
+def _sleep_kwargs_errors(kwargs: dict[str, Any]) -> dict[str, str]:
+    errors = {k: "Unknown argument; use seconds." for k in kwargs if k != "seconds"}
+    seconds = kwargs.get("seconds", 1)
+    if (isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds)
+            or not 0 <= seconds <= SLEEP_MAX_SECONDS):
+        errors["seconds"] = f"Give a number of seconds from 0 to {SLEEP_MAX_SECONDS}."
+    return errors
+
+
+@job("jobs.sleep", validate=_sleep_kwargs_errors)
+def sleep(ctx: JobContext, *, seconds: float = 1) -> dict[str, Any]:
+    """Hold a worker for ``seconds``: shows that workers take jobs and keep them alive (the job's
+    heartbeat advances while it sleeps); the tests kill a worker in the middle of one."""
+    ctx.log(f"sleeping {seconds:g} s")
+    time.sleep(seconds)
+    return {"slept": seconds}
+
+
 def _purge_kwargs_errors(kwargs: dict[str, Any]) -> dict[str, str]:
     errors = {k: "Unknown argument; use days." for k in kwargs if k != "days"}
     if "days" in kwargs and (not isinstance(kwargs["days"], int) or kwargs["days"] < 1):
@@ -23,7 +46,8 @@ def _purge_kwargs_errors(kwargs: dict[str, Any]) -> dict[str, str]:
     return errors
 
 
-@job("jobs.purge", validate=_purge_kwargs_errors)
+# Deleting what is old is idempotent: a purge whose worker died simply runs again (a minute later).
+@job("jobs.purge", validate=_purge_kwargs_errors, retry=Retry(attempts=3, delay=60))
 def purge(ctx: JobContext, *, days: int | None = None) -> dict[str, Any]:
     """Delete finished jobs older than ``days`` (default ``JOBS_RETENTION_DAYS``), see :mod:`.retention`."""
     from .retention import jobs_purge, retention_days

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Now
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 
 from .models import Job
+from .reaper import WORKER_LOST
 
 
 def collect() -> Iterable[Metric]:
@@ -15,13 +17,26 @@ def collect() -> Iterable[Metric]:
     failures = CounterMetricFamily("cmdb_job_failures", "Jobs that ended failed", labels=["name"])
     durations = SummaryMetricFamily("cmdb_job_duration_seconds", "Run time of finished jobs", labels=["name"])
     queued = GaugeMetricFamily("cmdb_jobs_queued", "Jobs waiting for a worker", labels=["name"])
+    lost = CounterMetricFamily("cmdb_job_lost_attempts", "Attempts whose worker was lost (retried or failed)",
+                               labels=["name"])
+    expired = GaugeMetricFamily("cmdb_jobs_lease_expired",
+                                "Running jobs whose lease expired and no reaper has handled yet", labels=["name"])
     finished: dict[str, list[float]] = {}
     failed: dict[str, int] = {}
-    for name, status, count, seconds in (
-        Job.objects.values("name", "status").annotate(n=Count("id"), seconds=Sum("duration"))
-        .values_list("name", "status", "n", "seconds").order_by("name", "status")
+    lost_by_name: dict[str, int] = {}
+    expired_by_name: dict[str, int] = {}
+    for name, status, count, seconds, attempts, lost_failed, lease_expired in (
+        Job.objects.values("name", "status")
+        .annotate(n=Count("id"), seconds=Sum("duration"), attempts=Sum("attempt"),
+                  lost=Count("id", filter=Q(status="failed", error__startswith=WORKER_LOST)),
+                  expired=Count("id", filter=Q(status="running", lease_expires__lt=Now())))
+        .values_list("name", "status", "n", "seconds", "attempts", "lost", "expired").order_by("name", "status")
     ):
         jobs.add_metric([name, status], count)
+        # Every attempt after the first followed a lost worker; a job failed as lost lost one more.
+        lost_by_name[name] = lost_by_name.get(name, 0) + (attempts or count) - count + lost_failed
+        if lease_expired:
+            expired_by_name[name] = expired_by_name.get(name, 0) + lease_expired
         if status == "failed":
             failed[name] = failed.get(name, 0) + count
         if status == "pending":
@@ -34,7 +49,13 @@ def collect() -> Iterable[Metric]:
         failures.add_metric([name], failed.get(name, 0))
     for name, (count, seconds) in sorted(finished.items()):
         durations.add_metric([name], count_value=count, sum_value=seconds)
+    for name, value in sorted(lost_by_name.items()):
+        lost.add_metric([name], value)
+    for name, value in sorted(expired_by_name.items()):
+        expired.add_metric([name], value)
     yield jobs
     yield failures
     yield durations
     yield queued
+    yield lost
+    yield expired

@@ -2,7 +2,9 @@
 
 ``Job`` is our record of one execution (status, log lines, duration, who or
 which schedule started it); the queue itself belongs to the task library
-(django-tasks with its database or RQ backend).  ``Schedule`` rows are cron
+(django-tasks with its database or RQ backend).  A running job holds a lease
+(``lease_expires``) that its worker renews with a heartbeat; the reaper
+(:mod:`cmdb.jobs.reaper`) fails or retries jobs whose worker stopped renewing.  ``Schedule`` rows are cron
 expressions as data.  ``ScheduleTick`` has one row per (schedule, tick) so
 that, whatever happens to the scheduler lease, a tick can start at most one
 job.  ``Lease`` is a named, expiring lock in the database, shared by the
@@ -99,6 +101,14 @@ class Job(models.Model):
     log = models.JSONField(default=list, blank=True)
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
+    #: Attempts after lost workers: the retry policy in force when the job was queued (see registry.Retry).
+    attempt = models.PositiveIntegerField(default=1, help_text="Which attempt this is (1, or more after a lost worker)")
+    max_attempts = models.PositiveIntegerField(default=1, help_text="Attempts allowed when workers are lost")
+    retry_delay = models.FloatField(default=0, help_text="Seconds a retried attempt waits in the queue")
+    #: Written by the running worker's heartbeat thread, in the database's clock (no skew between machines).
+    heartbeat = models.DateTimeField(null=True, blank=True, help_text="When the worker running it was last heard of")
+    lease_expires = models.DateTimeField(null=True, blank=True,
+                                         help_text="A running job not renewed by then has lost its worker")
 
     display_field = "name"
     tenant_scope = owned_by("user", tenant="tenant")

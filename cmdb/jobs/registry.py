@@ -19,12 +19,19 @@ Schedule it as data: create a :class:`cmdb.jobs.models.Schedule` (API
 
 Every run is a :class:`cmdb.jobs.models.Job` row; the queue is django-tasks
 (database backend by default, RQ when ``REDIS_URL`` is set), which only
-carries the job id to a worker (:mod:`cmdb.jobs.tasks`).
+carries the job id (and the attempt) to a worker (:mod:`cmdb.jobs.tasks`).
+
+A job whose worker dies is failed with "worker lost" (:mod:`cmdb.jobs.reaper`),
+unless it declares that it may run again::
+
+    @job("discovery.network", retry=Retry(attempts=3, delay=60))
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +40,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Job
+from .heartbeat import JobHeartbeat, heartbeat_ttl, held, job_claim
+from .models import Job, JobStatus
+
+logger = logging.getLogger(__name__)
 
 JobFunction = Callable[..., Any]
 #: ``validate(kwargs)`` → ``{argument: message}``, empty when the arguments are acceptable.
@@ -42,12 +52,37 @@ _JOBS: dict[str, JobFunction] = {}
 _VALIDATORS: dict[str, KwargsValidator] = {}
 
 
-def job(name: str, *, validate: KwargsValidator | None = None) -> Callable[[JobFunction], JobFunction]:
+@dataclass(frozen=True)
+class Retry:
+    """What happens when the worker running a job is lost (killed, its machine gone, its lease expired).
+
+    ``attempts`` counts all runs, the first included: ``Retry(attempts=3)`` runs the job at most
+    twice more after lost workers, each time ``delay`` seconds after the loss was noticed.  Only
+    lost workers are retried: an exception raised by the job is its result (and would most likely
+    be raised again).  Declare it only for jobs that may safely run again after a partial run."""
+
+    attempts: int = 1
+    delay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attempts, int) or not 1 <= self.attempts <= 100:
+            raise ValueError("Retry attempts must be a whole number from 1 to 100.")
+        if not math.isfinite(self.delay) or not 0 <= self.delay <= 86400:
+            raise ValueError("Retry delay must be 0 to 86400 seconds.")
+
+
+NO_RETRY = Retry()
+_RETRY: dict[str, Retry] = {}
+
+
+def job(name: str, *, validate: KwargsValidator | None = None,
+        retry: Retry | None = None) -> Callable[[JobFunction], JobFunction]:
     """Register ``fn(ctx, **kwargs)`` under ``name`` (unique across apps).
 
     ``validate`` checks arguments before they are stored (a schedule, an enqueued job), so a
     schedule with bad arguments — or with a secret that must not sit in the database — is refused
-    when it is saved rather than failing at 3 a.m."""
+    when it is saved rather than failing at 3 a.m.  ``retry`` is the job's :class:`Retry` policy
+    for lost workers (default: none, the job fails with "worker lost")."""
 
     def register(fn: JobFunction) -> JobFunction:
         existing = _JOBS.get(name)
@@ -56,6 +91,8 @@ def job(name: str, *, validate: KwargsValidator | None = None) -> Callable[[JobF
         _JOBS[name] = fn
         if validate is not None:
             _VALIDATORS[name] = validate
+        if retry is not None:
+            _RETRY[name] = retry
         return fn
 
     return register
@@ -63,6 +100,10 @@ def job(name: str, *, validate: KwargsValidator | None = None) -> Callable[[JobF
 
 def registered_jobs() -> dict[str, JobFunction]:
     return dict(_JOBS)
+
+
+def job_retry_policy(name: str) -> Retry:
+    return _RETRY.get(name, NO_RETRY)
 
 
 def job_kwargs_errors(name: str, kwargs: Any) -> dict[str, str]:
@@ -94,11 +135,15 @@ class JobContext:
         now = time.monotonic()
         if now - self._flushed >= self.flush_interval:
             self._flushed = now
-            Job.objects.filter(pk=self.job.pk).update(log=self.lines)
+            # Only while this attempt holds the job: a reaped attempt must not overwrite the log.
+            held(self.job.pk, self.job.attempt).update(log=self.lines)
 
 
-def job_enqueue(name: str, *, kwargs: dict[str, Any] | None = None, user: Any = None, schedule: Any = None) -> Job:
-    """Record a pending job and hand its id to the task queue once the transaction commits."""
+def job_enqueue(name: str, *, kwargs: dict[str, Any] | None = None, user: Any = None, schedule: Any = None,
+                retry: Retry | None = None) -> Job:
+    """Record a pending job and hand its id to the task queue once the transaction commits.
+
+    ``retry`` overrides the job's declared policy for this run (e.g. a run that must not repeat)."""
     if name not in _JOBS:
         raise ValueError(f"Unknown job {name!r}.")
     errors = job_kwargs_errors(name, kwargs or {})
@@ -106,53 +151,89 @@ def job_enqueue(name: str, *, kwargs: dict[str, Any] | None = None, user: Any = 
         raise ValueError(f"Invalid arguments for {name}: {kwargs_error_text(errors)}")
     from cmdb.users.permissions import sole_tenant
 
+    policy = retry or job_retry_policy(name)
     starter = user if getattr(user, "is_authenticated", False) else None
     record = Job.objects.create(
         name=name, kwargs=kwargs or {}, user=starter, schedule=schedule,
         tenant_id=sole_tenant(starter),  # visible to the starter's fellow tenant admins too
+        max_attempts=policy.attempts, retry_delay=policy.delay,
     )
-    transaction.on_commit(lambda: _dispatch(record.pk))
+    transaction.on_commit(lambda: job_dispatch(record.pk))
     return record
 
 
-def _dispatch(job_id: int) -> None:
+def job_dispatch(job_id: int, *, attempt: int = 1, backend: str = "", run_after: dt.datetime | None = None) -> None:
+    """Queue attempt ``attempt`` of a pending job (after ``run_after``, if given).
+
+    ``backend`` names the class of the backend a retried job came from (``Job.backend``); the
+    retry goes to the configured backend of that class, so a job queued on RQ is retried on RQ."""
     from .tasks import execute_job
 
-    backend = type(execute_job.get_backend()).__name__
+    task = execute_job
+    alias = _backend_alias(backend)
+    if alias:
+        task = task.using(backend=alias)
+    if run_after is not None:
+        task = task.using(run_after=run_after)
+    kind = type(task.get_backend()).__name__
     try:
-        result = execute_job.enqueue(job_id)
+        result = task.enqueue(job_id, attempt)
     except Exception as exc:  # e.g. Redis unreachable: the record says so instead of staying pending forever
-        Job.objects.filter(pk=job_id).update(status="failed", backend=backend, finished=timezone.now(),
-                                             error=f"Could not queue the job: {type(exc).__name__}: {exc}")
+        Job.objects.filter(pk=job_id, status=JobStatus.PENDING, attempt=attempt).update(
+            status=JobStatus.FAILED, backend=kind, finished=timezone.now(),
+            error=f"Could not queue the job: {type(exc).__name__}: {exc}")
         return
-    Job.objects.filter(pk=job_id).update(task_id=str(result.id)[:64], backend=backend)
+    Job.objects.filter(pk=job_id, attempt=attempt).update(task_id=str(result.id)[:64], backend=kind)
 
 
-def job_run(job_id: int, *, worker: str = "") -> str:
-    """Execute a pending job in this process; the worker task calls this.  Returns the final status."""
-    # Claim it: a job delivered twice (a retried queue message) runs once.
-    now = timezone.now()
-    if not Job.objects.filter(pk=job_id, status="pending").update(status="running", started=now, worker=worker[:100]):
+def _backend_alias(class_name: str) -> str | None:
+    """The alias of a configured task backend of class ``class_name`` (None: use the default)."""
+    if not class_name:
+        return None
+    from django.conf import settings
+    from django_tasks import task_backends
+
+    for alias in getattr(settings, "TASKS", {}):
+        if type(task_backends[alias]).__name__ == class_name:
+            return str(alias)
+    return None
+
+
+def job_run(job_id: int, *, attempt: int | None = None, worker: str = "") -> str:
+    """Execute a pending job in this process; the worker task calls this.  Returns the final status.
+
+    ``skipped``: the job was not pending with this attempt (a message delivered twice runs once);
+    ``lost``: the job ran, but its lease was taken meanwhile (see :mod:`cmdb.jobs.heartbeat`)."""
+    ttl = heartbeat_ttl()
+    if not job_claim(job_id, attempt=attempt, worker=worker, ttl=ttl):
         return "skipped"
     record = Job.objects.get(pk=job_id)
-    ctx = JobContext(record)
+    started = record.started
+    ctx = JobContext(record, lines=list(record.log or []))  # a retried attempt continues the log
+    if record.attempt > 1:
+        ctx.log(f"attempt {record.attempt} of {record.max_attempts} on {worker or 'this worker'}")
     fn = _JOBS.get(record.name)
     status, result, error = "completed", None, ""
-    try:
-        if fn is None:
-            raise LookupError(f"No job named {record.name!r} is registered in this worker.")
-        result = fn(ctx, **record.kwargs)
-    except Exception as exc:  # a job's failure is data, not a worker crash
-        import traceback
+    with JobHeartbeat(job_id, record.attempt, ttl):
+        try:
+            if fn is None:
+                raise LookupError(f"No job named {record.name!r} is registered in this worker.")
+            result = fn(ctx, **record.kwargs)
+        except Exception as exc:  # a job's failure is data, not a worker crash
+            import traceback
 
-        status, error = "failed", traceback.format_exc()
-        ctx.lines.append({"time": timezone.now().isoformat(), "level": "error",
-                          "message": f"{type(exc).__name__}: {exc}"})
+            status, error = "failed", traceback.format_exc()
+            ctx.lines.append({"time": timezone.now().isoformat(), "level": "error",
+                              "message": f"{type(exc).__name__}: {exc}"})
     finished = timezone.now()
-    Job.objects.filter(pk=job_id).update(
+    written = held(job_id, record.attempt).update(
         status=status, result=_jsonable(result), error=error, finished=finished, log=ctx.lines,
-        duration=(finished - now) / dt.timedelta(seconds=1),
+        duration=(finished - started) / dt.timedelta(seconds=1), lease_expires=None,
     )
+    if not written:
+        logger.error("job %s attempt %s ended %s after it was reaped as worker lost; the outcome is not recorded",
+                     job_id, record.attempt, status)
+        return "lost"
     return status
 
 

@@ -5,7 +5,9 @@ JSON column on the row), so finished jobs older than ``JOBS_RETENTION_DAYS`` (30
 keeps everything) are deleted in bulk, together with the old ``ScheduleTick`` rows and
 the database queue's own finished task results.  Kept whatever their age: pending and
 running jobs (they are not history yet) and the latest job of every schedule (the
-schedule's page keeps showing how its last run went).
+schedule's page keeps showing how its last run went).  A job left running by a dead worker
+does not stay forever: the reaper (:mod:`cmdb.jobs.reaper`) fails it once its lease has
+expired, and from then on it ages out like the others.
 
 Who runs it: every worker's scheduler loop calls :func:`housekeeping` after its tick;
 only the scheduler-lease holder acts, and a second lease makes it run at most once per

@@ -1,4 +1,4 @@
-"""The one django-tasks task: it carries a job id from the queue to :func:`job_run`."""
+"""The one django-tasks task: it carries a job id (and which attempt) from the queue to :func:`job_run`."""
 
 from __future__ import annotations
 
@@ -11,5 +11,6 @@ from .registry import job_run
 
 
 @task()
-def execute_job(job_id: int) -> str:
-    return job_run(job_id, worker=f"{socket.gethostname()}:{os.getpid()}")
+def execute_job(job_id: int, attempt: int | None = None) -> str:
+    # ``attempt`` is None only for messages queued by a version without attempts.
+    return job_run(job_id, attempt=attempt, worker=f"{socket.gethostname()}:{os.getpid()}")

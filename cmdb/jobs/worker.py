@@ -3,7 +3,9 @@
 Embedded default: django-tasks' database backend and its ``db_worker`` loop.
 With ``REDIS_URL`` set: RQ workers (django-rq) on any number of machines.
 Every worker also runs the scheduler loop; the lease elects one of them, which also
-does the housekeeping (:mod:`cmdb.jobs.retention`: old job records deleted, hourly).
+does the housekeeping: each tick it reaps jobs whose worker was lost
+(:mod:`cmdb.jobs.reaper`), hourly it deletes old job records (:mod:`cmdb.jobs.retention`).
+``--burst`` reaps once before it runs the queue, so a retried job runs in the same burst.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from django_tasks import task_backends
 
 from cmdb.core.checkpoints import checkpoint_if_due
 
+from .reaper import jobs_reap, reap_if_scheduler
 from .retention import housekeeping
 from .scheduler import scheduler_tick
 
@@ -43,6 +46,9 @@ def scheduler_loop(holder: str, interval: float, stop: threading.Event) -> None:
             try:
                 for record in scheduler_tick(holder=holder, ttl=interval * 3):
                     logger.info("schedule %s started job %s", record.schedule_id, record.pk)
+                reaped = reap_if_scheduler(holder)
+                if reaped:
+                    logger.warning("reaper: %s", reaped.line())
                 purged = housekeeping(holder)
                 if purged is not None:
                     logger.info("housekeeping: %s", purged.line())
@@ -60,7 +66,9 @@ def run_tasks(*, holder: str, burst: bool, queue: str = "default", fork: bool = 
     """Process queued tasks with the configured backend's worker (until empty if ``burst``).
 
     RQ normally forks a work horse per job (memory and time limits stay per job); ``fork=False``
-    runs jobs in this process, which tests use to share their database connection."""
+    runs jobs in this process, which tests use to share their database connection.  RQ's
+    scheduler runs too (one per queue across workers, by a Redis lock): it moves deferred tasks,
+    such as a retry with a delay, into the queue when they are due."""
     kind = backend_kind()
     if kind == "rq":
         import django_rq
@@ -69,7 +77,7 @@ def run_tasks(*, holder: str, burst: bool, queue: str = "default", fork: bool = 
 
         django_rq.get_worker(queue, job_class=RQJob, name=holder.replace(":", "-"),
                              worker_class=Worker if fork else SimpleWorker).work(
-            burst=burst, with_scheduler=False
+            burst=burst, with_scheduler=True
         )
     elif kind == "database":
         from django_tasks_db.management.commands.db_worker import Worker
@@ -86,6 +94,9 @@ def run_worker(*, burst: bool = False, scheduler: bool = True, tasks: bool = Tru
     thread = None
     if scheduler and burst:
         scheduler_tick(holder=holder, ttl=interval * 3)
+        reaped = jobs_reap()
+        if reaped:
+            logger.warning("reaper: %s", reaped.line())
         housekeeping(holder)
         checkpoint_if_due(holder)
     elif scheduler:

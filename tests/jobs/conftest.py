@@ -30,3 +30,22 @@ def task_backend(request: Any) -> Iterator[str]:
         queue.empty()
         yield "rq"
         queue.empty()
+
+
+def assert_task_failed_in_backend(task_id: str, backend: str) -> None:
+    """A lost worker's task is failed in the backend's own books: not left running, not run again."""
+    if backend == "database":
+        from django_tasks_db.models import DBTaskResult
+
+        task = DBTaskResult.objects.get(id=task_id)
+        assert task.status == "FAILED" and task.exception_class_path == "cmdb.jobs.reaper.WorkerLost"
+        assert task.finished_at is not None
+    else:
+        import django_rq
+        from django_tasks_rq import Job as RQJob
+        from rq.job import JobStatus
+
+        queue = django_rq.get_queue("default", job_class=RQJob)
+        assert task_id not in queue.started_job_registry.get_job_ids(cleanup=False)
+        assert task_id in queue.failed_job_registry.get_job_ids()
+        assert RQJob.fetch(task_id, connection=queue.connection).get_status() == JobStatus.FAILED

@@ -54,3 +54,29 @@ def test_jobs_need_permissions(make_user: Any, client_for: Any) -> None:
     client = client_for(user)
     assert client.get("/api/jobs/schedules/").status_code == 403
     assert client.post("/api/jobs/jobs/", {"name": "jobs.echo"}, format="json").status_code == 403
+
+
+def test_sleep_job_and_its_lease_through_the_api(api: Any, settings: Any,
+                                                django_capture_on_commit_callbacks: Any) -> None:
+    """Attempt and heartbeat are shown and read-only; the sleep job's duration is validated."""
+    from django.utils import timezone
+
+    settings.TASKS = DB_TASKS
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api.post("/api/jobs/jobs/", {"name": "jobs.sleep", "kwargs": {"seconds": 2.5}, "attempt": 7,
+                                         "max_attempts": 9, "heartbeat": "2020-01-01T00:00:00Z"}, format="json")
+    assert r.status_code == 201, r.json()
+    body = r.json()
+    assert (body["attempt"], body["max_attempts"], body["heartbeat"], body["lease_expires"]) == (1, 1, None, None)
+    beat = timezone.now()
+    Job.objects.filter(pk=body["id"]).update(status="running", heartbeat=beat, lease_expires=beat)
+    detail = api.get(f"/api/jobs/jobs/{body['id']}/").json()
+    assert detail["heartbeat"] and detail["lease_expires"] and detail["status"]["value"] == "running"
+    assert api.get("/api/jobs/jobs/?attempt=1").json()["count"] == 1
+    assert api.get("/api/jobs/jobs/?attempt=2").json()["count"] == 0
+    for kwargs, field in (({"seconds": -1}, "seconds"), ({"seconds": 3601}, "seconds"), ({"seconds": "10"}, "seconds"),
+                          ({"seconds": True}, "seconds"), ({"minutes": 1}, "minutes")):
+        bad = api.post("/api/jobs/jobs/", {"name": "jobs.sleep", "kwargs": kwargs}, format="json")
+        assert bad.status_code == 400, kwargs
+        assert f"{field}:" in str(bad.json()["kwargs"])
+    assert Job.objects.count() == 1

@@ -75,10 +75,25 @@ def test_log_progress_writes_are_throttled(django_assert_max_num_queries: Any) -
     """A job logging a line per report writes its progress at most once per interval, not per line."""
     from cmdb.jobs.registry import JobContext
 
-    record = Job.objects.create(name="jobs.echo")
+    record = Job.objects.create(name="jobs.echo", status="running")  # a context exists only for a running job
     ctx = JobContext(record, flush_interval=3600)
     with django_assert_max_num_queries(1):
         for i in range(200):
             ctx.log(f"line {i}")
     assert [line["message"] for line in Job.objects.get(pk=record.pk).log] == ["line 0"]
     assert len(ctx.lines) == 200  # all kept; job_run writes them when the job ends
+
+
+def test_sleep_job_holds_a_worker_for_its_seconds(settings: Any) -> None:
+    from tests.jobs.conftest import DB_TASKS
+
+    settings.TASKS = DB_TASKS
+    record = job_enqueue("jobs.sleep", kwargs={"seconds": 0.2})
+    for bad in ({"seconds": -0.1}, {"seconds": 3600.5}, {"seconds": float("inf")}, {"seconds": None}, {"x": 1}):
+        with pytest.raises(ValueError, match=r"Invalid arguments for jobs\.sleep"):
+            job_enqueue("jobs.sleep", kwargs=bad)
+    run_tasks(holder="w", burst=True, fork=False)
+    record.refresh_from_db()
+    assert record.status == "completed" and record.result == {"slept": 0.2}, record.error
+    assert [line["message"] for line in record.log] == ["sleeping 0.2 s"]
+    assert record.heartbeat is not None and record.lease_expires is None  # claimed with a lease, released at the end

@@ -47,3 +47,18 @@ def test_job_pages_show_log_and_error(client: Any, superuser: Any, make_user: An
     assert client.get("/jobs/").status_code == 403
     assert client.get(f"/jobs/{job.pk}/").status_code == 404
     assert client.get("/jobs/schedules/add/").status_code == 403
+
+
+def test_job_page_shows_attempt_and_heartbeat(client: Any, superuser: Any) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    beat = timezone.localtime(timezone.now()).replace(microsecond=0)
+    job = Job.objects.create(name="jobs.sleep", status="running", attempt=2, max_attempts=3, retry_delay=30,
+                             heartbeat=beat, lease_expires=beat + dt.timedelta(seconds=60))
+    client.force_login(superuser)
+    detail = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "2 of 3 (retried when its worker is lost, after 30 s)" in detail
+    assert f"{beat:%Y-%m-%d %H:%M:%S} (lease until {beat + dt.timedelta(seconds=60):%H:%M:%S})" in detail
+    assert "attempt 2" in client.get("/jobs/").content.decode()

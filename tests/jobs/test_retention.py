@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from cmdb.jobs.leases import lease_acquire
 from cmdb.jobs.models import Job, Schedule, ScheduleTick
+from cmdb.jobs.reaper import jobs_reap
 from cmdb.jobs.registry import job_enqueue
 from cmdb.jobs.retention import HOUSEKEEPING_LEASE, housekeeping, jobs_purge
 from cmdb.jobs.scheduler import SCHEDULER_LEASE
@@ -118,8 +119,20 @@ def test_purge_job_through_the_worker(settings: Any) -> None:
     with pytest.raises(ValueError, match="days: Give a whole number"):
         job_enqueue("jobs.purge", kwargs={"days": 0})
     record = job_enqueue("jobs.purge", kwargs={"days": 7})
+    assert (record.max_attempts, record.retry_delay) == (3, 60)  # its declared policy for lost workers
     run_tasks(holder="test-worker", burst=True, fork=False)
     record.refresh_from_db()
     assert record.status == "completed", record.error
     assert record.result["jobs"] == 1
     assert record.log[0]["message"].startswith("retention 7 day(s): deleted 1 job(s)")
+
+
+def test_a_job_left_running_by_a_dead_worker_is_reaped_and_then_ages_out() -> None:
+    job = _job("jobs.echo", age_days=40, status="running")
+    Job.objects.filter(pk=job.pk).update(worker="gone:1", heartbeat=NOW - dt.timedelta(days=40),
+                                         lease_expires=NOW - dt.timedelta(days=40) + dt.timedelta(seconds=60))
+    assert jobs_purge(days=30, now=NOW).jobs == 0  # running: kept, as long as nobody has reaped it
+    assert jobs_reap().failed == (job.pk,)
+    assert jobs_purge(days=30, now=timezone.now()).jobs == 0  # finished just now
+    assert jobs_purge(days=30, now=timezone.now() + dt.timedelta(days=31)).jobs == 1
+    assert not Job.objects.exists()

@@ -40,9 +40,10 @@ class JobSerializer(BaseModelSerializer):
     class Meta:
         model = models.Job
         fields = ["id", "url", "display", "name", "kwargs", "status", "user", "tenant", "schedule", "task_id",
-                  "backend", "worker", "created", "started", "finished", "duration", "log", "result", "error"]
-        read_only_fields = ["status", "tenant", "schedule", "task_id", "backend", "worker", "started", "finished",
-                            "duration", "log", "result", "error"]
+                  "backend", "worker", "attempt", "max_attempts", "heartbeat", "lease_expires", "created", "started",
+                  "finished", "duration", "log", "result", "error"]
+        read_only_fields = ["status", "tenant", "schedule", "task_id", "backend", "worker", "attempt", "max_attempts",
+                            "heartbeat", "lease_expires", "started", "finished", "duration", "log", "result", "error"]
         brief_fields = ["id", "url", "display", "name", "status"]
 
     def validate_name(self, value: str) -> str:
