@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,7 +66,7 @@ class Retry:
     def __post_init__(self) -> None:
         if not isinstance(self.attempts, int) or not 1 <= self.attempts <= 100:
             raise ValueError("Retry attempts must be a whole number from 1 to 100.")
-        if not math.isfinite(self.delay) or not 0 <= self.delay <= 86400:
+        if isinstance(self.delay, bool) or not isinstance(self.delay, int | float) or not 0 <= self.delay <= 86400:
             raise ValueError("Retry delay must be 0 to 86400 seconds.")
 
 

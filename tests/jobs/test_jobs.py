@@ -89,7 +89,8 @@ def test_sleep_job_holds_a_worker_for_its_seconds(settings: Any) -> None:
 
     settings.TASKS = DB_TASKS
     record = job_enqueue("jobs.sleep", kwargs={"seconds": 0.2})
-    for bad in ({"seconds": -0.1}, {"seconds": 3600.5}, {"seconds": float("inf")}, {"seconds": None}, {"x": 1}):
+    for bad in ({"seconds": -0.1}, {"seconds": 3600.5}, {"seconds": float("inf")}, {"seconds": float("nan")},
+                {"seconds": 10**400}, {"seconds": None}, {"x": 1}):
         with pytest.raises(ValueError, match=r"Invalid arguments for jobs\.sleep"):
             job_enqueue("jobs.sleep", kwargs=bad)
     run_tasks(holder="w", burst=True, fork=False)

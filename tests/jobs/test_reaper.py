@@ -284,6 +284,6 @@ def test_retry_policy_is_declared_with_the_job_and_validated(settings: Any) -> N
     finally:
         registry._JOBS.pop("tests.retrying")
         registry._RETRY.pop("tests.retrying")
-    for bad in ({"attempts": 0}, {"attempts": 1.5}, {"delay": -1}, {"delay": float("nan")}):
+    for bad in ({"attempts": 0}, {"attempts": 1.5}, {"delay": -1}, {"delay": float("nan")}, {"delay": 10**400}):
         with pytest.raises(ValueError, match="Retry"):
             Retry(**bad)
