@@ -35,6 +35,17 @@ from .models import DirectoryAccount, LDAPGroupMapping
 logger = logging.getLogger("cmdb.users.ldap")
 
 
+class DirectoryUnavailable(Exception):
+    """The directory could not be asked (down, timeout, TLS refused, service account refused).
+
+    Defined here rather than beside the backend so that the login page can catch it without importing
+    python-ldap, which only the ``ldap`` extra installs.
+    """
+
+    message = ("The campus directory (LDAP) cannot be reached right now, so campus accounts cannot log in. "
+               "Try again in a few minutes; if it persists, tell the CMDB administrators.")
+
+
 def normalise_dn(dn: str) -> str:
     """The DN in one spelling, so that ``CN=Physics-Admins, OU=Groups,DC=uni`` and
     ``cn=physics-admins,ou=groups,dc=uni`` match: attribute types and values lower-cased,
@@ -164,7 +175,7 @@ def sync_accounts(*, dry_run: bool = False, log: Callable[[str], None] | None = 
     An account the user search no longer finds (deleted, moved out of the search base, or excluded
     by the filter, such as AD's disabled accounts), or that fails ``LDAP_REQUIRE_GROUP`` /
     ``LDAP_DENY_GROUP``, is deactivated and marked suspended.  When the directory cannot be
-    asked (:class:`~cmdb.users.ldapbackend.DirectoryUnavailable`) the sync stops before changing
+    asked (:class:`DirectoryUnavailable`) the sync stops before changing
     anything, so an outage never deactivates the campus.
     """
     from .ldapbackend import CampusLDAPBackend, directory_fields, qualifies

@@ -31,16 +31,11 @@ from django.dispatch import receiver
 from django_auth_ldap.backend import LDAPBackend, _LDAPUser, ldap_error
 from django_auth_ldap.config import LDAPGroupQuery
 
-from .directory import record_login
+from .directory import DirectoryUnavailable, record_login
+
+__all__ = ["CampusLDAPBackend", "DirectoryUnavailable", "directory_fields", "qualifies"]
 
 logger = logging.getLogger("cmdb.users.ldap")
-
-
-class DirectoryUnavailable(Exception):
-    """The directory could not be asked (down, timeout, TLS refused, service account refused)."""
-
-    message = ("The campus directory (LDAP) cannot be reached right now, so campus accounts cannot log in. "
-               "Try again in a few minutes; if it persists, tell the CMDB administrators.")
 
 
 def _describe(exc: ldap.LDAPError) -> str:

@@ -154,8 +154,12 @@ def ldap_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     if not server:
         return {"LDAP_ENABLED": False, "AUTHENTICATION_BACKENDS": [LOCAL_BACKEND]}
 
-    import ldap
-    from django_auth_ldap import config as dal
+    try:
+        import ldap
+        from django_auth_ldap import config as dal
+    except ImportError:
+        raise _fail("LDAP_SERVER_URI", "campus logins need the ldap extra: pip install -e '.[ldap]' (python-ldap "
+                    "builds against Debian's libldap-dev and libsasl2-dev)") from None
 
     uris = _uris(server)
     all_ldaps = all(u.lower().startswith("ldaps://") for u in uris)

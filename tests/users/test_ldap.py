@@ -239,7 +239,8 @@ def test_a_configuration_mistake_names_the_variable(extra: dict[str, str], varia
 
 
 def test_group_dns_are_compared_in_one_spelling() -> None:
-    assert normalise_dn("CN=Physics-Admins, OU=Groups,DC=ad,DC=example") == "cn=physics-admins,ou=groups,dc=ad,dc=example"
+    assert normalise_dn("CN=Physics-Admins, OU=Groups,DC=ad,DC=example") == \
+        "cn=physics-admins,ou=groups,dc=ad,dc=example"
     with pytest.raises(ValueError, match="not a distinguished name"):
         normalise_dn("physics admins")
     bad = LDAPGroupMapping(dn="physics admins", group=Group.objects.create(name="g"))
@@ -303,7 +304,7 @@ def test_a_local_account_is_never_taken_over_by_the_directory(campus: slapd.Slap
     assert WRONG in error_text(response)  # ... but the name is a local account's
     admin.refresh_from_db()
     assert admin.first_name == "" and not DirectoryAccount.objects.filter(user=admin).exists()
-    logged_in_client, response = login("admin", "local-admin-pw-123")
+    _client, response = login("admin", "local-admin-pw-123")
     assert response.status_code == 302
 
 
@@ -317,6 +318,12 @@ def test_directory_down_is_a_clear_error_and_local_accounts_still_work(server: s
     get_user_model().objects.create_user("localops", password="local-ops-pw-123")
     _client, response = login("localops", "local-ops-pw-123")
     assert response.status_code == 302
+
+
+def test_several_servers_are_tried_in_turn(server: slapd.Slapd, configure: Any) -> None:
+    closed = slapd.free_ports(1)[0]
+    configure(openldap_env(server, LDAP_SERVER_URI=f"ldap://127.0.0.1:{closed} {server.uri}"))
+    logged_in("alice")
 
 
 def test_a_wrong_service_password_is_a_directory_error_not_a_wrong_password(server: slapd.Slapd,
@@ -501,7 +508,7 @@ def test_mfa_is_enforced_for_directory_users(campus: slapd.Slapd, settings: Any,
     assert client.get("/api/dcim/devices/").status_code == 200
     assert token_from_page(client)
     # The next login asks for the code after the directory's password.
-    fresh, response = login("alice")
+    _client, response = login("alice")
     assert response["Location"] == "/login/verify/"
 
 
@@ -588,6 +595,13 @@ def test_the_sync_job(campus: slapd.Slapd, directory: Any) -> None:
     assert job_run(record.pk) == "completed"
     record.refresh_from_db()
     assert record.result["suspended"] == ["carol"]
+    # Scheduled as docs/security.md shows.
+    admin = get_user_model().objects.create_superuser("root", password="root-pw-12345678")
+    api = Client()
+    api.force_login(admin)
+    r = api.post("/api/jobs/schedules/", {"name": "ldap sync", "job_name": "users.ldap_sync", "cron": "*/30 * * * *"},
+                 content_type="application/json")
+    assert r.status_code == 201, r.content
 
 
 # --- the command line -------------------------------------------------------------------------------------------------
@@ -612,6 +626,19 @@ def test_cmdb_ldap_check_map_and_unmap(campus: slapd.Slapd) -> None:
         call_command("ldap", "map", "physics admins", "physics-admins", stdout=StringIO())
     call_command("ldap", "unmap", uni_group("physics-admins").upper(), stdout=(out := StringIO()))
     assert "removed 1 mapping" in out.getvalue() and not LDAPGroupMapping.objects.exists()
+
+
+def test_cmdb_ldap_accounts_and_the_admin_page(campus: slapd.Slapd) -> None:
+    logged_in("bob")
+    out = StringIO()
+    call_command("ldap", "accounts", stdout=out)
+    assert out.getvalue().startswith("bob\tactive\t") and f"uid=bob,ou=people,{UNI}" in out.getvalue()
+    mapping(uni_group("chemistry-admins"), faculty("Chemistry"))
+    admin = get_user_model().objects.create_superuser("root", password="root-pw-12345678")
+    client = Client()
+    client.force_login(admin)
+    page = client.get("/admin/users/ldapgroupmapping/")
+    assert page.status_code == 200 and "cn=chemistry-admins,ou=groups,dc=uni,dc=example" in page.content.decode()
 
 
 def test_cmdb_ldap_says_when_campus_logins_are_off(settings: Any) -> None:

@@ -18,7 +18,7 @@ from django_otp import login as otp_login
 from django_otp import match_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from cmdb.users.ldapbackend import DirectoryUnavailable
+from cmdb.users.directory import DirectoryUnavailable
 
 from .. import mfa, ratelimit
 

@@ -111,7 +111,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{dn} -> {group}")
 
     def _sync(self, opts: dict[str, Any]) -> None:
-        from cmdb.users.ldapbackend import DirectoryUnavailable
+        from cmdb.users.directory import DirectoryUnavailable
 
         self._enabled()
         try:
