@@ -178,7 +178,7 @@ def sync_accounts(*, dry_run: bool = False, log: Callable[[str], None] | None = 
     asked (:class:`DirectoryUnavailable`) the sync stops before changing
     anything, so an outage never deactivates the campus.
     """
-    from .ldapbackend import CampusLDAPBackend, directory_fields, qualifies
+    from .ldapbackend import CampusLDAPBackend, directory_fields, group_dns, qualifies
 
     say = log or (lambda _message: None)
     backend = CampusLDAPBackend()
@@ -202,7 +202,6 @@ def sync_accounts(*, dry_run: bool = False, log: Callable[[str], None] | None = 
             say(f"would reactivate {name}: back in the directory")
         return report
     now = timezone.now()
-    with_groups = backend.settings.GROUP_SEARCH is not None
     users, fields = [], {"is_active"}
     for account, ldap_user in found:
         user = account.user
@@ -212,8 +211,9 @@ def sync_accounts(*, dry_run: bool = False, log: Callable[[str], None] | None = 
         if account.suspended is not None:
             user.is_active = True
         account.dn, account.synced, account.suspended = ldap_user.dn, now, None
-        if with_groups:
-            account.group_dns = sorted({normalise_dn(g) for g in ldap_user.group_dns})
+        groups = group_dns(ldap_user)
+        if groups is not None:
+            account.group_dns = sorted({normalise_dn(g) for g in groups})
         users.append(user)
     to_suspend = [a for a in gone if a.user.is_active]
     for account in to_suspend:

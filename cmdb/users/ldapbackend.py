@@ -33,7 +33,7 @@ from django_auth_ldap.config import LDAPGroupQuery
 
 from .directory import DirectoryUnavailable, record_login
 
-__all__ = ["CampusLDAPBackend", "DirectoryUnavailable", "directory_fields", "qualifies"]
+__all__ = ["CampusLDAPBackend", "DirectoryUnavailable", "directory_fields", "group_dns", "qualifies"]
 
 logger = logging.getLogger("cmdb.users.ldap")
 
@@ -66,6 +66,7 @@ class CampusLDAPBackend(LDAPBackend):
         return super().authenticate(request, username=username, password=password, **kwargs)
 
     def get_or_build_user(self, username: str, ldap_user: Any) -> tuple[Any, bool]:
+        """Called once the directory accepted the password and the group rules, before the user is saved."""
         from .models import DirectoryAccount
 
         user, built = super().get_or_build_user(username, ldap_user)
@@ -73,6 +74,9 @@ class CampusLDAPBackend(LDAPBackend):
             logger.warning("LDAP: %r is a local account; the directory's account of that name may not use it",
                            user.get_username())
             raise ldap_user.AuthenticationFailed("the name belongs to a local account")
+        # Read the groups now, before django-auth-ldap saves a new user: a directory error here must not leave
+        # a local user without its DirectoryAccount (the next login would take it for a local account).
+        group_dns(ldap_user)
         return user, built
 
     def authenticate_ldap_user(self, ldap_user: Any, password: str) -> Any:
@@ -86,18 +90,8 @@ class CampusLDAPBackend(LDAPBackend):
         if not user.is_active and (account is None or account.suspended is None):
             logger.info("LDAP: %s is deactivated in the CMDB; login refused", user.get_username())
             return None
-        group_dns = self._group_dns(ldap_user)
-        record_login(user, dn=ldap_user.dn, group_dns=group_dns)
+        record_login(user, dn=ldap_user.dn, group_dns=group_dns(ldap_user))  # groups read above, cached
         return user
-
-    def _group_dns(self, ldap_user: Any) -> list[str] | None:
-        if self.settings.GROUP_SEARCH is None:
-            return None
-        try:
-            return list(ldap_user.group_dns)
-        except ldap.LDAPError as exc:  # group search outside django-auth-ldap's own error reporting
-            logger.error("LDAP error reading groups: %s", _describe(exc))
-            raise DirectoryUnavailable(_describe(exc)) from exc
 
     def get_user(self, user_id: Any) -> Any:
         """Sessions of deactivated users end, as with the local backend."""
@@ -109,6 +103,17 @@ class CampusLDAPBackend(LDAPBackend):
         no database write (for :func:`cmdb.users.directory.sync_accounts` and ``cmdb ldap check``)."""
         ldap_user = _LDAPUser(self, username=username)  # django-auth-ldap's per-user view of the directory
         return ldap_user if ldap_user.dn is not None else None
+
+
+def group_dns(ldap_user: Any) -> list[str] | None:
+    """The entry's group DNs (cached on ``ldap_user`` by django-auth-ldap); None without a group search."""
+    if ldap_user.settings.GROUP_SEARCH is None:
+        return None
+    try:
+        return list(ldap_user.group_dns)
+    except ldap.LDAPError as exc:
+        logger.error("LDAP error reading groups: %s", _describe(exc))
+        raise DirectoryUnavailable(_describe(exc)) from exc
 
 
 def qualifies(ldap_user: Any) -> bool:

@@ -333,6 +333,17 @@ def test_a_wrong_service_password_is_a_directory_error_not_a_wrong_password(serv
     assert response.status_code == 503
 
 
+def test_a_failed_group_search_leaves_no_half_made_account(server: slapd.Slapd, configure: Any) -> None:
+    """The password is accepted, then reading the groups fails: no local user may remain, or the next login
+    would take it for a local account and refuse the directory's user for good."""
+    configure(openldap_env(server, LDAP_GROUP_SEARCH_BASE=f"ou=no-such-ou,{UNI}", LDAP_REQUIRE_GROUP="",
+                           LDAP_SUPERUSER_GROUPS="", LDAP_STAFF_GROUPS=""))
+    assert login("bob")[1].status_code == 503
+    assert not get_user_model().objects.filter(username="bob").exists()
+    configure(openldap_env(server))
+    logged_in("bob")
+
+
 def test_certificates_are_verified(server: slapd.Slapd, configure: Any) -> None:
     """StartTLS against a server whose certificate another CA signed: refused, not silently accepted."""
     configure(openldap_env(server, LDAP_TLS_CA_FILE=str(server.other_ca_file)))

@@ -54,7 +54,13 @@ class Command(BaseCommand):
                                "(docs/security.md).")
 
     def _check(self, opts: dict[str, Any]) -> None:
-        from cmdb.users.ldapbackend import CampusLDAPBackend, DirectoryUnavailable, directory_fields, qualifies
+        from cmdb.users.ldapbackend import (
+            CampusLDAPBackend,
+            DirectoryUnavailable,
+            directory_fields,
+            group_dns,
+            qualifies,
+        )
 
         self._enabled()
         backend = CampusLDAPBackend()
@@ -64,16 +70,16 @@ class Command(BaseCommand):
                 raise CommandError(f"{opts['username']!r} is not found by the user search "
                                    f"({backend.settings.USER_SEARCH!r}).")
             fields = directory_fields(entry)
-            group_dns = sorted(entry.group_dns) if backend.settings.GROUP_SEARCH is not None else []
+            dns = sorted(group_dns(entry) or [])
             allowed = qualifies(entry)
         except DirectoryUnavailable as exc:
             raise CommandError(f"The directory cannot be asked: {exc}") from exc
         self.stdout.write(f"dn: {entry.dn}")
         for name, value in sorted(fields.items()):
             self.stdout.write(f"{name}: {value}")
-        mapped = {normalise_dn(dn) for dn in group_dns}
+        mapped = {normalise_dn(dn) for dn in dns}
         local = sorted(set(LDAPGroupMapping.objects.filter(dn__in=mapped).values_list("group__name", flat=True)))
-        for dn in group_dns:
+        for dn in dns:
             self.stdout.write(f"ldap group: {dn}")
         self.stdout.write(f"local groups: {', '.join(local) or '(none)'}")
         self.stdout.write(f"may log in: {'yes' if allowed else 'no (LDAP_REQUIRE_GROUP / LDAP_DENY_GROUP)'}")
