@@ -233,6 +233,12 @@ MFA_REQUIRED_GROUPS = _env_list("MFA_REQUIRED_GROUPS", "")  # group names, or "@
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "CMDB")
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", 5))  # per user name and client IP
 LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", 900))
+# Campus logins (LDAP / Active Directory), off unless LDAP_SERVER_URI is set: local accounts first, then the
+# directory; groups map to local groups through data (users.LDAPGroupMapping).  See cmdb/users/ldapconfig.py
+# and docs/security.md for the LDAP_* variables.
+from cmdb.users.ldapconfig import ldap_settings  # noqa: E402 - settings read in order
+
+globals().update(ldap_settings(os.environ))
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_HSTS_SECONDS = 31536000 if _env_bool("SECURE_COOKIES") else 0
 SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT")

@@ -5,3 +5,8 @@ class UsersConfig(AppConfig):
     name = "cmdb.users"
     label = "users"
     verbose_name = "Users and permissions"
+
+    def ready(self) -> None:
+        from .directory import connect_signals
+
+        connect_signals()

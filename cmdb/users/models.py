@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -152,3 +154,75 @@ def object_types_problem(value: object) -> str | None:
         if model is None or model._meta.label_lower != label:
             return f"Unknown object type {label[:100]!r}; use lower-case app_label.model, e.g. dcim.device."
     return None
+
+
+class LDAPGroupMapping(ChangeLoggedModel):
+    """Members of a directory group (by DN) belong to a local group, whose grants they then hold.
+
+    Campus logins (:mod:`cmdb.users.ldapbackend`) read a user's LDAP groups at every login and
+    :mod:`cmdb.users.directory` sets their local groups from these rows: ``cn=physics-admins,…``
+    → the local group "physics-admins", whose :class:`ObjectPermission` rows may be limited to
+    the physics faculty's tenant.  Data rather than settings, so that faculties are added
+    without a restart and every change of who-gets-what is in the change log.
+    """
+
+    dn = models.CharField(max_length=500, verbose_name="LDAP group DN",
+                          help_text="e.g. cn=physics-admins,ou=groups,dc=uni,dc=example (case does not matter)")
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="ldap_mappings")
+    description = models.CharField(max_length=200, blank=True)
+
+    display_field = "dn"
+    #: Who-gets-which-grants, like the grants themselves: administrators only.
+    tenant_scope = ADMIN_ONLY
+    search_fields = ("dn", "description")
+
+    class Meta:
+        ordering = ("dn",)
+        verbose_name = "LDAP group mapping"
+        constraints = [models.UniqueConstraint(fields=["dn", "group"], name="users_ldapgroupmapping_dn_group")]
+
+    def clean(self) -> None:
+        super().clean()
+        from .directory import normalise_dn
+
+        try:
+            self.dn = normalise_dn(self.dn)
+        except ValueError as exc:
+            raise ValidationError({"dn": str(exc)}) from exc
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from .directory import normalise_dn
+
+        # An invalid DN is clean()'s to report; stored as given, it matches nothing.
+        with contextlib.suppress(ValueError):
+            self.dn = normalise_dn(self.dn)
+        super().save(*args, **kwargs)
+
+
+class DirectoryAccount(models.Model):
+    """Marks a local user as the CMDB's copy of a directory (LDAP) account, and what the directory said.
+
+    Only users with this row are ever logged in through LDAP: a local account whose name
+    happens to exist in the directory too is never taken over (an LDAP user called "admin"
+    does not become the local administrator).  ``group_dns`` are the user's LDAP groups at
+    the last login or sync, so that a changed :class:`LDAPGroupMapping` applies at once;
+    ``granted`` are the local groups the directory gave, so that only those are taken away.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="directory_account")
+    dn = models.CharField(max_length=500)
+    group_dns = models.JSONField(default=list, blank=True)
+    granted = models.ManyToManyField(Group, blank=True, related_name="+")
+    synced = models.DateTimeField(help_text="When the directory was last read for this account")
+    #: Set when a sync found the account gone from the directory (or outside the allowed groups) and
+    #: deactivated it; only such a deactivation is undone by the directory, never an administrator's.
+    suspended = models.DateTimeField(null=True, blank=True)
+
+    tenant_scope = owned_by("user")
+
+    class Meta:
+        ordering = ("user__username",)
+
+    def __str__(self) -> str:
+        return self.dn

@@ -18,6 +18,8 @@ from django_otp import login as otp_login
 from django_otp import match_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from cmdb.users.directory import DirectoryUnavailable
+
 from .. import mfa, ratelimit
 
 PENDING = "ui_mfa_pending"
@@ -58,7 +60,12 @@ def login_view(request: HttpRequest) -> HttpResponse:
         username = form.cleaned_data["username"]
         if not ratelimit.attempt(request, username):
             return _blocked(request, form, "ui/login.html")
-        user = authenticate(request, username=username, password=form.cleaned_data["password"])
+        try:
+            user = authenticate(request, username=username, password=form.cleaned_data["password"])
+        except DirectoryUnavailable:
+            # Logged in full by the backend; the person learns it is not their password (local accounts still work).
+            form.add_error(None, DirectoryUnavailable.message)
+            return render(request, "ui/login.html", {"form": form, "next": _next_url(request)}, status=503)
         if user is None:
             form.add_error(None, "Wrong user name or password.")
         elif mfa.has_device(user):
