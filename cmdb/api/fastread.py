@@ -40,6 +40,8 @@ class ReadContext:
     related: dict[type[models.Model], dict[Any, dict[str, Any]]] = field(default_factory=dict)
     #: Per-page caches of computed fields (e.g. the config-context index).
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Count name -> object id -> number of related rows (``Serializer.fast_counts``).
+    counts: dict[str, dict[Any, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,12 +56,22 @@ class RelatedLookup:
 
 
 @dataclass
+class RelatedCount:
+    """``<name>``: how many ``model`` rows point at each object of the page through ``fk``; one query a page."""
+
+    name: str
+    model_label: str  # "ipam.Prefix"
+    fk: str  # "site"
+
+
+@dataclass
 class Plan:
     model: type[models.Model]
     columns: list[str]
     getters: list[tuple[str, Getter]]
     needs_tags: bool
     related: list[RelatedLookup] = field(default_factory=list)
+    counts: list[RelatedCount] = field(default_factory=list)
 
 
 def _column_getter(i: int, model_field: models.Field | None) -> Getter:
@@ -147,13 +159,19 @@ def _nested_getter(cols: _Columns, related_lookups: dict[type[models.Model], Rel
     return get
 
 
-def compile_plan(serializer_class: type[serializers.Serializer], brief: bool) -> Plan | None:
+def compile_plan(serializer_class: type[serializers.Serializer], brief: bool,
+                 only: tuple[str, ...] | None = None) -> Plan | None:
+    """The plan for the serializer's fields (its brief fields with ``brief``), or just ``only`` in their order."""
     if not getattr(serializer_class, "fast_read", True):
         return None
     serializer = serializer_class(context={"request": None})
     model: type[models.Model] = serializer.Meta.model  # type: ignore[attr-defined]
     names = list(getattr(serializer.Meta, "brief_fields", ())) if brief else list(serializer.fields)  # type: ignore[attr-defined]
+    if only is not None:
+        names = list(only)
     computed = getattr(serializer_class, "fast_computed", {})
+    count_specs = getattr(serializer_class, "fast_counts", {})
+    counts: list[RelatedCount] = []
     path = endpoint_path(model)
     cols = _Columns()
     id_i = cols.add("id")
@@ -161,6 +179,10 @@ def compile_plan(serializer_class: type[serializers.Serializer], brief: bool) ->
     related_lookups: dict[type[models.Model], RelatedLookup] = {}
     needs_tags = False
     for name in names:
+        if name in count_specs:
+            counts.append(RelatedCount(name, *count_specs[name]))
+            getters.append((name, lambda row, ctx, n=name: ctx.counts[n].get(row[id_i], 0)))
+            continue
         if name in computed:
             columns, fn = computed[name]
             idx = [cols.add(c) for c in columns]
@@ -212,16 +234,21 @@ def compile_plan(serializer_class: type[serializers.Serializer], brief: bool) ->
             if mf is not None and mf.is_relation and source != mf.attname:
                 return None
             getters.append((name, _column_getter(cols.add(source if mf is None else mf.attname), mf)))
-    return Plan(model, cols.columns, getters, needs_tags, list(related_lookups.values()))
+    return Plan(model, cols.columns, getters, needs_tags, list(related_lookups.values()), counts)
 
 
-_plans: dict[tuple[type, bool], Plan | None] = {}
+_plans: dict[tuple[type, bool, tuple[str, ...] | None], Plan | None] = {}
+_PLANS_MAX = 1024
 
 
-def plan_for(serializer_class: type[serializers.Serializer], brief: bool) -> Plan | None:
-    key = (serializer_class, brief)
+def plan_for(serializer_class: type[serializers.Serializer], brief: bool,
+             only: tuple[str, ...] | None = None) -> Plan | None:
+    """The compiled plan, cached per serializer, brief flag and field selection (``?fields=``/``?exclude=``)."""
+    key = (serializer_class, brief, only)
     if key not in _plans:
-        _plans[key] = compile_plan(serializer_class, brief)
+        if len(_plans) >= _PLANS_MAX:
+            _plans.clear()
+        _plans[key] = compile_plan(serializer_class, brief, only)
     return _plans[key]
 
 
@@ -275,9 +302,33 @@ def _load_related(lookup: RelatedLookup, rows: list[tuple], base_url: str) -> di
     return out
 
 
-def render(plan: Plan, queryset: models.QuerySet, base_url: str) -> list[dict[str, Any]]:
+def _load_counts(spec: RelatedCount, ids: list[Any], user: Any) -> dict[Any, int]:
+    """One grouped query: related rows per object of the page, only those the reader may see.
+
+    Counting rows the reader may not view would tell a tenant-limited user how many of
+    another faculty's prefixes (say) sit at a shared site.
+    """
+    from django.apps import apps
+    from django.db.models import Count
+
+    model = apps.get_model(spec.model_label)
+    column = model._meta.get_field(spec.fk).attname
+    queryset = model._base_manager.all()
+    if user is not None:
+        from cmdb.users.permissions import restrict
+
+        queryset = restrict(queryset, user, "view")
+    queryset = _filter_in(queryset, column, ids).order_by().values_list(column).annotate(n=Count("pk"))
+    return dict(queryset)
+
+
+def render(plan: Plan, queryset: models.QuerySet, base_url: str, user: Any = None) -> list[dict[str, Any]]:
+    """The page's rows; ``user`` limits what computed counts count (None: everything, for internal callers)."""
     rows = list(queryset.values_list(*plan.columns))
     ctx = ReadContext(base_url=base_url)
+    if rows:
+        for spec in plan.counts:
+            ctx.counts[spec.name] = _load_counts(spec, [r[0] for r in rows], user)
     if plan.needs_tags and rows:
         ctx.tags = _load_tags(plan.model, [r[0] for r in rows], base_url)
     for lookup in plan.related:

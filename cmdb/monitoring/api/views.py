@@ -47,11 +47,11 @@ class IncidentViewSet(ReadOnlyCMDBViewSet):
 class _FilterView:
     """Just enough of a view for :class:`CMDBFilterBackend` to find the filter set."""
 
+    extra_query_params = frozenset({"exporter", "address"})
+    common_query_params = frozenset({"limit", "offset"})
+
     def __init__(self, filterset_class: type) -> None:
         self.filterset_class = filterset_class
-
-
-_SD_OWN = {"exporter", "address", "limit", "offset"}
 
 
 class ServiceDiscoveryView(APIView):
@@ -70,10 +70,8 @@ class ServiceDiscoveryView(APIView):
         if src is None:
             raise NotFound(f"No service discovery for {source!r}; use one of {', '.join(discovery.SOURCES)}.")
         params = request.query_params
-        unknown = sorted(set(params) - set(src.filterset.base_filters) - _SD_OWN)
-        if unknown:
-            raise ValidationError({name: ["Unknown filter."] for name in unknown})
         queryset = restrict(src.model._default_manager.all(), request.user, "view")
+        # The REST lists' own strict check (unknown parameters, bad values), with the SD's parameters added.
         queryset = CMDBFilterBackend().filter_queryset(request, queryset, _FilterView(src.filterset))
         exporters = params.getlist("exporter")
         known = set(models.ExporterType.objects.filter(slug__in=exporters).values_list("slug", flat=True))
