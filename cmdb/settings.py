@@ -257,7 +257,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["cmdb.api.renderers.FastJSONRenderer", "cmdb.api.renderers.BrowsableAPIRenderer"],
     "DEFAULT_PARSER_CLASSES": ["cmdb.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["cmdb.api.filters.CMDBFilterBackend", "cmdb.api.filters.StrictOrderingFilter"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "cmdb.api.schema.CMDBAutoSchema",
     "DEFAULT_METADATA_CLASS": "cmdb.api.metadata.ChoicesMetadata",
     "EXCEPTION_HANDLER": "cmdb.api.exceptions.exception_handler",
     "ORDERING_PARAM": "ordering",

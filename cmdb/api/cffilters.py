@@ -76,7 +76,14 @@ class CustomFieldFilter(MultiValueFilter):
             elif self.cf_type == "date":
                 v = v.isoformat()
             q |= Q(**{f"{self.field_name}__{self.lookup_expr}": v})
-        return qs.exclude(q) if self.exclude else qs.filter(q)
+        if self.lookup_expr in ("gt", "gte", "lt", "lte"):
+            # SQLite's key transform yields the text 'null' for a JSON null, which compares as a string.
+            q &= ~Q(**{self.field_name: None})
+        if self.exclude:
+            # Objects without the value (key missing, null) are "not matching" too: exclude by id, since
+            # NOT (NULL LIKE ...) is NULL and SQL would drop them.
+            return qs.exclude(pk__in=qs.model._base_manager.filter(q).values("pk"))
+        return qs.filter(q)
 
 
 class CustomFieldBooleanFilter(BooleanFilter):
