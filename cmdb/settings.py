@@ -265,6 +265,8 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 MAX_PAGE_SIZE = int(os.environ.get("MAX_PAGE_SIZE", 1000))
+# NetBox's PREFER_IPV4: which address a device's or VM's ``primary_ip`` shows when it has both.
+PREFER_IPV4 = os.environ.get("PREFER_IPV4", "").lower() in ("1", "true", "yes")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "CMDB REST API",

@@ -25,7 +25,14 @@ from django.db import connections, models
 from django.db.models import F, Lookup
 from rest_framework import serializers
 
-from .fields import ChoiceField, ContentTypeField, CustomFieldsField, RelatedObjectField, TagListField
+from .fields import (
+    ChoiceField,
+    ContentTypeField,
+    CustomFieldsField,
+    PreferredRelatedField,
+    RelatedObjectField,
+    TagListField,
+)
 from .registry import endpoint_path
 from .serializers import DisplayField, ObjectURLField
 
@@ -53,6 +60,8 @@ class RelatedLookup:
     display: str  # column shown as ``display``
     extras: list[str]  # name/slug/model/address columns copied as they are
     fk_indexes: list[int] = field(default_factory=list)  # row positions of the foreign keys to it
+    #: Foreign keys shown nested inside the brief form (``Model.brief_nested``: a device type's manufacturer).
+    nested: tuple[str, ...] = ()
 
 
 @dataclass
@@ -135,15 +144,11 @@ def _nested_getter(cols: _Columns, related_lookups: dict[type[models.Model], Rel
         return None
     lookup = related_lookups.get(related)
     if lookup is None:
-        extras = []
-        for attr in ("name", "slug", "model", "address"):
-            try:
-                f = related._meta.get_field(attr)
-            except FieldDoesNotExist:
-                continue
-            if not f.is_relation:
-                extras.append(attr)
-        lookup = related_lookups[related] = RelatedLookup(related, f"/api/{path}/", disp, extras)
+        lookup = _lookup_for(related)
+        if lookup is None:
+            return None
+        lookup.nested = tuple(getattr(related, "brief_nested", ()))
+        related_lookups[related] = lookup
     id_i = cols.add(fk_attname)
     lookup.fk_indexes.append(id_i)
     objects = lookup.model
@@ -206,6 +211,16 @@ def compile_plan(serializer_class: type[serializers.Serializer], brief: bool,
         elif isinstance(f, CustomFieldsField):
             i = cols.add(source)
             getters.append((name, lambda row, ctx, i=i: row[i] or {}))
+        elif isinstance(f, PreferredRelatedField):
+            choices = []
+            for src in f.sources:
+                mf = model._meta.get_field(src)
+                getter = _nested_getter(cols, related_lookups, mf.related_model, mf.attname)
+                if getter is None:
+                    return None
+                choices.append(getter)
+            getters.append((name, lambda row, ctx, gs=tuple(choices): next(
+                (v for v in (g(row, ctx) for g in gs) if v is not None), None)))
         elif isinstance(f, RelatedObjectField):
             mf = model._meta.get_field(source)
             getter = _nested_getter(cols, related_lookups, mf.related_model, mf.attname)
@@ -289,17 +304,47 @@ def _load_tags(model: type[models.Model], ids: list[int], base_url: str) -> dict
 def _load_related(lookup: RelatedLookup, rows: list[tuple], base_url: str) -> dict[Any, dict[str, Any]]:
     ids = {row[i] for row in rows for i in lookup.fk_indexes}
     ids.discard(None)
+    return _briefs(lookup, ids, base_url)
+
+
+def _briefs(lookup: RelatedLookup, ids: set[Any], base_url: str, depth: int = 0) -> dict[Any, dict[str, Any]]:
+    """The brief form of ``ids``: one query, plus one per nested foreign key (one level deep)."""
     if not ids:
         return {}
     prefix = f"{base_url}{lookup.prefix}"
+    nested = [lookup.model._meta.get_field(n) for n in lookup.nested] if depth == 0 else []
+    width = 2 + len(lookup.extras)
+    rows = list(_filter_in(lookup.model._base_manager.all(), "pk", ids).order_by().values_list(
+        "pk", lookup.display, *lookup.extras, *(f.attname for f in nested)))
+    inner: dict[str, dict[Any, dict[str, Any]]] = {}
+    for k, f in enumerate(nested):
+        sub = _lookup_for(f.related_model)
+        inner[f.name] = _briefs(sub, {r[width + k] for r in rows} - {None}, base_url, depth + 1) if sub else {}
     out = {}
-    for pk, display, *extras in _filter_in(lookup.model._base_manager.all(), "pk", ids).order_by().values_list(
-        "pk", lookup.display, *lookup.extras
-    ):
+    for row in rows:
+        pk, display = row[0], row[1]
         brief = {"id": pk, "url": f"{prefix}{pk}/", "display": str(display)}
-        brief.update(zip(lookup.extras, extras, strict=True))
+        brief.update(zip(lookup.extras, row[2:width], strict=True))
+        for k, f in enumerate(nested):
+            target = inner[f.name].get(row[width + k])
+            brief[f.name] = dict(target) if target is not None else None
         out[pk] = brief
     return out
+
+
+def _lookup_for(model: type[models.Model]) -> RelatedLookup | None:
+    path, disp = endpoint_path(model), _display_column(model)
+    if path is None or disp is None:
+        return None
+    extras = []
+    for attr in ("name", "slug", "model", "address"):
+        try:
+            f = model._meta.get_field(attr)
+        except FieldDoesNotExist:
+            continue
+        if not f.is_relation:
+            extras.append(attr)
+    return RelatedLookup(model, f"/api/{path}/", disp, extras)
 
 
 def _load_counts(spec: RelatedCount, ids: list[Any], user: Any) -> dict[Any, int]:

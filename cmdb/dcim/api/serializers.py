@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from cmdb.api.fields import primary_ip_field
 from cmdb.api.serializers import BaseModelSerializer, TaggedModelSerializer
 from cmdb.extras.configcontexts import fast_config_context
 
@@ -112,6 +113,7 @@ class PlatformSerializer(TaggedModelSerializer):
 class DeviceSerializer(TaggedModelSerializer):
     ci_id = serializers.IntegerField(read_only=True)
     config_context = serializers.JSONField(read_only=True)
+    primary_ip = primary_ip_field()
     fast_computed = {"config_context": fast_config_context(
         ("id", "local_context_data", "site_id", "location_id", "role_id", "platform_id", "tenant_id"))}
 
@@ -119,7 +121,8 @@ class DeviceSerializer(TaggedModelSerializer):
         model = models.Device
         fields = [
             "id", "url", "display", "name", "device_type", "role", "tenant", "platform", "serial", "asset_tag",
-            "site", "location", "rack", "position", "face", "status", "primary_ip4", "primary_ip6", "oob_ip",
+            "site", "location", "rack", "position", "face", "status", "primary_ip", "primary_ip4", "primary_ip6",
+            "oob_ip",
             "cluster", "description", "comments", "config_context", "local_context_data", "criticality", "owner",
             "last_seen", "purchase_date", "warranty_end", "ci_id", *STAMPS,
         ]

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from cmdb.api.fields import primary_ip_field
 from cmdb.api.serializers import TaggedModelSerializer
 from cmdb.dcim.api.serializers import count_field
 from cmdb.extras.configcontexts import fast_config_context
@@ -47,15 +48,16 @@ class ClusterSerializer(TaggedModelSerializer):
 class VirtualMachineSerializer(TaggedModelSerializer):
     ci_id = serializers.IntegerField(read_only=True)
     config_context = serializers.JSONField(read_only=True)
+    primary_ip = primary_ip_field()
     fast_computed = {"config_context": fast_config_context(
         ("id", "local_context_data", "site_id", None, "role_id", "platform_id", "tenant_id"))}
 
     class Meta:
         model = models.VirtualMachine
         fields = ["id", "url", "display", "name", "status", "site", "cluster", "device", "role", "tenant",
-                  "platform", "serial", "primary_ip4", "primary_ip6", "vcpus", "memory", "disk", "description",
-                  "comments", "config_context", "local_context_data", "criticality", "owner", "last_seen", "ci_id",
-                  *STAMPS]
+                  "platform", "serial", "primary_ip", "primary_ip4", "primary_ip6", "vcpus", "memory", "disk",
+                  "description", "comments", "config_context", "local_context_data", "criticality", "owner",
+                  "last_seen", "ci_id", *STAMPS]
         brief_fields = ["id", "url", "display", "name", "description"]
 
 
