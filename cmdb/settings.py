@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc as static files (cmdb/api/docs.py)
     "cmdb.core",
     "cmdb.extras",
     "cmdb.users",

@@ -166,9 +166,14 @@ def custom_field_filters(model: type[models.Model]) -> tuple[tuple, dict[str, dj
     """
     if not any(f.name == "custom_field_data" for f in model._meta.concrete_fields):
         return (), {}
+    from django.db import DatabaseError
+
     from cmdb.extras.customfields import definitions_for
 
-    defs = definitions_for(model._meta.label_lower)
+    try:
+        defs = definitions_for(model._meta.label_lower)
+    except DatabaseError:  # not migrated yet (a schema generated offline): no custom fields exist
+        return (), {}
     signature = tuple((cf.name, cf.type, cf.label, json.dumps(cf.choices or [])) for cf in defs)
     key = (model, signature)
     filters = _cache.get(key)

@@ -10,6 +10,8 @@ import django
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -17,7 +19,12 @@ from rest_framework.views import APIView
 
 import cmdb
 
-APPS = ["core", "dcim", "extras", "ipam", "tenancy", "users", "virtualization", "software", "services"]
+
+def api_sections() -> list[str]:
+    """Every app and page mounted under /api/ (read from the URL configuration, so none is forgotten)."""
+    from . import urls
+
+    return sorted(str(p.pattern).strip("/") for p in urls.urlpatterns if str(p.pattern).strip("/"))
 
 
 class APIRootView(APIView):
@@ -28,11 +35,12 @@ class APIRootView(APIView):
     """
 
     _ignore_model_permissions = True
-    schema = None
     permission_classes = [AllowAny]
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Any) -> Response:
-        return Response({app: request.build_absolute_uri(f"/api/{app}/") for app in APPS})
+        """Section name (each app, status, schema, docs) → URL."""
+        return Response({name: request.build_absolute_uri(f"/api/{name}/") for name in api_sections()})
 
 
 class StatusView(APIView):

@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -63,8 +65,18 @@ class ServiceDiscoveryView(APIView):
     """
 
     queryset = models.Monitor.objects.all()  # permission class: the caller needs view on monitors
-    schema = None
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("source", OpenApiTypes.STR, OpenApiParameter.PATH, enum=sorted(discovery.SOURCES),
+                             description="what to scrape: the REST endpoint whose filters apply"),
+            OpenApiParameter("exporter", OpenApiTypes.STR, many=True, description="exporter type slug(s)"),
+            OpenApiParameter("address", OpenApiTypes.STR, enum=["ip", "dns"], description="target address"),
+            OpenApiParameter("limit", OpenApiTypes.INT), OpenApiParameter("offset", OpenApiTypes.INT),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        description="Prometheus http_sd_configs targets; also takes the filters of the source's REST endpoint.",
+    )
     def get(self, request: Request, source: str) -> StreamingHttpResponse:
         src = discovery.SOURCES.get(source)
         if src is None:
@@ -128,9 +140,9 @@ class AlertmanagerWebhookView(APIView):
 
     queryset = models.Incident.objects.all()
     required_action = "add"
-    schema = None
     body_limit = "alertmanager"
 
+    @extend_schema(request=serializers.AlertmanagerWebhookSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
             raise ValidationError({"non_field_errors": ["Send Alertmanager's webhook JSON object."]})
