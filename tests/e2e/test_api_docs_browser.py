@@ -46,13 +46,21 @@ def browser():
 
 
 def requested_urls(browser) -> list[str]:
-    """Every URL the page asked for since the last call (DevTools ``Network.requestWillBeSent``)."""
-    urls = []
+    """Every URL the page sent a request to since the last call (DevTools network events).
+
+    A request the Content-Security-Policy refused is announced (``requestWillBeSent``) but never
+    sent: ``loadingFailed`` reports it with ``blockedReason: csp``; those are left out.
+    """
+    sent: dict[str, str] = {}
+    blocked: set[str] = set()
     for entry in browser.get_log("performance"):
         message = json.loads(entry["message"])["message"]
+        params = message.get("params", {})
         if message["method"] == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
-    return urls
+            sent[params["requestId"]] = params["request"]["url"]
+        elif message["method"] == "Network.loadingFailed" and params.get("blockedReason") == "csp":
+            blocked.add(params["requestId"])
+    return [url for rid, url in sent.items() if rid not in blocked]
 
 
 def non_local(urls: list[str]) -> list[str]:
