@@ -219,8 +219,8 @@ def compile_plan(serializer_class: type[serializers.Serializer], brief: bool,
                 if getter is None:
                     return None
                 choices.append(getter)
-            getters.append((name, lambda row, ctx, gs=tuple(choices): next(
-                (v for v in (g(row, ctx) for g in gs) if v is not None), None)))
+            getters.append((name, lambda row, ctx, gs=choices, f=f: next(
+                (v for v in f.ordered([g(row, ctx) for g in gs]) if v is not None), None)))
         elif isinstance(f, RelatedObjectField):
             mf = model._meta.get_field(source)
             getter = _nested_getter(cols, related_lookups, mf.related_model, mf.attname)

@@ -197,13 +197,18 @@ class RelatedObjectField(serializers.RelatedField):
     "id": {"type": "integer"}, "url": {"type": "string"}, "display": {"type": "string"},
     "address": {"type": "string"}}})
 class PreferredRelatedField(serializers.Field):
-    """The first set of several foreign keys, read-only: NetBox's ``primary_ip`` (IPv6 first unless
-    ``PREFER_IPV4``), which the Ansible inventory reads for ``ansible_host``."""
+    """The first set of several foreign keys, read-only: NetBox's ``primary_ip`` (the IPv6 address first
+    unless ``PREFER_IPV4``), which the Ansible inventory reads for ``ansible_host``.
 
-    def __init__(self, *, sources: tuple[str, ...], related_model: str, **kwargs: Any) -> None:
+    ``sources`` are in the default order; ``swap_setting`` names a boolean setting that reverses it
+    (read on every use, so a changed setting needs no restart of the field).
+    """
+
+    def __init__(self, *, sources: tuple[str, ...], related_model: str, swap_setting: str = "",
+                 **kwargs: Any) -> None:
         kwargs["read_only"] = True
         super().__init__(**kwargs)
-        self.sources, self.related_model_label = sources, related_model
+        self.sources, self.related_model_label, self.swap_setting = sources, related_model, swap_setting
 
     @property
     def related_model(self) -> type[models.Model]:
@@ -211,19 +216,22 @@ class PreferredRelatedField(serializers.Field):
 
         return apps.get_model(self.related_model_label)
 
+    def ordered(self, values: list[Any]) -> list[Any]:
+        """``values`` (one per source) in the order that counts now."""
+        from django.conf import settings
+
+        return values[::-1] if self.swap_setting and getattr(settings, self.swap_setting, False) else values
+
     def get_attribute(self, instance: Any) -> Any:
-        return next((v for v in (getattr(instance, s) for s in self.sources) if v is not None), None)
+        return next((v for v in self.ordered([getattr(instance, s) for s in self.sources]) if v is not None), None)
 
     def to_representation(self, value: Any) -> Any:
         return brief_related(value, self.context.get("request"))
 
 
 def primary_ip_field() -> PreferredRelatedField:
-    from django.conf import settings
-
-    v4_first = getattr(settings, "PREFER_IPV4", False)
-    order = ("primary_ip4", "primary_ip6") if v4_first else ("primary_ip6", "primary_ip4")
-    return PreferredRelatedField(sources=order, related_model="ipam.IPAddress")
+    return PreferredRelatedField(sources=("primary_ip6", "primary_ip4"), related_model="ipam.IPAddress",
+                                 swap_setting="PREFER_IPV4")
 
 
 @extend_schema_field({"type": "array", "items": {"type": "object"}})

@@ -366,3 +366,14 @@ def test_counts_count_only_what_the_reader_may_see(w, make_user, client_for):
     perm.tenants.add(w.tenant_a)
     sites = ok(client_for(user).get("/api/dcim/sites/?slug=zittau"))["results"]
     assert sites and sites[0]["prefix_count"] == 1
+
+
+def test_primary_ip_prefers_ipv6_unless_prefer_ipv4(api, w, settings):
+    """NetBox's primary_ip, which the Ansible inventory turns into ansible_host."""
+    web01 = w.devices["web01"].pk
+    assert ok(api.get(f"/api/dcim/devices/{web01}/"))["primary_ip"]["address"] == "2001:db8::11/64"
+    settings.PREFER_IPV4 = True
+    assert ok(api.get(f"/api/dcim/devices/{web01}/"))["primary_ip"]["address"] == "10.1.0.11/24"
+    rows = ok(api.get("/api/dcim/devices/?fields=name,primary_ip&ordering=name"))["results"]
+    assert [(r["name"], r["primary_ip"] and r["primary_ip"]["address"]) for r in rows] == [
+        ("db01", None), ("sw01", None), ("web01", "10.1.0.11/24"), ("web02", None)]
