@@ -82,14 +82,10 @@ class PrefixValueFilter(MultiValueFilter):
         return qs.exclude(q) if self.exclude else qs.filter(q)
 
 
-def _mask_filters() -> dict[str, MultiValueFilter]:
-    length = forms.IntegerField(min_value=0, max_value=128)
-    return {
-        "mask_length": MultiValueFilter(field_name="mask_length", inner=length),
-        "mask_length__n": MultiValueFilter(field_name="mask_length", inner=length, exclude=True),
-        "mask_length__gte": MultiValueFilter(field_name="mask_length", lookup_expr="gte", inner=length),
-        "mask_length__lte": MultiValueFilter(field_name="mask_length", lookup_expr="lte", inner=length),
-    }
+def _mask(lookup: str = "exact", exclude: bool = False) -> MultiValueFilter:
+    """``mask_length`` (0-128) with a lookup; on the derived column, indexed with the family."""
+    return MultiValueFilter(field_name="mask_length", lookup_expr=lookup, exclude=exclude,
+                            inner=forms.IntegerField(min_value=0, max_value=128))
 
 
 FAMILY = forms.TypedChoiceField(choices=[("4", "IPv4"), ("6", "IPv6")], coerce=int)
@@ -104,7 +100,10 @@ class PrefixFilterSet(BaseFilterSet):
     # NetBox 2.x's name for within_include, still sent by older scripts.
     parent = NetworkFilter(relation="within_include")
     contains = NetworkFilter(relation="contains", host_ok=True)
-    locals().update(_mask_filters())
+    mask_length = _mask()
+    mask_length__n = _mask(exclude=True)
+    mask_length__gte = _mask("gte")
+    mask_length__lte = _mask("lte")
 
     class Meta:
         model = models.Prefix
@@ -144,7 +143,10 @@ class IPAddressFilterSet(BaseFilterSet):
     parent = NetworkFilter(relation="host_in")
     assigned_to_interface = BooleanFilter(method="filter_assigned")
     assigned = BooleanFilter(method="filter_assigned")
-    locals().update(_mask_filters())
+    mask_length = _mask()
+    mask_length__n = _mask(exclude=True)
+    mask_length__gte = _mask("gte")
+    mask_length__lte = _mask("lte")
 
     class Meta:
         model = models.IPAddress
