@@ -115,7 +115,9 @@ class CustomFieldHasFilter(MultiValueFilter):
         q = Q()
         for v in value:
             q |= Q(JSONArrayHas(column, key, v))
-        return qs.exclude(q) if self.exclude else qs.filter(q)
+        if self.exclude:  # by id: on PostgreSQL "@>" on a missing key is NULL, and NOT NULL drops the row
+            return qs.exclude(pk__in=qs.model._base_manager.filter(q).values("pk"))
+        return qs.filter(q)
 
 
 def _choice_field(choices: list[Any]) -> forms.ChoiceField:
