@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc as static files (cmdb/api/docs.py)
     "cmdb.core",
     "cmdb.extras",
     "cmdb.users",
@@ -265,8 +266,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "cmdb.api.pagination.LimitOffsetPagination",
     "DEFAULT_RENDERER_CLASSES": ["cmdb.api.renderers.FastJSONRenderer", "cmdb.api.renderers.BrowsableAPIRenderer"],
     "DEFAULT_PARSER_CLASSES": ["cmdb.api.parsers.JSONParser"],
-    "DEFAULT_FILTER_BACKENDS": ["cmdb.api.filters.CMDBFilterBackend", "rest_framework.filters.OrderingFilter"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["cmdb.api.filters.CMDBFilterBackend", "cmdb.api.filters.StrictOrderingFilter"],
+    "DEFAULT_SCHEMA_CLASS": "cmdb.api.schema.CMDBAutoSchema",
     "DEFAULT_METADATA_CLASS": "cmdb.api.metadata.ChoicesMetadata",
     "EXCEPTION_HANDLER": "cmdb.api.exceptions.exception_handler",
     "ORDERING_PARAM": "ordering",
@@ -274,6 +275,8 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 MAX_PAGE_SIZE = int(os.environ.get("MAX_PAGE_SIZE", 1000))
+# NetBox's PREFER_IPV4: which address a device's or VM's ``primary_ip`` shows when it has both.
+PREFER_IPV4 = os.environ.get("PREFER_IPV4", "").lower() in ("1", "true", "yes")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "CMDB REST API",

@@ -25,7 +25,14 @@ from django.db import connections, models
 from django.db.models import F, Lookup
 from rest_framework import serializers
 
-from .fields import ChoiceField, ContentTypeField, CustomFieldsField, RelatedObjectField, TagListField
+from .fields import (
+    ChoiceField,
+    ContentTypeField,
+    CustomFieldsField,
+    PreferredRelatedField,
+    RelatedObjectField,
+    TagListField,
+)
 from .registry import endpoint_path
 from .serializers import DisplayField, ObjectURLField
 
@@ -40,6 +47,8 @@ class ReadContext:
     related: dict[type[models.Model], dict[Any, dict[str, Any]]] = field(default_factory=dict)
     #: Per-page caches of computed fields (e.g. the config-context index).
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Count name -> object id -> number of related rows (``Serializer.fast_counts``).
+    counts: dict[str, dict[Any, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -51,6 +60,17 @@ class RelatedLookup:
     display: str  # column shown as ``display``
     extras: list[str]  # name/slug/model/address columns copied as they are
     fk_indexes: list[int] = field(default_factory=list)  # row positions of the foreign keys to it
+    #: Foreign keys shown nested inside the brief form (``Model.brief_nested``: a device type's manufacturer).
+    nested: tuple[str, ...] = ()
+
+
+@dataclass
+class RelatedCount:
+    """``<name>``: how many ``model`` rows point at each object of the page through ``fk``; one query a page."""
+
+    name: str
+    model_label: str  # "ipam.Prefix"
+    fk: str  # "site"
 
 
 @dataclass
@@ -60,6 +80,7 @@ class Plan:
     getters: list[tuple[str, Getter]]
     needs_tags: bool
     related: list[RelatedLookup] = field(default_factory=list)
+    counts: list[RelatedCount] = field(default_factory=list)
 
 
 def _column_getter(i: int, model_field: models.Field | None) -> Getter:
@@ -123,15 +144,11 @@ def _nested_getter(cols: _Columns, related_lookups: dict[type[models.Model], Rel
         return None
     lookup = related_lookups.get(related)
     if lookup is None:
-        extras = []
-        for attr in ("name", "slug", "model", "address"):
-            try:
-                f = related._meta.get_field(attr)
-            except FieldDoesNotExist:
-                continue
-            if not f.is_relation:
-                extras.append(attr)
-        lookup = related_lookups[related] = RelatedLookup(related, f"/api/{path}/", disp, extras)
+        lookup = _lookup_for(related)
+        if lookup is None:
+            return None
+        lookup.nested = tuple(getattr(related, "brief_nested", ()))
+        related_lookups[related] = lookup
     id_i = cols.add(fk_attname)
     lookup.fk_indexes.append(id_i)
     objects = lookup.model
@@ -147,13 +164,19 @@ def _nested_getter(cols: _Columns, related_lookups: dict[type[models.Model], Rel
     return get
 
 
-def compile_plan(serializer_class: type[serializers.Serializer], brief: bool) -> Plan | None:
+def compile_plan(serializer_class: type[serializers.Serializer], brief: bool,
+                 only: tuple[str, ...] | None = None) -> Plan | None:
+    """The plan for the serializer's fields (its brief fields with ``brief``), or just ``only`` in their order."""
     if not getattr(serializer_class, "fast_read", True):
         return None
     serializer = serializer_class(context={"request": None})
     model: type[models.Model] = serializer.Meta.model  # type: ignore[attr-defined]
     names = list(getattr(serializer.Meta, "brief_fields", ())) if brief else list(serializer.fields)  # type: ignore[attr-defined]
+    if only is not None:
+        names = list(only)
     computed = getattr(serializer_class, "fast_computed", {})
+    count_specs = getattr(serializer_class, "fast_counts", {})
+    counts: list[RelatedCount] = []
     path = endpoint_path(model)
     cols = _Columns()
     id_i = cols.add("id")
@@ -161,6 +184,10 @@ def compile_plan(serializer_class: type[serializers.Serializer], brief: bool) ->
     related_lookups: dict[type[models.Model], RelatedLookup] = {}
     needs_tags = False
     for name in names:
+        if name in count_specs:
+            counts.append(RelatedCount(name, *count_specs[name]))
+            getters.append((name, lambda row, ctx, n=name: ctx.counts[n].get(row[id_i], 0)))
+            continue
         if name in computed:
             columns, fn = computed[name]
             idx = [cols.add(c) for c in columns]
@@ -184,6 +211,16 @@ def compile_plan(serializer_class: type[serializers.Serializer], brief: bool) ->
         elif isinstance(f, CustomFieldsField):
             i = cols.add(source)
             getters.append((name, lambda row, ctx, i=i: row[i] or {}))
+        elif isinstance(f, PreferredRelatedField):
+            choices = []
+            for src in f.sources:
+                mf = model._meta.get_field(src)
+                getter = _nested_getter(cols, related_lookups, mf.related_model, mf.attname)
+                if getter is None:
+                    return None
+                choices.append(getter)
+            getters.append((name, lambda row, ctx, gs=choices, f=f: next(
+                (v for v in f.ordered([g(row, ctx) for g in gs]) if v is not None), None)))
         elif isinstance(f, RelatedObjectField):
             mf = model._meta.get_field(source)
             getter = _nested_getter(cols, related_lookups, mf.related_model, mf.attname)
@@ -212,16 +249,21 @@ def compile_plan(serializer_class: type[serializers.Serializer], brief: bool) ->
             if mf is not None and mf.is_relation and source != mf.attname:
                 return None
             getters.append((name, _column_getter(cols.add(source if mf is None else mf.attname), mf)))
-    return Plan(model, cols.columns, getters, needs_tags, list(related_lookups.values()))
+    return Plan(model, cols.columns, getters, needs_tags, list(related_lookups.values()), counts)
 
 
-_plans: dict[tuple[type, bool], Plan | None] = {}
+_plans: dict[tuple[type, bool, tuple[str, ...] | None], Plan | None] = {}
+_PLANS_MAX = 1024
 
 
-def plan_for(serializer_class: type[serializers.Serializer], brief: bool) -> Plan | None:
-    key = (serializer_class, brief)
+def plan_for(serializer_class: type[serializers.Serializer], brief: bool,
+             only: tuple[str, ...] | None = None) -> Plan | None:
+    """The compiled plan, cached per serializer, brief flag and field selection (``?fields=``/``?exclude=``)."""
+    key = (serializer_class, brief, only)
     if key not in _plans:
-        _plans[key] = compile_plan(serializer_class, brief)
+        if len(_plans) >= _PLANS_MAX:
+            _plans.clear()
+        _plans[key] = compile_plan(serializer_class, brief, only)
     return _plans[key]
 
 
@@ -262,22 +304,76 @@ def _load_tags(model: type[models.Model], ids: list[int], base_url: str) -> dict
 def _load_related(lookup: RelatedLookup, rows: list[tuple], base_url: str) -> dict[Any, dict[str, Any]]:
     ids = {row[i] for row in rows for i in lookup.fk_indexes}
     ids.discard(None)
+    return _briefs(lookup, ids, base_url)
+
+
+def _briefs(lookup: RelatedLookup, ids: set[Any], base_url: str, depth: int = 0) -> dict[Any, dict[str, Any]]:
+    """The brief form of ``ids``: one query, plus one per nested foreign key (one level deep)."""
     if not ids:
         return {}
     prefix = f"{base_url}{lookup.prefix}"
+    nested = [lookup.model._meta.get_field(n) for n in lookup.nested] if depth == 0 else []
+    width = 2 + len(lookup.extras)
+    rows = list(_filter_in(lookup.model._base_manager.all(), "pk", ids).order_by().values_list(
+        "pk", lookup.display, *lookup.extras, *(f.attname for f in nested)))
+    inner: dict[str, dict[Any, dict[str, Any]]] = {}
+    for k, f in enumerate(nested):
+        sub = _lookup_for(f.related_model)
+        inner[f.name] = _briefs(sub, {r[width + k] for r in rows} - {None}, base_url, depth + 1) if sub else {}
     out = {}
-    for pk, display, *extras in _filter_in(lookup.model._base_manager.all(), "pk", ids).order_by().values_list(
-        "pk", lookup.display, *lookup.extras
-    ):
+    for row in rows:
+        pk, display = row[0], row[1]
         brief = {"id": pk, "url": f"{prefix}{pk}/", "display": str(display)}
-        brief.update(zip(lookup.extras, extras, strict=True))
+        brief.update(zip(lookup.extras, row[2:width], strict=True))
+        for k, f in enumerate(nested):
+            target = inner[f.name].get(row[width + k])
+            brief[f.name] = dict(target) if target is not None else None
         out[pk] = brief
     return out
 
 
-def render(plan: Plan, queryset: models.QuerySet, base_url: str) -> list[dict[str, Any]]:
+def _lookup_for(model: type[models.Model]) -> RelatedLookup | None:
+    path, disp = endpoint_path(model), _display_column(model)
+    if path is None or disp is None:
+        return None
+    extras = []
+    for attr in ("name", "slug", "model", "address"):
+        try:
+            f = model._meta.get_field(attr)
+        except FieldDoesNotExist:
+            continue
+        if not f.is_relation:
+            extras.append(attr)
+    return RelatedLookup(model, f"/api/{path}/", disp, extras)
+
+
+def _load_counts(spec: RelatedCount, ids: list[Any], user: Any) -> dict[Any, int]:
+    """One grouped query: related rows per object of the page, only those the reader may see.
+
+    Counting rows the reader may not view would tell a tenant-limited user how many of
+    another faculty's prefixes (say) sit at a shared site.
+    """
+    from django.apps import apps
+    from django.db.models import Count
+
+    model = apps.get_model(spec.model_label)
+    column = model._meta.get_field(spec.fk).attname
+    queryset = model._base_manager.all()
+    if user is not None:
+        from cmdb.users.permissions import restrict
+
+        queryset = restrict(queryset, user, "view")
+    queryset = _filter_in(queryset, column, ids).order_by().values_list(column).annotate(n=Count("pk"))
+    return dict(queryset)
+
+
+def render(plan: Plan, queryset: models.QuerySet, base_url: str, user: Any = None) -> list[dict[str, Any]]:
+    """The page's rows; ``user`` limits what computed counts count (None: everything, for internal callers)."""
     rows = list(queryset.values_list(*plan.columns))
     ctx = ReadContext(base_url=base_url)
+    if rows:
+        for spec in plan.counts:
+            ctx.counts[spec.name] = _load_counts(spec, [r[0] for r in rows], user)
     if plan.needs_tags and rows:
         ctx.tags = _load_tags(plan.model, [r[0] for r in rows], base_url)
     for lookup in plan.related:

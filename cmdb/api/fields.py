@@ -81,6 +81,9 @@ def brief_related(obj: models.Model, request: Any) -> dict[str, Any]:
     for attr in ("name", "slug", "model", "address"):
         if hasattr(obj, attr) and not callable(getattr(obj, attr)):
             data[attr] = getattr(obj, attr)
+    for attr in getattr(type(obj), "brief_nested", ()):
+        related = getattr(obj, attr)
+        data[attr] = brief_related(related, request) if related is not None else None
     return data
 
 
@@ -188,6 +191,47 @@ class RelatedObjectField(serializers.RelatedField):
 
     def use_pk_only_optimization(self) -> bool:
         return False
+
+
+@extend_schema_field({"type": "object", "nullable": True, "properties": {
+    "id": {"type": "integer"}, "url": {"type": "string"}, "display": {"type": "string"},
+    "address": {"type": "string"}}})
+class PreferredRelatedField(serializers.Field):
+    """The first set of several foreign keys, read-only: NetBox's ``primary_ip`` (the IPv6 address first
+    unless ``PREFER_IPV4``), which the Ansible inventory reads for ``ansible_host``.
+
+    ``sources`` are in the default order; ``swap_setting`` names a boolean setting that reverses it
+    (read on every use, so a changed setting needs no restart of the field).
+    """
+
+    def __init__(self, *, sources: tuple[str, ...], related_model: str, swap_setting: str = "",
+                 **kwargs: Any) -> None:
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+        self.sources, self.related_model_label, self.swap_setting = sources, related_model, swap_setting
+
+    @property
+    def related_model(self) -> type[models.Model]:
+        from django.apps import apps
+
+        return apps.get_model(self.related_model_label)
+
+    def ordered(self, values: list[Any]) -> list[Any]:
+        """``values`` (one per source) in the order that counts now."""
+        from django.conf import settings
+
+        return values[::-1] if self.swap_setting and getattr(settings, self.swap_setting, False) else values
+
+    def get_attribute(self, instance: Any) -> Any:
+        return next((v for v in self.ordered([getattr(instance, s) for s in self.sources]) if v is not None), None)
+
+    def to_representation(self, value: Any) -> Any:
+        return brief_related(value, self.context.get("request"))
+
+
+def primary_ip_field() -> PreferredRelatedField:
+    return PreferredRelatedField(sources=("primary_ip6", "primary_ip4"), related_model="ipam.IPAddress",
+                                 swap_setting="PREFER_IPV4")
 
 
 @extend_schema_field({"type": "array", "items": {"type": "object"}})

@@ -1,24 +1,32 @@
-"""NetBox-style filtering generated from a list of model fields.
+"""NetBox-style filtering generated from a list of model fields, and strict about what it is given.
 
-For each field named in ``Meta.fields`` the filter set gets:
+For each field named in ``Meta.fields`` the filter set gets (the lookups NetBox has, see
+netbox/utilities/constants.py; no ``regex``, which NetBox has neither):
 
 * text:      ``f`` (exact, repeatable = OR), ``f__n``, ``__ic``, ``__nic``, ``__ie``,
              ``__nie``, ``__isw``, ``__nisw``, ``__iew``, ``__niew``, ``__empty``
 * numbers,
   dates:     ``f``, ``f__n``, ``__gt``, ``__gte``, ``__lt``, ``__lte``, ``__empty``
-* choices:   ``f`` and ``f__n``, values checked against the choices
+* choices:   ``f`` and ``f__n``, values checked against the choices, plus the text lookups
 * booleans:  ``f``
 * relations: ``f_id`` (id or ``null``) and ``f`` (slug, or name where there is
              no slug), each with ``__n``; unknown values are a 400
 
-plus ``id``/``id__n``, ``q`` (free text over the model's ``search_fields``),
-``tag`` (AND across tags), ``created``/``last_updated`` ranges.  The same
-filter sets serve the API, the OpenAPI schema (so tools can discover the
-parameter names) and the coming web UI.
+plus ``id``/``id__n``/``id__gt``..., ``q`` (free text over the model's ``search_fields``),
+``tag``/``tag_id`` (AND across tags, each with ``__n``), ``created``/``last_updated`` with the
+number lookups, and ``cf_<name>`` for each custom field of the model (:mod:`cmdb.api.cffilters`).
+
+**Strict.**  A parameter that is neither a filter of the endpoint nor one of
+:data:`COMMON_PARAMS` is a 400 naming it, as is an ``ordering`` by a field the endpoint
+cannot order by and a value of the wrong type: a script that deletes what a filter returns
+must never get "everything" because it misspelt the filter.  The same filter sets serve the
+API, the OpenAPI schema (so tools can discover the parameter names), the web UI's lists and
+the Prometheus service discovery (:func:`reject_unknown` is the one check all of them use).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from functools import reduce
 from typing import Any
 
@@ -29,6 +37,7 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
 
 from .fields import MAX_PK, as_int, is_pk
 
@@ -41,6 +50,29 @@ RANGE_LOOKUPS = {"n": ("exact", True), "gt": ("gt", False), "gte": ("gte", False
                  "lte": ("lte", False)}
 TRUE_VALUES = {"1", "true", "True", "yes", "on"}
 FALSE_VALUES = {"0", "false", "False", "no", "off"}
+
+#: Parameters every list endpoint takes besides its filters: pagination, representation and ordering.
+COMMON_PARAMS = frozenset({"limit", "offset", "brief", "format", "fields", "exclude", "ordering"})
+
+
+def reject_unknown(params: Iterable[str], known: Collection[str], extra: Collection[str] = (),
+                   common: Collection[str] = COMMON_PARAMS) -> None:
+    """A 400 naming every parameter that is in none of ``known``, ``extra`` and ``common``."""
+    unknown = sorted({p for p in params if p not in known and p not in extra and p not in common})
+    if unknown:
+        raise ValidationError({p: [f"Unknown parameter {p!r}: not a filter of this endpoint (see /api/docs/)."]
+                               for p in unknown})
+
+
+def parse_bool(name: str, value: str | None) -> bool | None:
+    """``brief=1``-style switches: None when absent, a 400 naming ``name`` for anything but true/false."""
+    if value in (None, ""):
+        return None
+    if value in TRUE_VALUES or value.lower() in TRUE_VALUES:
+        return True
+    if value in FALSE_VALUES or value.lower() in FALSE_VALUES:
+        return False
+    raise ValidationError({name: [f"'{value}' is not true or false."]})
 
 
 class MultiValueWidget(forms.SelectMultiple):
@@ -190,6 +222,16 @@ class BooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+class HasPrimaryIPFilter(BooleanFilter):
+    """NetBox's ``has_primary_ip``: a primary IPv4 or IPv6 address is set (``false``: neither is)."""
+
+    def filter(self, qs: QuerySet, value: Any) -> QuerySet:
+        if value is None:
+            return qs
+        q = Q(primary_ip4__isnull=False) | Q(primary_ip6__isnull=False)
+        return qs.filter(q) if value else qs.exclude(q)
+
+
 class EmptyFilter(BooleanFilter):
     """``f__empty=true``: null or the empty string."""
 
@@ -242,9 +284,11 @@ def filters_for_field(name: str, f: models.Field, path: str | None = None) -> di
     elif f.choices:
         inner = forms.ChoiceField(choices=[(k, v) for k, v in f.choices])
         out[name] = MultiValueFilter(field_name=path, inner=inner)
-        out[f"{name}__n"] = MultiValueFilter(field_name=path, inner=inner, exclude=True)
-        if f.blank:
-            out[f"{name}__empty"] = EmptyFilter(field_name=path, text=True)
+        for suffix, (lookup, exclude) in TEXT_LOOKUPS.items():
+            # ``__n`` names choices (checked); the pattern lookups take any text, as NetBox's do.
+            out[f"{name}__{suffix}"] = MultiValueFilter(field_name=path, lookup_expr=lookup, exclude=exclude,
+                                                        inner=inner if suffix == "n" else None)
+        out[f"{name}__empty"] = EmptyFilter(field_name=path, text=True)
     elif isinstance(f, (models.CharField, models.TextField)):
         out[name] = MultiValueFilter(field_name=path)
         for suffix, (lookup, exclude) in TEXT_LOOKUPS.items():
@@ -273,17 +317,21 @@ def _has(model: type[models.Model], attr: str) -> bool:
 
 
 class TagFilter(MultiValueFilter):
-    def filter(self, qs: QuerySet, value: list[str]) -> QuerySet:
+    """``tag=a&tag=b``: objects with both tags (NetBox's AND); ``tag__n``: with neither. By slug or, ``tag_id``, id."""
+
+    def filter(self, qs: QuerySet, value: list[Any]) -> QuerySet:
         if not value:
             return qs
         from cmdb.extras.models import Tag
 
-        known = set(Tag.objects.filter(slug__in=value).values_list("slug", flat=True))
-        missing = sorted(set(value) - known)
+        column = self.field_name.split("__", 1)[1]  # "slug" or "id"
+        known = set(Tag.objects.filter(**{f"{column}__in": value}).values_list(column, flat=True))
+        missing = sorted(str(v) for v in set(value) - known)
         if missing:
-            raise ValidationError({"tag": [f"Unknown tag: {', '.join(missing)}."]})
-        for slug in value:
-            qs = qs.exclude(tags__slug=slug) if self.exclude else qs.filter(tags__slug=slug)
+            name = getattr(self, "_param_name", "tag")
+            raise ValidationError({name: [f"Unknown tag: {', '.join(missing)}."]})
+        for v in dict.fromkeys(value):
+            qs = qs.exclude(**{self.field_name: v}) if self.exclude else qs.filter(**{self.field_name: v})
         return qs
 
 
@@ -314,17 +362,21 @@ class BaseFilterSet(django_filters.FilterSet):
             filters.update(filters_for_field(name, f, path))
         for stamp in ("created", "last_updated"):
             try:
-                model._meta.get_field(stamp)
+                filters.update(filters_for_field(stamp, model._meta.get_field(stamp)))
             except FieldDoesNotExist:
                 continue
-            for suffix, lookup in (("", "exact"), ("__gte", "gte"), ("__lte", "lte")):
-                flt = MultiValueFilter(field_name=stamp, lookup_expr=lookup, inner=forms.DateTimeField())
-                filters[f"{stamp}{suffix}"] = flt
         if any(f.name == "tags" for f in model._meta.many_to_many):
             filters["tag"] = TagFilter(field_name="tags__slug")
             filters["tag__n"] = TagFilter(field_name="tags__slug", exclude=True)
+            filters["tag_id"] = TagFilter(field_name="tags__id", inner=forms.IntegerField(min_value=1,
+                                                                                         max_value=MAX_PK))
+            filters["tag_id__n"] = TagFilter(field_name="tags__id", exclude=True,
+                                             inner=forms.IntegerField(min_value=1, max_value=MAX_PK))
         # Filters declared on the class (``q``, ``address``, ...) win, as in django-filter's own get_filters.
         filters.update(cls.declared_filters)
+        for param, flt in filters.items():
+            if not hasattr(flt, "_param_name"):
+                flt._param_name = param  # type: ignore[attr-defined]
         return filters
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
@@ -378,19 +430,75 @@ def _subset(filterset_class: type[BaseFilterSet], names: frozenset[str]) -> type
     return cls
 
 
+def with_custom_fields(filterset_class: type[BaseFilterSet]) -> type[BaseFilterSet]:
+    """``filterset_class`` plus a ``cf_<name>`` filter family per custom field of its model (cached)."""
+    from .cffilters import custom_field_filters
+
+    model = filterset_class._meta.model
+    if model is None:
+        return filterset_class
+    signature, cf_filters = custom_field_filters(model)
+    if not cf_filters:
+        return filterset_class
+    key = (filterset_class, frozenset(), signature)
+    cls = _subsets.get(key)
+    if cls is None:
+        if len(_subsets) >= _SUBSET_CACHE_MAX:
+            _subsets.clear()
+        cls = type(filterset_class.__name__, (filterset_class,), {"__module__": filterset_class.__module__})
+        cls.base_filters = {**filterset_class.base_filters, **cf_filters}
+        _subsets[key] = cls
+    return cls
+
+
+def filter_strictly(filterset_class: type[BaseFilterSet] | None, params: Any, queryset: QuerySet, request: Any = None,
+                    extra_params: Collection[str] = (), common: Collection[str] = COMMON_PARAMS) -> QuerySet:
+    """Apply the filters named in ``params`` (a QueryDict); a 400 for unknown parameters and bad values.
+
+    The one entry point of the REST lists, the service discovery and (through
+    :func:`cmdb.ui.tables.apply_filters`) the web UI's lists.
+    """
+    filters = filterset_class.base_filters if filterset_class is not None else {}
+    reject_unknown(params, filters, extra_params, common)
+    names = frozenset(n for n in params if n in filters)
+    if not names or filterset_class is None:
+        return queryset
+    filterset = _subset(filterset_class, names)(data=params, queryset=queryset, request=request)
+    if not filterset.is_valid():
+        raise ValidationError({k: [str(e) for e in v] for k, v in filterset.errors.items()})
+    return filterset.qs
+
+
 class CMDBFilterBackend(DjangoFilterBackend):
-    """Invalid filter values are a 400 with a message per parameter."""
+    """Unknown parameters and invalid filter values are a 400 with a message per parameter.
+
+    A view may name parameters of its own that are not filters in ``extra_query_params``, and
+    narrow :data:`COMMON_PARAMS` with ``common_query_params``.
+    """
+
+    def get_filterset_class(self, view: Any, queryset: QuerySet | None = None) -> Any:
+        filterset_class = super().get_filterset_class(view, queryset)
+        return with_custom_fields(filterset_class) if filterset_class is not None else None
 
     def filter_queryset(self, request: Any, queryset: QuerySet, view: Any) -> QuerySet:
         filterset_class = self.get_filterset_class(view, queryset)
-        if filterset_class is None:
-            return queryset
-        names = frozenset(n for n in request.query_params if n in filterset_class.base_filters)
-        if not names:
-            return queryset
-        filterset = _subset(filterset_class, names)(
-            data=request.query_params, queryset=queryset, request=request
-        )
-        if not filterset.is_valid():
-            raise ValidationError({k: [str(e) for e in v] for k, v in filterset.errors.items()})
-        return filterset.qs
+        return filter_strictly(filterset_class, request.query_params, queryset, request,
+                               getattr(view, "extra_query_params", ()),
+                               getattr(view, "common_query_params", COMMON_PARAMS))
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """``ordering=name,-serial``; a field the endpoint cannot order by is a 400, not "unordered"."""
+
+    def get_ordering(self, request: Any, queryset: QuerySet, view: Any) -> list[str] | None:
+        raw = request.query_params.getlist(self.ordering_param)
+        terms = [t.strip() for value in raw for t in value.split(",") if t.strip()]
+        if not terms:
+            return self.get_default_ordering(view)
+        valid = {name for name, _label in self.get_valid_fields(queryset, view, {"request": request})}
+        bad = [t for t in terms if t.lstrip("-") not in valid]
+        if bad:
+            raise ValidationError({self.ordering_param: [
+                f"Cannot order by {', '.join(bad)}; order by one of: {', '.join(sorted(valid))}."]})
+        return terms
+

@@ -19,7 +19,16 @@ from django.db import models
 from rest_framework import serializers
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
-from .fields import ChoiceField, CustomFieldsField, JSONValueField, RelatedObjectField, TagListField, as_int, is_pk
+from .fields import (
+    ChoiceField,
+    CustomFieldsField,
+    JSONValueField,
+    PreferredRelatedField,
+    RelatedObjectField,
+    TagListField,
+    as_int,
+    is_pk,
+)
 from .registry import endpoint_path, object_path
 
 
@@ -63,6 +72,9 @@ def _related_fields(serializer_class: type) -> list[tuple[str, type[models.Model
         model = serializer_class.Meta.model  # type: ignore[attr-defined]
         found = []
         for name, f in fields.items():
+            if isinstance(f, PreferredRelatedField):
+                found.append((name, f.related_model))
+                continue
             if not isinstance(f, RelatedObjectField) or f.write_only:
                 continue
             if f.queryset is not None:

@@ -1,13 +1,14 @@
 from django.urls import include, path
-from drf_spectacular.views import SpectacularSwaggerView
 
+from .docs import RedocView, SwaggerUIView
 from .views import APIRootView, CachedSchemaView, StatusView
 
 urlpatterns = [
     path("", APIRootView.as_view(), name="api-root"),
     path("status/", StatusView.as_view(), name="api-status"),
     path("schema/", CachedSchemaView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", SwaggerUIView.as_view(), name="api-docs"),
+    path("redoc/", RedocView.as_view(), name="api-redoc"),
     path("core/", include("cmdb.core.api.urls")),
     path("dcim/", include("cmdb.dcim.api.urls")),
     path("extras/", include("cmdb.extras.api.urls")),

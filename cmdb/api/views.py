@@ -10,6 +10,8 @@ import django
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -17,7 +19,12 @@ from rest_framework.views import APIView
 
 import cmdb
 
-APPS = ["core", "dcim", "extras", "ipam", "tenancy", "users", "virtualization", "software", "services"]
+
+def api_sections() -> list[str]:
+    """Every app and page mounted under /api/ (read from the URL configuration, so none is forgotten)."""
+    from . import urls
+
+    return sorted(str(p.pattern).strip("/") for p in urls.urlpatterns if str(p.pattern).strip("/"))
 
 
 class APIRootView(APIView):
@@ -28,11 +35,12 @@ class APIRootView(APIView):
     """
 
     _ignore_model_permissions = True
-    schema = None
     permission_classes = [AllowAny]
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Any) -> Response:
-        return Response({app: request.build_absolute_uri(f"/api/{app}/") for app in APPS})
+        """Section name (each app, status, schema, docs) → URL."""
+        return Response({name: request.build_absolute_uri(f"/api/{name}/") for name in api_sections()})
 
 
 class StatusView(APIView):
@@ -71,6 +79,16 @@ class StatusView(APIView):
         )
 
 
+def _custom_fields_digest() -> str:
+    """One small query: what the ``cf_`` filters in the schema depend on."""
+    import hashlib
+
+    from cmdb.extras.models import CustomField
+
+    rows = list(CustomField.objects.order_by("name").values_list("name", "type", "label", "object_types", "choices"))
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+
+
 class CachedSchemaView(SpectacularAPIView):
     """The OpenAPI schema, generated once and then served from memory.
 
@@ -78,6 +96,8 @@ class CachedSchemaView(SpectacularAPIView):
     Ansible inventory fetch it on every run, so it must be instant.  The
     rendered schema is kept in this process and in the shared cache (Redis
     when ``REDIS_URL`` is set), so one worker's work serves all of them.
+    The key holds a digest of the custom-field definitions, whose ``cf_``
+    filters the schema lists: a new custom field is in the next answer.
     """
 
     _memo: dict[str, bytes] = {}
@@ -92,17 +112,23 @@ class CachedSchemaView(SpectacularAPIView):
         """The rendered schema (``json`` or ``yaml``); ``request=None`` pre-warms at start-up."""
         from django.core.cache import cache
 
-        key = f"cmdb:openapi:{cmdb.__version__}:{fmt}"
+        key = f"cmdb:openapi:{cmdb.__version__}:{_custom_fields_digest()}:{fmt}"
         content = cls._memo.get(key)
         if content is None:
             content = cache.get(key)
         if content is None:
             from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
 
+            from cmdb.extras.customfields import _clear
+
+            _clear()  # this process's definitions may be seconds old; the digest in the key is not
+
             generator = cls.generator_class(urlconf=cls.urlconf, api_version=cls.api_version, patterns=cls.patterns)
             schema = generator.get_schema(request=request, public=True)
             renderer = OpenApiJsonRenderer() if fmt == "json" else OpenApiYamlRenderer()
             content = renderer.render(schema, renderer_context={})
             cache.set(key, content, timeout=24 * 3600)
+        if len(cls._memo) > 16:  # old digests of changed custom fields
+            cls._memo.clear()
         cls._memo[key] = content
         return content

@@ -25,15 +25,12 @@ from cmdb.users.permissions import restrict
 
 from .fastread import plan_for, render
 from .fields import is_pk
+from .filters import parse_bool
 from .pagination import LimitOffsetPagination
-from .serializers import hide_unseen
+from .serializers import generic_specs, hide_unseen
 
 _ACTIONS = {"list": "view", "retrieve": "view", "create": "add", "update": "change", "partial_update": "change",
             "destroy": "delete", "bulk_update": "change", "bulk_partial_update": "change", "bulk_destroy": "delete"}
-
-
-def _is_true(value: str | None) -> bool:
-    return value is not None and value.lower() in {"1", "true", "yes", "on"}
 
 
 class CMDBModelViewSet(viewsets.ModelViewSet):
@@ -48,7 +45,34 @@ class CMDBModelViewSet(viewsets.ModelViewSet):
 
     @property
     def brief(self) -> bool:
-        return _is_true(self.request.query_params.get("brief")) if self.request else False
+        """``?brief=true``; any value but true/false is a 400."""
+        return bool(parse_bool("brief", self.request.query_params.get("brief"))) if self.request else False
+
+    def selected_fields(self) -> tuple[str, ...] | None:
+        """The fields ``?fields=a,b`` asks for, minus ``?exclude=c`` (NetBox's ``exclude=config_context``).
+
+        None when neither is given.  Unknown names are a 400 naming the parameter, so a typo
+        cannot silently return the full representation.
+        """
+        params = self.request.query_params
+        wanted = [n.strip() for v in params.getlist("fields") for n in v.split(",") if n.strip()]
+        dropped = {n.strip() for v in params.getlist("exclude") for n in v.split(",") if n.strip()}
+        if not wanted and not dropped:
+            return None
+        serializer_class = self.get_serializer_class()
+        available = list(serializer_class(context={"request": None}).fields)
+        for name, given in (("fields", wanted), ("exclude", dropped)):
+            unknown = sorted(set(given) - set(available))
+            if unknown:
+                raise ValidationError({name: [f"Unknown field(s): {', '.join(unknown)}; the fields are "
+                                              f"{', '.join(available)}."]})
+        if wanted:
+            base = [n for n in available if n in wanted]
+        elif self.brief:
+            base = list(getattr(serializer_class.Meta, "brief_fields", available))  # type: ignore[attr-defined]
+        else:
+            base = available
+        return tuple(n for n in base if n not in dropped)
 
     def get_queryset(self) -> QuerySet:
         action = _ACTIONS.get(self.action or "list", "view")
@@ -60,17 +84,24 @@ class CMDBModelViewSet(viewsets.ModelViewSet):
     # --- reads -------------------------------------------------------------------------
 
     def represent(self, queryset: QuerySet) -> list[dict[str, Any]]:
-        plan = plan_for(self.get_serializer_class(), self.brief)
+        only = self.selected_fields()
+        serializer_class = self.get_serializer_class()
+        render_names = only
+        if only is not None:
+            # hide_unseen needs a generic relation's type to judge its id and object: render it too.
+            extra = [f for spec in generic_specs(serializer_class) if {spec.id_field, spec.relation} & set(only)
+                     for f in (spec.type_field, spec.id_field) if f not in only]
+            render_names = (*only, *dict.fromkeys(extra))
+        plan = plan_for(serializer_class, self.brief, render_names)
         base_url = self.request.build_absolute_uri("/").rstrip("/")
         if plan is not None:
-            rows = render(plan, queryset, base_url)
+            # Left-out fields are not computed at all (the config context of 10,000 hosts, for the inventory).
+            rows = render(plan, queryset, base_url, self.request.user)
         else:
             rows = self.get_serializer(list(queryset), many=True).data
-        rows = hide_unseen(rows, self.get_serializer_class(), self.request)
-        if "config_context" in self.request.query_params.getlist("exclude"):
-            # NetBox's ?exclude=config_context (the Ansible inventory sends it): leave the field out.
-            for row in rows:
-                row.pop("config_context", None)
+        rows = hide_unseen(rows, serializer_class, self.request)
+        if only is not None and (plan is None or render_names != only):
+            rows = [{k: v for k, v in row.items() if k in only} for row in rows]
         return rows
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -103,7 +134,7 @@ class CMDBModelViewSet(viewsets.ModelViewSet):
         plan = plan_for(self.get_serializer_class(), False)
         base_url = self.request.build_absolute_uri("/").rstrip("/")
         if plan is not None:
-            rows = render(plan, queryset, base_url)
+            rows = render(plan, queryset, base_url, self.request.user)
         else:
             rows = self.get_serializer(list(queryset), many=True, context={**self.get_serializer_context(),
                                                                            "brief": False}).data

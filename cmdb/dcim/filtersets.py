@@ -1,6 +1,6 @@
 """Filter sets for the dcim endpoints (API, schema and UI share them)."""
 
-from cmdb.api.filters import BaseFilterSet
+from cmdb.api.filters import BaseFilterSet, HasPrimaryIPFilter
 
 from . import models
 
@@ -56,6 +56,8 @@ class PlatformFilterSet(BaseFilterSet):
 
 
 class DeviceFilterSet(BaseFilterSet):
+    has_primary_ip = HasPrimaryIPFilter()
+
     class Meta:
         model = models.Device
         fields = [

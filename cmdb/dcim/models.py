@@ -127,6 +127,8 @@ class DeviceType(PrimaryModel):
     display_field = "model"
     tenant_scope = SHARED
     search_fields = ("model", "slug", "part_number", "description")
+    #: Shown inside the nested form, as NetBox does (the Ansible inventory groups hosts by it).
+    brief_nested = ("manufacturer",)
 
     class Meta:
         ordering = ("manufacturer", "model")

@@ -10,6 +10,8 @@ from django.db import models
 
 from cmdb.core.models.base import PrimaryModel
 
+from .ranges import MaskLengthField, NetworkKeyField
+
 
 class PrefixStatus(models.TextChoices):
     CONTAINER = "container", "Container"
@@ -55,8 +57,13 @@ class Prefix(PrimaryModel):
     status = models.CharField(max_length=20, choices=PrefixStatus.choices, default=PrefixStatus.ACTIVE)
     vlan_vid = models.PositiveSmallIntegerField(null=True, blank=True)
     is_pool = models.BooleanField(default=False)
+    # Derived from ``prefix`` on every write, for the containment filters (see cmdb/ipam/ranges.py).
+    network_start = NetworkKeyField(source="prefix", part=1)
+    network_end = NetworkKeyField(source="prefix", part=2)
+    mask_length = MaskLengthField(source="prefix")
 
     display_field = "prefix"
+    snapshot_exclude = frozenset({"created", "last_updated", "network_start", "network_end", "mask_length"})
     tenant_path = "tenant"
     search_fields = ("prefix", "description")
 
@@ -64,6 +71,7 @@ class Prefix(PrimaryModel):
         ordering = ("family", "prefix")
         verbose_name_plural = "prefixes"
         constraints = [models.UniqueConstraint(fields=["prefix", "site"], name="ipam_prefix_unique_site")]
+        indexes = [models.Index(fields=["family", "network_start", "network_end"], name="ipam_prefix_range")]
 
     def clean(self) -> None:
         super().clean()
@@ -104,8 +112,12 @@ class IPAddress(PrimaryModel):
         "virtualization.VMInterface", on_delete=models.CASCADE, null=True, blank=True, related_name="ip_addresses"
     )
     dns_name = models.CharField(max_length=255, blank=True)
+    # Derived from ``address`` on every write, for ``parent`` and ``mask_length`` (see cmdb/ipam/ranges.py).
+    host_key = NetworkKeyField(source="address", part=1, host=True)
+    mask_length = MaskLengthField(source="address", host=True)
 
     display_field = "address"
+    snapshot_exclude = frozenset({"created", "last_updated", "host_key", "mask_length"})
     tenant_path = "tenant"
     #: An address is attached to its interface: the writer must be allowed to change that interface
     #: (``assigned_object`` is the API's generic name for the two keys).
@@ -116,7 +128,8 @@ class IPAddress(PrimaryModel):
         ordering = ("family", "address", "id")
         verbose_name = "IP address"
         verbose_name_plural = "IP addresses"
-        indexes = [models.Index(fields=["address"])]
+        indexes = [models.Index(fields=["address"]),
+                   models.Index(fields=["family", "host_key"], name="ipam_ipaddress_host")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(interface__isnull=True) | models.Q(vminterface__isnull=True),

@@ -57,6 +57,20 @@ def session_started(sender: Any, request: HttpRequest, user: Any, **kwargs: Any)
         session[LAST_SEEN] = now
 
 
+def csp_with(style_sources: str = "", extra: str = "") -> str:
+    """The site's policy with more ``style-src`` sources (a nonce, hashes) and extra directives, for one page."""
+    csp = getattr(settings, "CONTENT_SECURITY_POLICY", DEFAULT_CSP)
+    if style_sources:
+        csp = csp.replace("style-src 'self'", f"style-src 'self' {style_sources}")
+    return f"{csp}; {extra}" if extra else csp
+
+
+def _is_page(request: HttpRequest, response: HttpResponse) -> bool:
+    if not request.path.startswith("/api/"):
+        return True
+    return response.get("Content-Type", "").startswith("text/html")
+
+
 class SessionSecurityMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -65,8 +79,8 @@ class SessionSecurityMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         early = None if request.path.startswith("/static/") else self._guard(request)
         response = early or self.get_response(request)
-        # Swagger UI under /api/docs/ loads its own assets; the API's JSON needs no CSP.
-        if self.csp and not request.path.startswith("/api/") and "Content-Security-Policy" not in response:
+        # Every page, the API's HTML pages too (its docs, the browsable API); the API's JSON needs none.
+        if self.csp and _is_page(request, response) and "Content-Security-Policy" not in response:
             # Django's admin sets a few inline styles (e.g. hidden widgets); our pages need none.
             admin = request.path.startswith("/admin/")
             response["Content-Security-Policy"] = (

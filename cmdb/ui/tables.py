@@ -18,7 +18,7 @@ from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
-from cmdb.api.filters import _subset
+from cmdb.api.filters import _subset, reject_unknown, with_custom_fields
 from cmdb.users.permissions import referable_ids, restrict
 
 from .registry import LARGE_MODELS, Column, ModelView, _model_field, object_url
@@ -29,21 +29,38 @@ DEFAULT_PAGE_SIZE = 50
 LIST_PARAMS = {"page", "per_page", "sort", "columns", "format", "export"}
 
 
+def _errors(exc: DRFValidationError) -> dict[str, list[str]]:
+    detail = exc.detail if isinstance(exc.detail, dict) else {"filter": exc.detail}
+    return {k: [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
+
+
 def apply_filters(view: ModelView, params: QueryDict, queryset: QuerySet,
                   request: Any = None) -> tuple[QuerySet, dict[str, list[str]]]:
     """Filter ``queryset`` with the model's API filter set; invalid values give errors, never a 500.
 
-    With ``request``, related values resolve only to objects the user's rows may name (as in the API).
+    As strict as the API: an unknown parameter or a sort by an unknown column is an error shown
+    above an empty list, never the full list.  With ``request``, related values resolve only to
+    objects the user's rows may name (as in the API).
     """
-    if view.filterset is None:
+    filterset = with_custom_fields(view.filterset) if view.filterset is not None else None
+    filters = filterset.base_filters if filterset is not None else {"q": None}
+    try:
+        reject_unknown(params, filters, LIST_PARAMS, common=())
+    except DRFValidationError as exc:
+        return queryset.none(), _errors(exc)
+    sort = params.get("sort", "")
+    if sort and ordering(view, sort) is None:
+        sortable = sorted(name for name, col in view.columns.items() if col.order_by)
+        return queryset.none(), {"sort": [f"Cannot sort by {sort!r}; sort by one of: {', '.join(sortable)}."]}
+    if filterset is None:
         return queryset, {}
-    names = frozenset(n for n in params if n in view.filterset.base_filters and params.get(n, "") != "")
+    names = frozenset(n for n in params if n in filterset.base_filters and params.get(n, "") != "")
     if not names:
         return queryset, {}
     data = params.copy()
     for key in list(data):
         data.setlist(key, [v for v in data.getlist(key) if v != ""])
-    filterset = _subset(view.filterset, names)(data=data, queryset=queryset, request=request)
+    filterset = _subset(filterset, names)(data=data, queryset=queryset, request=request)
     if not filterset.is_valid():
         return queryset.none(), {k: [str(e) for e in v] for k, v in filterset.errors.items()}
     try:
@@ -52,8 +69,7 @@ def apply_filters(view: ModelView, params: QueryDict, queryset: QuerySet,
         with contextlib.suppress(EmptyResultSet):  # a filter that matches nothing compiles to no SQL
             str(qs.query)
     except DRFValidationError as exc:
-        detail = exc.detail if isinstance(exc.detail, dict) else {"filter": exc.detail}
-        return queryset.none(), {k: [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
+        return queryset.none(), _errors(exc)
     return qs, {}
 
 

@@ -1,3 +1,5 @@
+from django.contrib.auth import get_user_model
+
 from cmdb.api.filters import BaseFilterSet
 
 from .models import ObjectPermission, Token
@@ -13,3 +15,9 @@ class ObjectPermissionFilterSet(BaseFilterSet):
     class Meta:
         model = ObjectPermission
         fields = ["name", "enabled", "description"]
+
+
+class UserFilterSet(BaseFilterSet):
+    class Meta:
+        model = get_user_model()
+        fields = ["username", "first_name", "last_name", "email", "is_active", "is_staff", "is_superuser"]

@@ -1,4 +1,4 @@
-from cmdb.api.filters import BaseFilterSet
+from cmdb.api.filters import BaseFilterSet, HasPrimaryIPFilter
 
 from . import models
 
@@ -24,6 +24,8 @@ class ClusterFilterSet(BaseFilterSet):
 
 
 class VirtualMachineFilterSet(BaseFilterSet):
+    has_primary_ip = HasPrimaryIPFilter()
+
     class Meta:
         model = models.VirtualMachine
         fields = ["name", "site", "cluster", "device", "role", "platform", "serial", "primary_ip4", "primary_ip6",

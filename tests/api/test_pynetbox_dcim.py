@@ -48,6 +48,26 @@ def test_transport_version_status_openapi_and_strict_filters(nb, make_nb, superu
     assert err.value.req.status_code in (401, 403)
 
 
+def test_an_unknown_filter_raises_instead_of_returning_everything(nb):
+    """Issue 14: ``filter(bogus=1)`` returned every device, so "delete what the filter returns" deleted all."""
+    zittau, dell = f.site("Zittau"), f.manufacturer("Dell")
+    dtype, server = f.device_type("R650", maker=dell), f.role("Server")
+    for name in ("web01", "web02", "db01"):
+        f.device(name, at=zittau, dtype=dtype, as_role=server)
+    with pytest.raises(RequestError) as err:
+        for device in nb.dcim.devices.filter(bogus=1):
+            device.delete()
+    assert err.value.req.status_code == 400
+    assert "bogus" in err.value.req.json()
+    with pytest.raises(RequestError) as err:
+        list(nb.dcim.devices.filter(name="web01", ordering="nonsense"))
+    assert "ordering" in err.value.req.json()
+    assert Device.objects.count() == 3
+    # Spelt right, it filters; NetBox's IPAM and primary-IP filters are known to pynetbox's calls too.
+    assert [d.name for d in nb.dcim.devices.filter(name__isw="web", has_primary_ip=False)] == ["web01", "web02"]
+    assert list(nb.ipam.prefixes.filter(within="10.0.0.0/8")) == []
+
+
 def test_all_and_filter_follow_pagination(nb, make_nb, settings, superuser, make_token):
     settings.MAX_PAGE_SIZE = 25  # limit=0 then yields 25 per page: pynetbox must follow next
     zittau, goerlitz = f.site("Zittau"), f.site("Goerlitz")

@@ -58,6 +58,9 @@ def test_bad_filters_are_400_by_field(api: APIClient) -> None:
     assert "exporter" in sd(api, "/api/monitoring/sd/devices/?exporter=nope", 400)
     assert "limit" in sd(api, "/api/monitoring/sd/devices/?limit=-3", 400)
     assert sd(api, "/api/monitoring/sd/racks/", 404)
+    # The REST lists' strict check: their common parameters that SD does not take are unknown here too.
+    assert "ordering" in sd(api, "/api/monitoring/sd/devices/?ordering=name", 400)
+    assert "brief" in sd(api, "/api/monitoring/sd/devices/?brief=1", 400)
 
 
 def test_one_target_per_exporter_disabled_and_addressless_left_out(api: APIClient) -> None:

@@ -36,7 +36,7 @@ def test_filters_are_the_api_filter_set(admin_client, world):
 @pytest.mark.django_db
 def test_bad_filter_value_is_a_message_not_a_500(admin_client, world):
     r = admin_client.get("/dcim/devices/?site=atlantis&status=bogus")
-    assert r.status_code == 200
+    assert r.status_code == 400
     body = r.content.decode()
     assert "atlantis" in body or "bogus" in body
     assert _names(r) == []
@@ -50,8 +50,25 @@ def test_sort_and_paginate(admin_client, world):
     assert "Page 1 of 2" in body
     r = admin_client.get("/dcim/devices/?sort=-name&per_page=2&page=2")
     assert _names(r) == ["sw01", "db01"]
-    # An unknown sort key is ignored rather than an error.
-    assert admin_client.get("/dcim/devices/?sort=nonsense").status_code == 200
+    # An unknown sort key is an error shown above an empty list (issue 14), not a silently unsorted list.
+    r = admin_client.get("/dcim/devices/?sort=nonsense")
+    assert r.status_code == 400
+    assert "Cannot sort by" in r.content.decode() and _names(r) == []
+
+
+@pytest.mark.django_db
+def test_unknown_parameter_is_an_error_not_the_full_list(admin_client, world):
+    r = admin_client.get("/dcim/devices/?sitee=zittau")
+    assert r.status_code == 400
+    body = r.content.decode()
+    assert "sitee" in body and "Unknown parameter" in body
+    assert _names(r) == []
+    # The list page's own parameters, the API's filters and custom-field filters are known.
+    r = admin_client.get("/dcim/devices/?site=zittau&page=1&per_page=25&sort=name&columns=name&has_primary_ip=true")
+    assert r.status_code == 200 and _names(r) == ["web01"]
+    # Export refuses it the same way.
+    r = admin_client.get("/dcim/devices/export/?format=csv&sitee=zittau")
+    assert r.status_code == 400 and b"sitee" in r.content
 
 
 @pytest.mark.django_db

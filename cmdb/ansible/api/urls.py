@@ -1,5 +1,9 @@
 from django.urls import path
 
+from cmdb.api.routers import CMDBRouter
+
 from .views import InventoryView
 
-urlpatterns = [path("inventory/", InventoryView.as_view(), name="ansible-inventory")]
+router = CMDBRouter("ansible")  # no model endpoints: the router gives the app its root listing
+router.add_link("inventory", "ansible-inventory")
+urlpatterns = [path("inventory/", InventoryView.as_view(), name="ansible-inventory"), *router.urls]

@@ -7,6 +7,9 @@ from . import audit, views
 router = CMDBRouter("core")
 router.register("object-changes", views.ObjectChangeViewSet)
 router.register("configuration-items", views.ConfigurationItemViewSet)
+router.add_link("search", "core-search")
+router.add_link("audit", "core-audit")
+router.add_link("audit/erasures", "core-audit-erasures")
 urlpatterns = [
     path("search/", views.SearchView.as_view(), name="core-search"),
     path("audit/", audit.AuditStatusView.as_view(), name="core-audit"),

@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -47,11 +49,11 @@ class IncidentViewSet(ReadOnlyCMDBViewSet):
 class _FilterView:
     """Just enough of a view for :class:`CMDBFilterBackend` to find the filter set."""
 
+    extra_query_params = frozenset({"exporter", "address"})
+    common_query_params = frozenset({"limit", "offset"})
+
     def __init__(self, filterset_class: type) -> None:
         self.filterset_class = filterset_class
-
-
-_SD_OWN = {"exporter", "address", "limit", "offset"}
 
 
 class ServiceDiscoveryView(APIView):
@@ -63,17 +65,25 @@ class ServiceDiscoveryView(APIView):
     """
 
     queryset = models.Monitor.objects.all()  # permission class: the caller needs view on monitors
-    schema = None
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("source", OpenApiTypes.STR, OpenApiParameter.PATH, enum=sorted(discovery.SOURCES),
+                             description="what to scrape: the REST endpoint whose filters apply"),
+            OpenApiParameter("exporter", OpenApiTypes.STR, many=True, description="exporter type slug(s)"),
+            OpenApiParameter("address", OpenApiTypes.STR, enum=["ip", "dns"], description="target address"),
+            OpenApiParameter("limit", OpenApiTypes.INT), OpenApiParameter("offset", OpenApiTypes.INT),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        description="Prometheus http_sd_configs targets; also takes the filters of the source's REST endpoint.",
+    )
     def get(self, request: Request, source: str) -> StreamingHttpResponse:
         src = discovery.SOURCES.get(source)
         if src is None:
             raise NotFound(f"No service discovery for {source!r}; use one of {', '.join(discovery.SOURCES)}.")
         params = request.query_params
-        unknown = sorted(set(params) - set(src.filterset.base_filters) - _SD_OWN)
-        if unknown:
-            raise ValidationError({name: ["Unknown filter."] for name in unknown})
         queryset = restrict(src.model._default_manager.all(), request.user, "view")
+        # The REST lists' own strict check (unknown parameters, bad values), with the SD's parameters added.
         queryset = CMDBFilterBackend().filter_queryset(request, queryset, _FilterView(src.filterset))
         exporters = params.getlist("exporter")
         known = set(models.ExporterType.objects.filter(slug__in=exporters).values_list("slug", flat=True))
@@ -130,9 +140,9 @@ class AlertmanagerWebhookView(APIView):
 
     queryset = models.Incident.objects.all()
     required_action = "add"
-    schema = None
     body_limit = "alertmanager"
 
+    @extend_schema(request=serializers.AlertmanagerWebhookSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
             raise ValidationError({"non_field_errors": ["Send Alertmanager's webhook JSON object."]})

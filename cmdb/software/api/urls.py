@@ -10,4 +10,5 @@ router.register("versions", views.SoftwareVersionViewSet)
 router.register("installations", views.SoftwareInstallationViewSet)
 router.register("licenses", views.LicenseViewSet)
 router.register("license-assignments", views.LicenseAssignmentViewSet)
+router.add_link("compliance", "software-compliance")
 urlpatterns = [path("compliance/", views.ComplianceView.as_view(), name="software-compliance"), *router.urls]

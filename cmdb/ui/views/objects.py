@@ -112,7 +112,8 @@ def object_list(request: HttpRequest, app: str, slug: str) -> HttpResponse:
         "can_change": _may(request.user, view, "change") and bool(view.bulk_fields),
         "can_delete": _may(request.user, view, "delete"),
     }
-    return render(request, "ui/list.html", context)
+    # A bad filter shows its message above an empty list, with the status an API client would get.
+    return render(request, "ui/list.html", context, status=400 if errors else 200)
 
 
 @login_required

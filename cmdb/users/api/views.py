@@ -13,7 +13,7 @@ from cmdb.api.exceptions import django_errors
 from cmdb.api.viewsets import CMDBModelViewSet, ReadOnlyCMDBViewSet
 
 from ..authentication import second_factor_verified
-from ..filtersets import ObjectPermissionFilterSet, TokenFilterSet
+from ..filtersets import ObjectPermissionFilterSet, TokenFilterSet, UserFilterSet
 from ..models import ObjectPermission, Token
 from ..services import TokenRefused, token_issue, token_revoke, token_update
 from . import serializers
@@ -22,7 +22,7 @@ from . import serializers
 class UserViewSet(ReadOnlyCMDBViewSet):
     queryset = get_user_model().objects.all().order_by("username")
     serializer_class = serializers.UserSerializer
-    filterset_fields = ["username", "email", "is_active"]
+    filterset_class = UserFilterSet
 
 
 class OwnTokensPermission(permissions.BasePermission):
