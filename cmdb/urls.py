@@ -5,20 +5,20 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views import defaults
 
-from cmdb.monitoring import views as monitoring_views
 from cmdb.ui.views.dashboard import home
+from monitoring import views as monitoring_views
 
 urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("api/", include("cmdb.api.urls")),
     path("metrics", monitoring_views.metrics, name="metrics"),
-    path("monitoring/", include("cmdb.monitoring.urls")),
+    path("monitoring/", include("monitoring.urls")),
     path("", include("cmdb.software.urls")),
     path("", include("cmdb.services.urls")),
     path("reconcile/", include("cmdb.reconcile.urls")),
     path("jobs/", include("cmdb.jobs.urls")),
-    path("", include("cmdb.discovery.urls")),
+    path("", include("discovery.urls")),
     path("", include("cmdb.ui.urls")),  # last: only app labels with registered pages match here
 ]
 

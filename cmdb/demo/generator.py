@@ -55,12 +55,12 @@ from cmdb.dcim.models import (
     Site,
 )
 from cmdb.demo import catalog as cat
-from cmdb.demo import monitoring as demo_monitoring
 from cmdb.demo import services as demo_services
 from cmdb.extras.models import JournalEntry, Tag
 from cmdb.ipam.models import IPAddress, Prefix, PrefixStatus
 from cmdb.tenancy.models import Contact, ContactAssignment, ContactPriority, ContactRole, Tenant, TenantGroup
 from cmdb.virtualization.models import Cluster, ClusterGroup, ClusterType, VirtualMachine, VMInterface
+from monitoring import demo as demo_monitoring
 
 DEFAULT_SEED = 2026
 #: Every date in the demo is computed from this day, so the data never depends on when it is generated.
@@ -887,7 +887,7 @@ def generate(scale: int = 1, seed: int = DEFAULT_SEED, progress: Callable[[str],
     plan = build_plan(scale, seed)
     write_plan(plan, progress)
     demo_services.extend(seed)  # software, licenses, services and relationships (cmdb/demo/services.py)
-    from cmdb.demo import discovery as demo_discovery
+    from discovery import demo as demo_discovery
 
     demo_discovery.extend(seed)  # agent and scan reports through the real ingest, discovery schedules
     return DemoResult(True, f"Demo university loaded (scale {scale}, seed {seed}).", counts())

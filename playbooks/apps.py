@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AnsibleConfig(AppConfig):
+    name = "playbooks"
+    label = "cmdb_ansible"
+    verbose_name = "Ansible"
