@@ -1,4 +1,4 @@
-"""``python -m discovery <agent> ...``: see discovery/agents/cli.py."""
+"""``python -m discovery <agent> ...``: the agents' command line, see discovery/agents/cli.py."""
 
 from discovery.agents.cli import main
 

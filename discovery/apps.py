@@ -1,20 +1,19 @@
-from django.apps import AppConfig
+from cmdb.core.domains import DemoStep, DomainConfig
 
 
-class DiscoveryConfig(AppConfig):
+class DiscoveryConfig(DomainConfig):
+    """Discovery's server side: report ingestion, identification, precedence, staleness.
+
+    The Django-free agents that produce the reports live in ``discovery.agents``.
+    """
+
     name = "discovery"
     label = "discovery"
     verbose_name = "Discovery"
-
-    def ready(self) -> None:
-        from discovery import precedence
-
-        precedence.connect()
-        from django.db.models.signals import post_delete, post_save
-
-        from cmdb.software.models import SoftwareProduct, SoftwareVersion
-        from discovery.software import clear_cache_on_change
-
-        for model in (SoftwareProduct, SoftwareVersion):
-            post_save.connect(clear_cache_on_change, sender=model, dispatch_uid=f"discovery_cache_{model.__name__}_s")
-            post_delete.connect(clear_cache_on_change, sender=model, dispatch_uid=f"discovery_cache_{model.__name__}_d")
+    api_urls = ("discovery", ".api.urls")
+    web_urls = [("", ".urls")]
+    ui_module = ".ui"
+    jobs_module = ".jobs"
+    metrics_module = ".metrics"
+    receivers_module = ".receivers"
+    demo_step = DemoStep(".demo.extend", stage="extend")

@@ -1,11 +1,12 @@
-"""Demo additions of discovery: what the agents and a network scan reported about the university.
+"""Discovery's demo step: what the agents and a network scan reported about the university.
 
 A sample of the demo's servers and VMs reported by the host agent (so their pages show the
 linked discovered host with OS, packages and the reconciliation trail), a few machines a
 network scan found that nobody recorded, one VM that went quiet six weeks ago (flagged
 stale), and the discovery schedules (network scan disabled until SNMP credentials are set).
 Reports go through the real ingest, so identification, precedence, linking and the change
-log work on the demo exactly as in production.  Deterministic for a seed; idempotent.
+log work on the demo exactly as in production.  Deterministic for a seed; idempotent.  Declared on
+the app (``DiscoveryConfig.demo_step``, stage ``extend``): it runs once the core demo is written.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Discovery run from the server: collect with an agent, ingest each report in its own transaction.
 
 Used by the scheduled jobs (:mod:`discovery.jobs`), by ``cmdb discover`` and by the
-Ansible reconciler, which feeds the facts of its check run here.  One bad report (invalid,
+Ansible reconciler, whose gathered facts arrive through the core's hook
+(:data:`cmdb.core.hooks.ansible_facts_gathered`, received by :func:`ingest_ansible_facts`).  One bad report (invalid,
 refused by permissions, a database error) is logged and counted and the others go on: a
 scan of 500 machines must not be lost because one of them answers strangely.
 
@@ -159,12 +160,34 @@ def network_discovery(*, prefix: str, ports: str = "22,80,161,443", snmp_port: i
 
 def cmdb_inventory(scope: str = "all", *, user: Any = None) -> dict[str, Any]:
     """The CMDB's own Ansible inventory (devices and VMs in ``scope`` that ``user`` may see, all when
-    None) in ansible-runner's dict form."""
-    from playbooks.inventory import build_inventory, runner_inventory
-    from playbooks.reconcilers import scope_filters
+    None) in ansible-runner's dict form, as the Ansible app answers the core's hook."""
+    from cmdb.core.hooks import ansible_inventory_requested, first_answer
 
-    device_filter, vm_filter = scope_filters(scope)
-    return runner_inventory(build_inventory(user=user, device_filter=device_filter, vm_filter=vm_filter))
+    inventory = first_answer(ansible_inventory_requested, scope=scope, user=user)
+    if inventory is None:
+        raise ValueError("from_cmdb='inventory' needs the Ansible app (playbooks) installed.")
+    return inventory
+
+
+def ingest_ansible_facts(sender: Any = None, *, facts: dict[str, dict[str, Any]], source_name: str,
+                         user: Any = None, log: Log | None = None, **kwargs: Any) -> dict[str, Any]:
+    """Receiver of :data:`cmdb.core.hooks.ansible_facts_gathered`: each host's facts as a report, ingested.
+
+    One transaction per report; a host whose facts cannot be converted is logged and the others go on.
+    """
+    from discovery.agents.ansible_facts import facts_report
+
+    log = log or _default_log
+    reports, labels = [], []
+    for host in sorted(facts):
+        try:
+            reports.append(facts_report(facts[host], source_name=source_name))
+            labels.append(host)
+        except Exception as exc:  # odd facts of one host must not cost the others their report
+            log(f"{host}: facts could not be converted: {type(exc).__name__}: {exc}", level="error")
+    summary = ingest_reports(reports, user=user, log=log, labels=labels)
+    log(summary.line())
+    return summary.as_dict()
 
 
 def discovered_inventory(user: Any = None) -> str:

@@ -1,13 +1,19 @@
-from django.apps import AppConfig
+from cmdb.core.domains import DemoStep, DomainConfig
 
 
-class MonitoringConfig(AppConfig):
-    """Prometheus metrics, HTTP service discovery and the Alertmanager webhook (issue 7).
+class MonitoringConfig(DomainConfig):
+    """Prometheus exposition (/metrics), HTTP service discovery, the Alertmanager webhook and incidents.
 
-    The app lives in ``cmdb/monitoring``; the non-Python monitoring content
-    (alert rules, Grafana dashboards) lives in the top-level ``monitoring/`` folder.
+    The non-Python monitoring content (alert rules, Grafana dashboards) sits beside the code, in
+    ``monitoring/rules`` and ``monitoring/dashboards``.  The metrics registry every app contributes
+    to is the core's (:mod:`cmdb.core.metrics`); this app renders it.
     """
 
     name = "monitoring"
     label = "monitoring"
     verbose_name = "Monitoring"
+    api_urls = ("monitoring", ".api.urls")
+    web_urls = [("", ".exposition_urls"), ("monitoring/", ".urls")]
+    ui_module = ".ui"
+    metrics_module = ".metrics"
+    demo_step = DemoStep(".demo.demo_step", stage="plan")

@@ -1,10 +1,10 @@
-"""Demo extension (issue 7): monitoring enabled on the demo's servers, VMs and network devices.
+"""Monitoring's demo step: monitoring enabled on the demo's servers, VMs and network devices.
 
 Servers and active VMs get the node exporter, network devices the SNMP
-exporter (Prometheus' snmp_exporter, module path ``/snmp``).  Called from
-:func:`cmdb.demo.generator.write_plan` inside its change-logged transaction;
-idempotent (existing monitors are kept) and bulk (two queries to read, one
-insert per table).
+exporter (Prometheus' snmp_exporter, module path ``/snmp``).  Declared on the
+app (stage ``plan``), so :func:`cmdb.demo.generator.write_plan` runs it inside
+its change-logged transaction; idempotent (existing monitors are kept) and bulk
+(two queries to read, one insert per table).
 """
 
 from __future__ import annotations
@@ -46,3 +46,10 @@ def enable_monitoring(server_roles: frozenset[str], network_roles: frozenset[str
            if ci_id is not None and (ci_id, exp.pk) not in have]
     bulk.bulk_create(Monitor, new)
     return len(new)
+
+
+def demo_step(seed: int) -> int:
+    """The demo step (see ``MonitoringConfig.demo_step``): the demo's server and network roles monitored."""
+    from cmdb.demo.generator import NETWORK_ROLES, SERVER_ROLES
+
+    return enable_monitoring(SERVER_ROLES, NETWORK_ROLES)

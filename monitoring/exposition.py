@@ -16,7 +16,9 @@ from typing import Any
 
 from prometheus_client.exposition import generate_latest
 
-from . import process, registry, selectors
+from cmdb.core import metrics as registry
+
+from . import process, selectors
 
 _BATCH = 2000  # lines per yielded chunk
 

@@ -3,23 +3,21 @@
 Each gunicorn worker counts its own requests; a scrape reaches one worker.
 prometheus_client's multiprocess mode makes every worker write its samples to
 memory-mapped files in one folder and sums them at scrape time.
-``cmdb serve`` calls :func:`enable_multiprocess` before the workers fork
-(folder ``$CMDB_DATA_DIR/prometheus``, emptied at each start, or
-``PROMETHEUS_MULTIPROC_DIR`` if set).  Without it (tests, ``runserver``)
-the process counts in memory, which is right for a single process.
+``cmdb serve`` switches it on before the workers fork
+(:func:`cmdb.core.metrics.enable_multiprocess`: folder ``$CMDB_DATA_DIR/prometheus``,
+emptied at each start, or ``PROMETHEUS_MULTIPROC_DIR`` if set).  Without it (tests,
+``runserver``) the process counts in memory, which is right for a single process.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, values
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import Metric
 
-_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from cmdb.core.metrics import multiprocess_dir
 
 #: Private registry: the default one would also export this process' GC and platform collectors twice.
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -33,27 +31,6 @@ DURATION = Histogram(
     ["method", "view"], registry=REGISTRY,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-
-
-def enable_multiprocess(data_dir: Path | None = None) -> Path:
-    """Switch prometheus_client to multiprocess mode; call once in the master before forking."""
-    if data_dir is None:
-        from django.conf import settings
-
-        data_dir = Path(settings.DATA_DIR)
-    folder = Path(os.environ.get(_ENV) or data_dir / "prometheus")
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.db"):
-        stale.unlink()  # counts of an earlier server run are not this run's
-    os.environ[_ENV] = str(folder)
-    # Metric children are created lazily (labelled metrics), so switching the value class now
-    # is enough even though prometheus_client was imported before.
-    values.ValueClass = values.get_value_class()
-    return folder
-
-
-def multiprocess_dir() -> str | None:
-    return os.environ.get(_ENV) or None
 
 
 def observe(method: str, view: str, status: int, started: float) -> None:

@@ -9,7 +9,8 @@
 Discovery: when enabled (``ANSIBLE_DISCOVERY_FACTS``, on by default when the discovery
 app is installed), the first check run of every reconcile — dry run or apply — also
 gathers facts and installed packages (``cmdb_discovery_facts``; the baseline play's
-pre-tasks).  Each host's facts become a discovery report (source type ``ansible``,
+pre-tasks) and hands them to the core's hook :data:`cmdb.core.hooks.ansible_facts_gathered`;
+discovery, listening there, turns each host's facts into a report (source type ``ansible``,
 name ``reconcile:ansible``) ingested in its own transaction right after that run;
 a report that fails is written to the run's log and the reconcile goes on.  This
 happens in a dry run too, on purpose: facts are an observation, as when the
@@ -17,7 +18,8 @@ discovery agent runs, not a change the reconcile makes; the nightly dry run that
 looks for drift is then also the agentless inventory of the managed hosts.
 Apply and verify runs do not gather again.
 
-The playbook is ``playbooks/baseline.yml`` unless ``CMDB_PLAYBOOK`` names another.
+The playbook is ``baseline.yml`` of this package (``playbooks/baseline.yml``, installed with the
+CMDB) unless ``CMDB_PLAYBOOK`` names another.
 """
 
 from __future__ import annotations
@@ -34,20 +36,22 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from cmdb.core import hooks
 from cmdb.reconcile.base import DiffItem, Reconciler, Target, TargetOutcome, register
 
+from .facts import facts_from_event
 from .inventory import build_inventory, runner_inventory
 
-PLAYBOOK_DIR = Path(settings.BASE_DIR) / "playbooks"
+#: The playbooks, roles and ansible.cfg: package data of this app, so an installed CMDB finds them.
+PLAYBOOK_DIR = Path(__file__).resolve().parent
 #: Source name of the discovery reports built from a reconcile's facts (change log ``discovery:ansible:<this>``).
 FACTS_SOURCE = "reconcile:ansible"
 
 
 def discovery_facts_enabled() -> bool:
-    """Feed discovery from reconcile runs: the setting (default on) and the discovery app installed."""
-    from django.apps import apps
-
-    return bool(getattr(settings, "ANSIBLE_DISCOVERY_FACTS", True)) and apps.is_installed("discovery")
+    """Feed discovery from reconcile runs: the setting (default on) and someone to take the facts (the
+    discovery app connects to :data:`cmdb.core.hooks.ansible_facts_gathered` when it is installed)."""
+    return bool(getattr(settings, "ANSIBLE_DISCOVERY_FACTS", True)) and hooks.ansible_facts_gathered.has_listeners()
 
 
 def playbook_path() -> Path:
@@ -137,8 +141,6 @@ class AnsibleReconciler(Reconciler):
         """One ansible-playbook run; ``facts`` gathers facts and packages (see the module docstring)."""
         import ansible_runner
 
-        from discovery.agents.ansible_facts import facts_from_event
-
         result = PlaybookResult()
         if not desired:
             return result
@@ -202,10 +204,7 @@ class AnsibleReconciler(Reconciler):
         return result
 
     def feed_discovery(self, result: PlaybookResult) -> dict[str, Any]:
-        """Ingest each host's gathered facts as a discovery report, one transaction each; never raises."""
-        from discovery.agents.ansible_facts import facts_report
-        from discovery.runs import ingest_reports
-
+        """Hand each host's gathered facts to the core's hook (discovery ingests them); never raises for a host."""
         hosts = sorted(h for h, f in result.facts.items() if "ansible_hostname" in f or "ansible_fqdn" in f)
 
         def log(message: str, level: str = "info") -> None:
@@ -214,16 +213,12 @@ class AnsibleReconciler(Reconciler):
         if not hosts:
             log("no facts gathered")
             return {}
-        reports, labels = [], []
-        for host in hosts:
-            try:
-                reports.append(facts_report(result.facts[host], source_name=FACTS_SOURCE))
-                labels.append(host)
-            except Exception as exc:  # odd facts of one host must not cost the others their report
-                log(f"{host}: facts could not be converted: {type(exc).__name__}: {exc}", level="error")
-        summary = ingest_reports(reports, user=self.user, log=log, labels=labels)
-        log(summary.line())
-        return summary.as_dict()
+        summary: dict[str, Any] = {}
+        for _receiver, answer in hooks.ansible_facts_gathered.send(
+                sender=type(self), facts={h: result.facts[h] for h in hosts}, source_name=FACTS_SOURCE,
+                user=self.user, log=log):
+            summary.update(answer or {})
+        return summary
 
     def plan(self, desired: list[Target], observed: PlaybookResult) -> list[DiffItem]:
         return list(observed.items)

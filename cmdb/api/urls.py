@@ -1,5 +1,13 @@
+"""The REST API: root, status, schema and docs, then every app's declared routes (``api_urls``).
+
+An app declares ``api_urls = (prefix, module)`` on its AppConfig (cmdb/core/domains.py); its
+routes are mounted at ``/api/<prefix>/`` and listed in the API root.
+"""
+
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
+
+from cmdb.core.domains import api_routes
 
 from .views import APIRootView, CachedSchemaView, StatusView
 
@@ -8,18 +16,5 @@ urlpatterns = [
     path("status/", StatusView.as_view(), name="api-status"),
     path("schema/", CachedSchemaView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("core/", include("cmdb.core.api.urls")),
-    path("dcim/", include("cmdb.dcim.api.urls")),
-    path("extras/", include("cmdb.extras.api.urls")),
-    path("ipam/", include("cmdb.ipam.api.urls")),
-    path("jobs/", include("cmdb.jobs.api.urls")),
-    path("reconcile/", include("cmdb.reconcile.api.urls")),
-    path("ansible/", include("playbooks.api.urls")),
-    path("monitoring/", include("monitoring.api.urls")),
-    path("tenancy/", include("cmdb.tenancy.api.urls")),
-    path("users/", include("cmdb.users.api.urls")),
-    path("virtualization/", include("cmdb.virtualization.api.urls")),
-    path("software/", include("cmdb.software.api.urls")),
-    path("services/", include("cmdb.services.api.urls")),
-    path("discovery/", include("discovery.api.urls")),
+    *[path(f"{prefix}/", include(module)) for prefix, module in api_routes()],
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import socket
 from typing import Any
@@ -17,7 +18,26 @@ from rest_framework.views import APIView
 
 import cmdb
 
-APPS = ["core", "dcim", "extras", "ipam", "tenancy", "users", "virtualization", "software", "services"]
+
+@functools.cache
+def listed_apps() -> tuple[str, ...]:
+    """The API prefixes the root lists: every app's declared routes that have a root of their own.
+
+    Read from the apps' declarations (cmdb/core/domains.py), so a new domain is listed without
+    touching this module; a prefix without a root view (e.g. ``ansible``, one endpoint) is not.
+    """
+    from django.urls import Resolver404, resolve
+
+    from cmdb.core.domains import api_routes
+
+    listed = []
+    for prefix, _module in api_routes():
+        try:
+            resolve(f"/api/{prefix}/")
+        except Resolver404:
+            continue
+        listed.append(prefix)
+    return tuple(listed)
 
 
 class APIRootView(APIView):
@@ -32,7 +52,7 @@ class APIRootView(APIView):
     permission_classes = [AllowAny]
 
     def get(self, request: Any) -> Response:
-        return Response({app: request.build_absolute_uri(f"/api/{app}/") for app in APPS})
+        return Response({app: request.build_absolute_uri(f"/api/{app}/") for app in listed_apps()})
 
 
 class StatusView(APIView):

@@ -1,7 +1,8 @@
-from django.apps import AppConfig
+from cmdb.core.domains import DomainConfig
 
 
-class UsersConfig(AppConfig):
+class UsersConfig(DomainConfig):
     name = "cmdb.users"
     label = "users"
     verbose_name = "Users and permissions"
+    api_urls = ("users", ".api.urls")

@@ -6,7 +6,8 @@ and, unless ``packages=False``, ``package_facts`` (dpkg through python-apt, rpm,
 pacman, apk, ...), and builds one report per host that answered, source type
 ``ansible``.  Facts are read from the runner's ``runner_on_ok`` events
 (:func:`facts_from_event`), so no fact cache needs configuring; the Ansible
-reconciler reads the events of its own check run the same way.
+reconciler (``playbooks``) reads the events of its own check run the same way and hands the
+facts to discovery through the core's hook, which turns them into reports with :func:`facts_report`.
 
 :func:`facts_report` turns one host's facts into a report; installed packages
 (``ansible_facts.packages``) become its ``software`` list, so agentless discovery

@@ -30,8 +30,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         from gunicorn.app.base import BaseApplication
 
+        from cmdb.core.metrics import enable_multiprocess
         from cmdb.wsgi import application
-        from monitoring.process import enable_multiprocess
 
         enable_multiprocess()  # /metrics sums the request metrics of all gunicorn workers
 
