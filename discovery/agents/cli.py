@@ -39,15 +39,25 @@ def _collect(args: argparse.Namespace) -> list[dict[str, Any]]:
     raise SystemExit(f"unknown agent {args.agent}")
 
 
+def _delivery_options(p: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """Where the reports go.  Given to the main parser and to every agent's, so they may stand before
+    or after the agent (``python -m discovery host --dry-run``); an agent's copy only overrides."""
+    keep = {} if defaults else {"default": argparse.SUPPRESS}
+    p.add_argument("--dry-run", action="store_true", help="print the report(s) instead of pushing them", **keep)
+    p.add_argument("--output", type=argparse.FileType("w"), help="write the report(s) to this file instead",
+                   **({"default": None} | keep))
+    p.add_argument("--url", help="CMDB base URL (env CMDB_URL)", **({"default": os.environ.get("CMDB_URL")} | keep))
+    p.add_argument("--token", help="API token (env CMDB_TOKEN)", **({"default": os.environ.get("CMDB_TOKEN")} | keep))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m discovery", description="CMDB discovery agents")
-    p.add_argument("--dry-run", action="store_true", help="print the report(s) instead of pushing them")
-    p.add_argument("--output", type=argparse.FileType("w"), help="write the report(s) to this file instead")
-    p.add_argument("--url", default=os.environ.get("CMDB_URL"), help="CMDB base URL (env CMDB_URL)")
-    p.add_argument("--token", default=os.environ.get("CMDB_TOKEN"), help="API token (env CMDB_TOKEN)")
+    _delivery_options(p, defaults=True)
+    common = argparse.ArgumentParser(add_help=False)
+    _delivery_options(common, defaults=False)
     sub = p.add_subparsers(dest="agent", required=True)
-    sub.add_parser("host", help="this Linux machine")
-    net = sub.add_parser("network", help="nmap sweep plus SNMP of a prefix")
+    sub.add_parser("host", parents=[common], help="this Linux machine")
+    net = sub.add_parser("network", parents=[common], help="nmap sweep plus SNMP of a prefix")
     net.add_argument("prefix", help="e.g. 192.0.2.0/24 or one address")
     net.add_argument("--ports", default="22,80,161,443", help="TCP ports for the nmap sweep ('' to skip nmap)")
     net.add_argument("--snmp-port", type=int, default=161)
@@ -56,10 +66,10 @@ def parser() -> argparse.ArgumentParser:
     net.add_argument("--v3-auth-key")
     net.add_argument("--v3-priv-key")
     net.add_argument("--snmp-timeout", type=float, default=2.0)
-    ans = sub.add_parser("ansible", help="Ansible 'setup' facts through ansible-runner")
+    ans = sub.add_parser("ansible", parents=[common], help="Ansible 'setup' facts through ansible-runner")
     ans.add_argument("--inventory", required=True, help="inventory file or directory")
     ans.add_argument("--pattern", default="all")
-    lv = sub.add_parser("libvirt", help="a libvirt hypervisor and its domains")
+    lv = sub.add_parser("libvirt", parents=[common], help="a libvirt hypervisor and its domains")
     lv.add_argument("--uri", default="qemu:///system")
     return p
 
