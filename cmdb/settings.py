@@ -301,6 +301,6 @@ AUDIT_CHECKPOINT_SYSLOG = os.environ.get("CMDB_AUDIT_CHECKPOINT_SYSLOG", "")
 AUDIT_CHECKPOINT_SYSLOG_FACILITY = os.environ.get("CMDB_AUDIT_CHECKPOINT_SYSLOG_FACILITY", "auth")
 AUDIT_CHECKPOINT_INTERVAL = int(os.environ.get("CMDB_AUDIT_CHECKPOINT_INTERVAL", 600))
 
-# Monitoring (monitoring): /metrics answers a valid API token, or without one any client whose
+# Monitoring (the monitoring app, monitoring/): /metrics answers a valid API token, or without one any client whose
 # address is in these comma-separated networks (e.g. the Prometheus server's, "10.0.5.0/24").
 METRICS_ALLOWED_NETWORKS = _env_list("METRICS_ALLOWED_NETWORKS", "")
