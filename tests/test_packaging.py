@@ -25,15 +25,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "data", "build", "*.egg-info", "__pycache__", ".pytest_cache",
-                                     ".ruff_cache", "tests", "benchmarks", "docs")
+#: Left out of the build copy: caches anywhere; at the top, what is not the product (monitoring/rules/tests is).
+_SKIP_ANYWHERE = shutil.ignore_patterns("__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache")
+_SKIP_AT_TOP = {".git", ".venv", "data", "build", "dist", "tests", "benchmarks", "docs"}
+
+
+def _copy_ignore(folder: str, names: list[str]) -> set[str]:
+    skipped = set(_SKIP_ANYWHERE(folder, names))
+    return skipped | (_SKIP_AT_TOP & set(names) if Path(folder).resolve() == ROOT else set())
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("wheel")
     source = base / "src"
-    shutil.copytree(ROOT, source, ignore=COPY_IGNORE)
+    shutil.copytree(ROOT, source, ignore=_copy_ignore)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", str(source),
                     "-w", str(base / "dist")], check=True, timeout=300, cwd=base)
     [built] = (base / "dist").glob("cmdb-*.whl")
