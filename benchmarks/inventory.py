@@ -89,7 +89,7 @@ def time_in_process(repeat: int) -> dict[str, float]:
     import django
 
     django.setup()
-    from cmdb.ansible.inventory import build_inventory
+    from playbooks.inventory import build_inventory
 
     times, hosts = [], 0
     for _ in range(repeat):

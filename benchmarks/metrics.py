@@ -78,9 +78,9 @@ def load(start: int, devices: int, vm_start: int, vms: int) -> None:
     from cmdb.core import bulk
     from cmdb.dcim.models import Device, DeviceRole, DeviceType, Manufacturer, Site
     from cmdb.ipam.models import IPAddress
-    from cmdb.monitoring.models import ExporterType, Monitor
     from cmdb.tenancy.models import Tenant
     from cmdb.virtualization.models import Cluster, ClusterType, VirtualMachine
+    from monitoring.models import ExporterType, Monitor
 
     site, _ = Site.objects.get_or_create(slug="zittau", defaults={"name": "Zittau"})
     tenants = [Tenant.objects.get_or_create(slug=f"t{i}", defaults={"name": f"Tenant {i}"})[0] for i in range(12)]
@@ -136,7 +136,7 @@ def prometheus_client_render() -> tuple[float, int]:
     from prometheus_client.core import GaugeMetricFamily
     from prometheus_client.exposition import generate_latest
 
-    from cmdb.monitoring import selectors
+    from monitoring import selectors
 
     started = time.perf_counter()
     sites, services = selectors.site_by_ci(), selectors.service_by_ci()

@@ -89,10 +89,10 @@ INSTALLED_APPS = [
     "django_rq",
     "cmdb.jobs",
     "cmdb.reconcile",
-    "cmdb.ansible",
-    "cmdb.monitoring",
+    "playbooks",
+    "monitoring",
     "cmdb.software",
-    "cmdb.discovery",
+    "discovery",
     "cmdb.services",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -103,7 +103,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "cmdb.monitoring.middleware.RequestMetricsMiddleware",
+    "monitoring.middleware.RequestMetricsMiddleware",
     "cmdb.core.middleware.RequestIdMiddleware",
     "cmdb.core.bodylimit.RequestBodyLimitMiddleware",  # before CsrfViewMiddleware, which parses forms
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -313,6 +313,6 @@ AUDIT_CHECKPOINT_SYSLOG = os.environ.get("CMDB_AUDIT_CHECKPOINT_SYSLOG", "")
 AUDIT_CHECKPOINT_SYSLOG_FACILITY = os.environ.get("CMDB_AUDIT_CHECKPOINT_SYSLOG_FACILITY", "auth")
 AUDIT_CHECKPOINT_INTERVAL = int(os.environ.get("CMDB_AUDIT_CHECKPOINT_INTERVAL", 600))
 
-# Monitoring (cmdb.monitoring): /metrics answers a valid API token, or without one any client whose
+# Monitoring (the monitoring app, monitoring/): /metrics answers a valid API token, or without one any client whose
 # address is in these comma-separated networks (e.g. the Prometheus server's, "10.0.5.0/24").
 METRICS_ALLOWED_NETWORKS = _env_list("METRICS_ALLOWED_NETWORKS", "")

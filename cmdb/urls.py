@@ -1,3 +1,10 @@
+"""The project's URLs: the home page, the admin, the API, then every app's declared web routes.
+
+Apps declare their routes on their AppConfig (``web_urls``, ``api_urls``; see cmdb/core/domains.py),
+so this module names no domain.  The UI's generic object pages come last: they match
+``/<app label>/<model>/`` only for models with registered pages, after every app's own pages.
+"""
+
 from typing import Any
 
 from django.contrib import admin
@@ -5,20 +12,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views import defaults
 
-from cmdb.monitoring import views as monitoring_views
+from cmdb.core.domains import web_routes
 from cmdb.ui.views.dashboard import home
 
 urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("api/", include("cmdb.api.urls")),
-    path("metrics", monitoring_views.metrics, name="metrics"),
-    path("monitoring/", include("cmdb.monitoring.urls")),
-    path("", include("cmdb.software.urls")),
-    path("", include("cmdb.services.urls")),
-    path("reconcile/", include("cmdb.reconcile.urls")),
-    path("jobs/", include("cmdb.jobs.urls")),
-    path("", include("cmdb.discovery.urls")),
+    *[path(prefix, include(module)) for prefix, module in web_routes()],
     path("", include("cmdb.ui.urls")),  # last: only app labels with registered pages match here
 ]
 

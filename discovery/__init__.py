@@ -1,11 +1,11 @@
-"""Discovery agents: collect facts about machines and turn them into CMDB reports.
+"""Discovery: agents that observe machines, and the CMDB app that ingests what they report.
 
-Everything in this package is importable without Django and needs little more
-than the standard library (``pysnmp`` for SNMP, ``ansible-runner`` for Ansible
-facts and ``libvirt-python`` for libvirt, each imported only by its agent).
-Reports follow the versioned JSON Schema in ``discovery/schema/report-v1.json``
-and are pushed to ``POST /api/discovery/reports/`` by :mod:`discovery.report`.
+* ``discovery.agents`` — the agents (host, network/SNMP, libvirt, Ansible facts), the report
+  builder and schema, and their command line ``python -m discovery <agent> ...``.  They import
+  no Django and nothing of the CMDB, so they run on any machine with little more than Python.
+* the rest of this package — the Django app (label ``discovery``): report ingestion,
+  identification, attribute precedence, linking to recorded CIs, staleness, jobs, API and pages.
+
+This module stays free of Django imports: ``python -m discovery`` imports it on machines without
+the CMDB.
 """
-
-SCHEMA_VERSION = "1"
-__version__ = "1.0"

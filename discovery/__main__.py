@@ -1,5 +1,5 @@
-"""``python -m discovery <agent> ...``: see discovery/cli.py."""
+"""``python -m discovery <agent> ...``: the agents' command line, see discovery/agents/cli.py."""
 
-from discovery.cli import main
+from discovery.agents.cli import main
 
 main()

@@ -1,4 +1,12 @@
+"""The REST API: root, status, schema and docs, then every app's declared routes (``api_urls``).
+
+An app declares ``api_urls = (prefix, module)`` on its AppConfig (cmdb/core/domains.py); its
+routes are mounted at ``/api/<prefix>/`` and listed in the API root.
+"""
+
 from django.urls import include, path
+
+from cmdb.core.domains import api_routes
 
 from .docs import RedocView, SwaggerUIView
 from .views import APIRootView, CachedSchemaView, StatusView
@@ -9,18 +17,5 @@ urlpatterns = [
     path("schema/", CachedSchemaView.as_view(), name="api-schema"),
     path("docs/", SwaggerUIView.as_view(), name="api-docs"),
     path("redoc/", RedocView.as_view(), name="api-redoc"),
-    path("core/", include("cmdb.core.api.urls")),
-    path("dcim/", include("cmdb.dcim.api.urls")),
-    path("extras/", include("cmdb.extras.api.urls")),
-    path("ipam/", include("cmdb.ipam.api.urls")),
-    path("jobs/", include("cmdb.jobs.api.urls")),
-    path("reconcile/", include("cmdb.reconcile.api.urls")),
-    path("ansible/", include("cmdb.ansible.api.urls")),
-    path("monitoring/", include("cmdb.monitoring.api.urls")),
-    path("tenancy/", include("cmdb.tenancy.api.urls")),
-    path("users/", include("cmdb.users.api.urls")),
-    path("virtualization/", include("cmdb.virtualization.api.urls")),
-    path("software/", include("cmdb.software.api.urls")),
-    path("services/", include("cmdb.services.api.urls")),
-    path("discovery/", include("cmdb.discovery.api.urls")),
+    *[path(f"{prefix}/", include(module)) for prefix, module in api_routes()],
 ]

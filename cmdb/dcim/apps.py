@@ -1,7 +1,9 @@
-from django.apps import AppConfig
+from cmdb.core.domains import DomainConfig
 
 
-class DcimConfig(AppConfig):
+class DcimConfig(DomainConfig):
     name = "cmdb.dcim"
     label = "dcim"
     verbose_name = "Data center"
+    api_urls = ("dcim", ".api.urls")
+    ui_module = ".ui"

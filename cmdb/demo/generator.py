@@ -12,7 +12,9 @@ Two steps, kept apart on purpose:
    :func:`cmdb.core.context.change_logging` block: Django fills in the foreign
    keys from the parents saved just before, ``bulk_create`` adds CI registry
    rows, tags and change records, and the whole demo is one transaction with
-   one request id in the hash-chained change log.
+   one request id in the hash-chained change log.  The domains' demo steps of stage
+   ``plan`` (declared on their AppConfig, :class:`cmdb.core.domains.DemoStep`) run in that
+   transaction too; those of stage ``extend`` run after it (:func:`generate`).
 
 ``bulk_create`` skips ``save()`` and ``clean()``, so the planner sets what
 those would derive: the device's manufacturer, normalised addresses and their
@@ -37,7 +39,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Count, OuterRef, Subquery
 
-from cmdb.core import bulk
+from cmdb.core import bulk, domains
 from cmdb.core.changelog import flush_pending
 from cmdb.core.choices import LifecycleStatus
 from cmdb.core.context import change_logging
@@ -55,7 +57,6 @@ from cmdb.dcim.models import (
     Site,
 )
 from cmdb.demo import catalog as cat
-from cmdb.demo import monitoring as demo_monitoring
 from cmdb.demo import services as demo_services
 from cmdb.extras.models import JournalEntry, Tag
 from cmdb.ipam.models import IPAddress, Prefix, PrefixStatus
@@ -855,7 +856,8 @@ def write_plan(plan: Plan, progress: Callable[[str], None] | None = None) -> Non
         from cmdb.demo.jobs import load as load_jobs_demo  # config contexts and schedules (jobs branch)
 
         load_jobs_demo()
-        demo_monitoring.enable_monitoring(SERVER_ROLES, NETWORK_ROLES)
+        for step in domains.demo_steps("plan"):  # e.g. monitoring's exporters on the demo's servers
+            step(plan.seed)
         if progress:
             progress("change log")
         # Flushed here (not by the end of the block) so the progress bar can show the step.
@@ -887,9 +889,8 @@ def generate(scale: int = 1, seed: int = DEFAULT_SEED, progress: Callable[[str],
     plan = build_plan(scale, seed)
     write_plan(plan, progress)
     demo_services.extend(seed)  # software, licenses, services and relationships (cmdb/demo/services.py)
-    from cmdb.demo import discovery as demo_discovery
-
-    demo_discovery.extend(seed)  # agent and scan reports through the real ingest, discovery schedules
+    for step in domains.demo_steps("extend"):  # e.g. discovery's agent and scan reports, through the real ingest
+        step(seed)
     return DemoResult(True, f"Demo university loaded (scale {scale}, seed {seed}).", counts())
 
 

@@ -1,7 +1,9 @@
-from django.apps import AppConfig
+from cmdb.core.domains import DomainConfig
 
 
-class ExtrasConfig(AppConfig):
+class ExtrasConfig(DomainConfig):
     name = "cmdb.extras"
     label = "extras"
     verbose_name = "Extras"
+    api_urls = ("extras", ".api.urls")
+    ui_module = ".ui"

@@ -1,7 +1,9 @@
-from django.apps import AppConfig
+from cmdb.core.domains import DomainConfig
 
 
-class IpamConfig(AppConfig):
+class IpamConfig(DomainConfig):
     name = "cmdb.ipam"
     label = "ipam"
     verbose_name = "IP address management"
+    api_urls = ("ipam", ".api.urls")
+    ui_module = ".ui"

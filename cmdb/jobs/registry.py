@@ -1,6 +1,7 @@
 """Declaring and enqueueing jobs: the public interface other apps use.
 
-Declare a job in your app's ``jobs`` module (auto-imported at start-up)::
+Declare a job in the module your app declares as ``jobs_module`` on its AppConfig
+(cmdb/core/domains.py; imported at start-up)::
 
     from cmdb.jobs.registry import JobContext, job
 

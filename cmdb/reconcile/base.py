@@ -1,7 +1,8 @@
 """The shape every reconciler has: desired → observe → plan → apply → verify.
 
 A reconciler subclasses :class:`Reconciler` and registers itself with
-:func:`register`.  The framework (:mod:`cmdb.reconcile.services`) drives it:
+:func:`register`, in the module its app declares as ``reconcilers_module``.  The framework
+(:mod:`cmdb.reconcile.services`) drives it:
 
 1. ``desired(scope)``  reads the CMDB for a scope ("all", "ci:12,13", "site:zittau", ...);
 2. ``observe(desired)`` looks at the real system (for Ansible: a check-mode run);
@@ -118,9 +119,10 @@ def register(cls: type[Reconciler]) -> type[Reconciler]:
 
 
 def reconcilers() -> dict[str, type[Reconciler]]:
-    from django.utils.module_loading import autodiscover_modules
+    """Every registered reconciler: those of the apps' declared ``reconcilers_module`` (cmdb/core/domains.py)."""
+    from cmdb.core.domains import import_declared
 
-    autodiscover_modules("reconcilers")
+    import_declared("reconcilers_module")
     return dict(_REGISTRY)
 
 

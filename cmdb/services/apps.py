@@ -1,10 +1,11 @@
-from django.apps import AppConfig
+from cmdb.core.domains import DomainConfig
 
 
-class ServicesConfig(AppConfig):
+class ServicesConfig(DomainConfig):
     name = "cmdb.services"
     label = "services"
     verbose_name = "Services, relationships and impact"
-
-    def ready(self) -> None:
-        from . import signals  # noqa: F401  (graph cache invalidation)
+    api_urls = ("services", ".api.urls")
+    web_urls = [("", ".urls")]
+    ui_module = ".ui"
+    receivers_module = ".signals"  # graph cache invalidation

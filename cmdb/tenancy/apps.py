@@ -1,7 +1,9 @@
-from django.apps import AppConfig
+from cmdb.core.domains import DomainConfig
 
 
-class TenancyConfig(AppConfig):
+class TenancyConfig(DomainConfig):
     name = "cmdb.tenancy"
     label = "tenancy"
     verbose_name = "Tenancy"
+    api_urls = ("tenancy", ".api.urls")
+    ui_module = ".ui"

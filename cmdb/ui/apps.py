@@ -1,17 +1,16 @@
-from django.apps import AppConfig
+from cmdb.core.domains import DomainConfig, import_declared
 
 
-class UiConfig(AppConfig):
+class UiConfig(DomainConfig):
     name = "cmdb.ui"
     label = "ui"
     verbose_name = "Web UI"
 
     def ready(self) -> None:
-        # Pages of the core apps, then any app's own ``ui`` module.
-        from . import builtin, registry
-
-        builtin.register_all()
-        registry.autodiscover()
+        super().ready()
+        # Every app's pages, menu entries and CI-page panels: the UI modules the apps declare
+        # (``ui_module``, see cmdb/core/domains.py), in INSTALLED_APPS order.
+        import_declared("ui_module")
         # Django's admin has its own password-only login form; send it through ours so the
         # second factor and the rate limit apply there too.
         from django.contrib import admin

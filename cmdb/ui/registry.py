@@ -3,8 +3,10 @@
 ``register(Device, filterset=DeviceFilterSet, columns=[...], ...)`` is all a model
 needs for list (filters, sort, columns, pagination, export, bulk edit/delete),
 detail (attributes, related tables, history, journal), add/edit/delete and import
-pages under ``/<app_label>/<plural>/``.  Apps may declare their pages in a
-``ui.py`` module; :func:`autodiscover` imports those when the UI app is ready.
+pages under ``/<app_label>/<plural>/``.  Every app registers its own pages in the
+UI module its ``AppConfig`` declares (``ui_module = ".ui"``, see
+:mod:`cmdb.core.domains`); the UI app imports those when it is ready, in
+``INSTALLED_APPS`` order (the order of the menu entries).
 
 Extra panels on a detail page come from :func:`register_panel`: a function of
 ``(request, obj)`` returning HTML (or ``None`` to show nothing), registered for
@@ -14,7 +16,6 @@ software added by other apps.  See docs/ui.md.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,8 @@ LARGE_MODELS = {
     "dcim.device", "dcim.interface", "virtualization.virtualmachine", "virtualization.vminterface",
     "ipam.ipaddress", "ipam.prefix", "core.configurationitem", "contenttypes.contenttype", "auth.user",
 }
+#: The registry columns every CI list may show (status, tenant, ...), for ``register(columns=[..., *CI_COLUMNS])``.
+CI_COLUMNS = ["status", "tenant", "criticality", "owner", "last_seen", "tags"]
 #: Fields never shown as attributes nor edited.
 HIDDEN_FIELDS = {"id", "ci", "custom_field_data", "created", "last_updated", "local_context_data"}
 NATURAL_KEYS = ("slug", "name", "model", "address", "prefix")
@@ -291,13 +294,3 @@ def menu(user: Any) -> list[dict[str, Any]]:
         if has_action(user, apps.get_model(model), "view"):
             groups.setdefault(group, []).append({"label": label, "url": reverse(url_name)})
     return [{"title": g, "items": items} for g, items in groups.items() if items]
-
-
-def autodiscover() -> None:
-    """Import ``<app>.ui`` of every installed app so it can register its pages."""
-    for config in apps.get_app_configs():
-        try:
-            importlib.import_module(f"{config.name}.ui")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{config.name}.ui":
-                raise

@@ -1,12 +1,10 @@
-from django.apps import AppConfig
+from cmdb.core.domains import DomainConfig
 
 
-class UsersConfig(AppConfig):
+class UsersConfig(DomainConfig):
     name = "cmdb.users"
     label = "users"
     verbose_name = "Users and permissions"
-
-    def ready(self) -> None:
-        from .directory import connect_signals
-
-        connect_signals()
+    api_urls = ("users", ".api.urls")
+    jobs_module = ".jobs"  # users.ldap_sync
+    receivers_module = ".directory"

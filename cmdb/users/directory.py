@@ -257,7 +257,8 @@ def remember_dn(sender: Any, instance: LDAPGroupMapping, **kwargs: Any) -> None:
             "dn", flat=True).first()
 
 
-def connect_signals() -> None:
+def connect() -> None:
+    """Keep mirrored memberships in step with the mappings (called by the app's receivers declaration)."""
     from django.db.models.signals import post_delete, post_save, pre_save
 
     pre_save.connect(remember_dn, sender=LDAPGroupMapping, dispatch_uid="users.ldap.remember_dn")

@@ -1,7 +1,9 @@
-from django.apps import AppConfig
+from cmdb.core.domains import DomainConfig
 
 
-class VirtualizationConfig(AppConfig):
+class VirtualizationConfig(DomainConfig):
     name = "cmdb.virtualization"
     label = "virtualization"
     verbose_name = "Virtualization"
+    api_urls = ("virtualization", ".api.urls")
+    ui_module = ".ui"

@@ -251,8 +251,8 @@ class TestScaleOne:
     def test_discovery_reports_went_through_the_real_ingest(self) -> None:
         """Agents reported servers and VMs (linked to their records), a scan found unrecorded boxes,
         one VM went quiet (stale), and the discovery schedules are there."""
-        from cmdb.discovery.models import Host, IngestRecord
         from cmdb.jobs.models import Schedule
+        from discovery.models import Host, IngestRecord
 
         hosts = Host.objects.all()
         assert hosts.filter(device__isnull=False, link_rule="serial").count() == 40

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cmdb.discovery.software import clear_cache
+from discovery.software import clear_cache
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +45,7 @@ def snmpd(tmp_path_factory: Any) -> Iterator[dict[str, Any]]:
     env = {**os.environ, "SNMP_PERSISTENT_DIR": str(tmp / "persist")}
     proc = subprocess.Popen([SNMPD, "-f", "-Lo", "-C", "-c", str(conf), "-p", str(tmp / "pid")], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    from discovery import network
+    from discovery.agents import network
 
     opts = network.SnmpOptions(port=port, community="cmdbtest", timeout=1.0)
     for _ in range(50):

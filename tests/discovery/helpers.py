@@ -6,7 +6,7 @@ import copy
 import json
 from typing import Any
 
-from discovery.report import new_report, prune
+from discovery.agents.report import new_report, prune
 
 URL = "/api/discovery/reports/"
 
@@ -36,9 +36,9 @@ def counts() -> dict[str, int]:
     """Rows in every table a report writes to: equal before and after a refused report."""
     from cmdb.core.models import ObjectChange
     from cmdb.core.models.registry import ConfigurationItem
-    from cmdb.discovery.models import AttributeSource, Host, Identifier, IngestRecord
     from cmdb.services.models import Relationship
     from cmdb.software.models import SoftwareInstallation, SoftwareProduct, SoftwareVersion
+    from discovery.models import AttributeSource, Host, Identifier, IngestRecord
 
     models = (Host, ConfigurationItem, Identifier, AttributeSource, IngestRecord, ObjectChange, Relationship,
               SoftwareProduct, SoftwareVersion, SoftwareInstallation)

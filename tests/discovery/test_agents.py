@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from cmdb.discovery.models import Host, Identifier
-from cmdb.discovery.services import ingest_report
-from discovery.report import validation_errors
+from discovery.agents.report import validation_errors
+from discovery.models import Host, Identifier
+from discovery.services import ingest_report
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("version", ["v2c", "v3"])
 def test_snmp_discovery_against_real_snmpd(snmpd: dict[str, Any], version: str) -> None:
-    from discovery import network
+    from discovery.agents import network
 
     if version == "v2c":
         opts = network.SnmpOptions(port=snmpd["port"], community="cmdbtest")
@@ -40,7 +40,7 @@ def test_snmp_discovery_against_real_snmpd(snmpd: dict[str, Any], version: str) 
 
 
 def test_wrong_snmp_credentials_fall_back_to_the_nmap_report(snmpd: dict[str, Any]) -> None:
-    from discovery import network
+    from discovery.agents import network
 
     reports = network.collect("127.0.0.1/32", ports="",
                               snmp=network.SnmpOptions(port=snmpd["port"], community="wrong", timeout=0.5))
@@ -52,7 +52,7 @@ def test_ansible_facts_against_localhost(tmp_path: Path) -> None:
     pytest.importorskip("ansible_runner")
     if shutil.which("ansible", path=str(Path(sys.executable).parent)) is None and shutil.which("ansible") is None:
         pytest.skip("ansible-core is not installed (pip extra 'discovery')")
-    from discovery import ansible_facts
+    from discovery.agents import ansible_facts
 
     inventory = tmp_path / "hosts.ini"
     inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
@@ -71,7 +71,7 @@ def test_ansible_facts_against_localhost(tmp_path: Path) -> None:
 @pytest.mark.django_db
 def test_libvirt_test_driver_hypervisor_and_vms() -> None:
     pytest.importorskip("libvirt")
-    from discovery import libvirt_agent
+    from discovery.agents import libvirt_agent
 
     reports = libvirt_agent.collect("test:///default")
     assert len(reports) >= 2

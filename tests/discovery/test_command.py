@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from cmdb.discovery.models import Host
+from discovery.models import Host
 
 from .helpers import report
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.db import connection, connections
 
-from cmdb.discovery.models import Host, Identifier
-from cmdb.discovery.services import ingest_report
+from discovery.models import Host, Identifier
+from discovery.services import ingest_report
 
 from .helpers import report
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from cmdb.discovery.identification import RULES
-from cmdb.discovery.models import Host, Identifier, IngestRecord
-from cmdb.discovery.services import ingest_report
+from discovery.identification import RULES
+from discovery.models import Host, Identifier, IngestRecord
+from discovery.services import ingest_report
 
 from .helpers import report
 

@@ -9,10 +9,10 @@ import requests
 from django.contrib.contenttypes.models import ContentType
 
 from cmdb.core.models import ObjectChange
-from cmdb.discovery.models import AttributeSource, Host, Identifier, IngestRecord
 from cmdb.software.models import SoftwareInstallation, SoftwareProduct
-from discovery import host as host_agent
-from discovery.report import push, validation_errors
+from discovery.agents import host as host_agent
+from discovery.agents.report import push, validation_errors
+from discovery.models import AttributeSource, Host, Identifier, IngestRecord
 
 from .helpers import report
 

@@ -15,11 +15,11 @@ from django.db import connection
 
 from cmdb.core.changelog import verify
 from cmdb.core.models import ObjectChange
-from cmdb.discovery.models import Host, IngestRecord
-from cmdb.discovery.services import ingest_report
 from cmdb.software.models import SoftwareInstallation, SoftwareVersion
 from cmdb.tenancy.models import Tenant
 from cmdb.users.models import ObjectPermission
+from discovery.models import Host, IngestRecord
+from discovery.services import ingest_report
 
 from .helpers import report
 
@@ -47,7 +47,7 @@ def test_reingest_with_a_new_version_is_constant_in_queries(django_assert_max_nu
 
 def test_a_tenant_limited_reingest_adds_at_most_two_queries(django_assert_max_num_queries: Any,
                                                              make_user: Any) -> None:
-    """The reporter's scope (cmdb.discovery.scope) costs a tenant-limited agent one query before identification
+    """The reporter's scope (discovery.scope) costs a tenant-limited agent one query before identification
     and one after the writes, whatever the number of packages; an unlimited one nothing (tests/security)."""
     from django.contrib.auth import get_user_model
 
@@ -95,7 +95,7 @@ def test_version_first_seen_in_a_reingest_is_created_and_change_logged() -> None
 
 def test_concurrently_created_version_is_reused_not_duplicated() -> None:
     """A version that appeared since the look-up (another report) is read back, not inserted twice."""
-    from cmdb.discovery import software
+    from discovery import software
 
     ingest_report(report(serial="S1", hostname="h1", software=pkgs(5)))
     # Another worker created pkg1 3.0 meanwhile; this process has not seen it.

@@ -14,12 +14,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from cmdb.discovery.models import Host, IngestRecord
-from cmdb.discovery.services import ingest_report
 from cmdb.jobs.models import Job, Schedule
 from cmdb.jobs.registry import job_enqueue
 from cmdb.jobs.scheduler import scheduler_tick
 from cmdb.jobs.worker import run_tasks
+from discovery.models import Host, IngestRecord
+from discovery.services import ingest_report
 from tests.api import factories as f
 from tests.jobs.conftest import DB_TASKS, task_backend  # noqa: F401 - a fixture
 

@@ -9,9 +9,9 @@ from django.core.management import call_command
 
 from cmdb.core.models import ObjectChange
 from cmdb.dcim.models import Device, DeviceRole, DeviceType, Manufacturer, Site
-from cmdb.discovery.models import Host
-from cmdb.discovery.services import ingest_report
 from cmdb.virtualization.models import VirtualMachine
+from discovery.models import Host
+from discovery.services import ingest_report
 
 from .helpers import report
 

@@ -10,12 +10,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from cmdb.core.models import ObjectChange
-from cmdb.discovery import metrics
-from cmdb.discovery.models import AttributeSource, Host
-from cmdb.discovery.services import ingest_report
-from cmdb.discovery.staleness import flag_stale
 from cmdb.software.models import SoftwareInstallation
 from cmdb.tenancy.models import Contact
+from discovery import metrics
+from discovery.models import AttributeSource, Host
+from discovery.services import ingest_report
+from discovery.staleness import flag_stale
 
 from .helpers import report
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from cmdb.monitoring.selectors import service_by_ci
 from cmdb.services.models import Relationship, Service
 from cmdb.services.relationships import ensure_builtin_types
+from monitoring.selectors import service_by_ci
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def test_service_label_for_used_cis_and_the_service_itself(world: Any, api: Any)
 
 
 def test_inventory_groups_hosts_by_the_service_that_uses_them(world: Any) -> None:
-    from cmdb.ansible.inventory import build_inventory
+    from playbooks.inventory import build_inventory
 
     types = ensure_builtin_types()
     portal = Service.objects.create(name="Web portal", slug="web-portal")

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cmdb.dcim.models import Device
-from cmdb.monitoring.models import ExporterType, Monitor
 from cmdb.virtualization.models import VirtualMachine
+from monitoring.models import ExporterType, Monitor
 from tests.api import factories as f
 
 

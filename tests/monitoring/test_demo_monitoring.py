@@ -1,4 +1,4 @@
-"""The demo enables monitoring on servers, VMs and network devices (cmdb/demo/monitoring.py)."""
+"""The demo enables monitoring on servers, VMs and network devices (monitoring/demo.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from django.core.management import call_command
 from django.db import transaction
 
 from cmdb.dcim.models import Device
-from cmdb.demo import monitoring as demo_monitoring
 from cmdb.demo.generator import CLIENT_ROLES, NETWORK_ROLES, SERVER_ROLES
-from cmdb.monitoring.models import Monitor
+from monitoring import demo as demo_monitoring
+from monitoring.models import Monitor
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from prometheus_client.core import GaugeMetricFamily
 from rest_framework.test import APIClient
 
+from cmdb.core import metrics as registry
 from cmdb.core.models import ConfigurationItem
-from cmdb.monitoring import registry
 from cmdb.users.models import ObjectPermission
 
 from . import factories

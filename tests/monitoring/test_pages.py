@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from cmdb.monitoring.models import Incident
 from cmdb.users.models import ObjectPermission
+from monitoring.models import Incident
 
 from . import factories
 

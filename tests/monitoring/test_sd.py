@@ -67,7 +67,7 @@ def test_one_target_per_exporter_disabled_and_addressless_left_out(api: APIClien
     land = factories.landscape(servers=2, switches=0, vms=0)
     srv0, srv1 = land.devices
     factories.monitor(srv0, land.snmp, port=10161)
-    from cmdb.monitoring.models import Monitor
+    from monitoring.models import Monitor
 
     Monitor.objects.filter(ci_id=srv1.ci_id).update(enabled=False)
     bare = f.device("bare", at=land.sites["zittau"], dtype=srv0.device_type, as_role=srv0.role)

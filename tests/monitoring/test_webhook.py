@@ -9,8 +9,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from cmdb.core.models import ObjectChange
-from cmdb.monitoring.models import Incident
 from cmdb.users.models import ObjectPermission
+from monitoring.models import Incident
 
 from . import factories
 

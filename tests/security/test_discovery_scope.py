@@ -17,10 +17,10 @@ from django.db.models.signals import pre_save
 from django.test.utils import CaptureQueriesContext
 
 from cmdb.core.models.registry import ConfigurationItem
-from cmdb.discovery.models import Host, Identifier, IngestRecord
-from cmdb.discovery.services import ingest_report
 from cmdb.services.models import Relationship
 from cmdb.software.models import SoftwareVersion
+from discovery.models import Host, Identifier, IngestRecord
+from discovery.services import ingest_report
 from tests.discovery.helpers import URL, counts, post, report
 
 from .conftest import fresh, grant, token_client
@@ -195,7 +195,7 @@ def test_a_relationship_to_the_reporter_itself_is_a_400(world: Any) -> None:
 
 def test_a_users_ansible_discovery_of_discovered_hosts_lists_only_theirs(world: Any, host_b: Host) -> None:
     """discovery.ansible with from_cmdb=discovered logs in to the hosts it lists: a faculty's job lists its own."""
-    from cmdb.discovery.runs import discovered_inventory
+    from discovery.runs import discovered_inventory
 
     post(world.a_api, report(name="agent-a", macs=[MAC_A], hostname="app-a", fqdn="app-a.a.example"))
     assert discovered_inventory(fresh(world.alice)) == "app-a.a.example\n"
@@ -227,7 +227,7 @@ def test_a_write_that_ends_outside_the_scope_rolls_back(world: Any) -> None:
 
 def test_the_scope_gate_is_restrict_not_a_copy() -> None:
     """The discovery services decide with cmdb.users.permissions.restrict; the old re-implementation is gone."""
-    from cmdb.discovery import scope, services
+    from discovery import scope, services
 
     assert not hasattr(services, "check_permission")
     assert scope.restrict is __import__("cmdb.users.permissions", fromlist=["restrict"]).restrict
@@ -319,7 +319,7 @@ def test_a_number_beyond_double_range_is_a_400(world: Any) -> None:
 
 
 def test_the_same_checks_guard_ingests_without_the_api(world: Any) -> None:
-    from cmdb.discovery.schema import ReportInvalid
+    from discovery.schema import ReportInvalid
 
     before = counts()
     with pytest.raises(ReportInvalid) as exc:

@@ -1,6 +1,6 @@
 """Property-based fuzzing of the discovery report ingest through the API (Hypothesis).
 
-Reports are built from the structure of the JSON schema (discovery/schema/report-v1.json) with
+Reports are built from the structure of the JSON schema (discovery/agents/schema/report-v1.json) with
 values that are often wrong in the ways real agents and attackers get them wrong: arbitrary
 text with lone surrogates, NUL characters and characters that grow when lower-cased, integers
 far beyond 64 bits and negative ones, deep-ish nesting in the free-form ``extra``, out-of-range
@@ -27,9 +27,9 @@ from django.db import transaction
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from cmdb.discovery.models import Host, Identifier
-from cmdb.discovery.software import clear_cache
 from cmdb.services.models import Relationship
+from discovery.models import Host, Identifier
+from discovery.software import clear_cache
 from tests.discovery.helpers import URL, counts, post, report
 
 from .conftest import token_client

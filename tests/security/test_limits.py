@@ -33,10 +33,10 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from cmdb.core.models import ObjectChange
-from cmdb.discovery import schema
-from cmdb.discovery.models import Host
-from cmdb.discovery.software import clear_cache
-from cmdb.monitoring.models import Incident
+from discovery import schema
+from discovery.models import Host
+from discovery.software import clear_cache
+from monitoring.models import Incident
 from tests.discovery.helpers import report
 
 pytestmark = pytest.mark.django_db

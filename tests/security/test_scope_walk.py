@@ -161,11 +161,9 @@ def _object_change(w: Any, side: str) -> Any:
 def _samples() -> dict[str, Sample]:
     from cmdb.core.models import ConfigurationItem
     from cmdb.dcim.models import Interface, Location, Platform, Rack, Site
-    from cmdb.discovery.models import AttributeSource, Host, IngestRecord
     from cmdb.extras.models import ConfigContext, CustomField, JournalEntry, Tag
     from cmdb.ipam.models import IPAddress, Prefix
     from cmdb.jobs.models import Job, Schedule
-    from cmdb.monitoring.models import ExporterType, Incident, Monitor
     from cmdb.reconcile.models import CIDrift, ReconcileAction, ReconcileRun
     from cmdb.services.models import RedundancyGroup, RedundancyMember, Relationship, RelationshipType, Service
     from cmdb.software.models import License, LicenseAssignment, SoftwareInstallation, SoftwareProduct, SoftwareVersion
@@ -173,6 +171,8 @@ def _samples() -> dict[str, Sample]:
     from cmdb.users.models import ObjectPermission
     from cmdb.users.services import token_create
     from cmdb.virtualization.models import Cluster, ClusterGroup, VirtualMachine, VMInterface
+    from discovery.models import AttributeSource, Host, IngestRecord
+    from monitoring.models import ExporterType, Incident, Monitor
 
     now = timezone.now
     t = tenant
@@ -801,7 +801,7 @@ def _inventory(w: Any, problems: list[str], path: str) -> None:
 
 
 def _service_discovery(w: Any, problems: list[str], path: str) -> None:
-    from cmdb.monitoring import discovery
+    from monitoring import discovery
 
     for source in discovery.SOURCES:
         url = f"/api/monitoring/sd/{source}/"
@@ -809,7 +809,7 @@ def _service_discovery(w: Any, problems: list[str], path: str) -> None:
 
 
 def _alertmanager(w: Any, problems: list[str], path: str) -> None:
-    from cmdb.monitoring.models import Incident
+    from monitoring.models import Incident
 
     alert = {"status": "firing", "labels": {"alertname": "Pwn", "ci_id": str(_ci(w, "b"))}, "annotations": {},
              "startsAt": timezone.now().isoformat(), "generatorURL": "", "fingerprint": "walkfp"}

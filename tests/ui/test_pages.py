@@ -25,12 +25,12 @@ def _complete(world):
     CustomField.objects.create(name="cost_center", object_types=["dcim.device"])
     JournalEntry.objects.create(assigned_object_type=ContentType.objects.get_for_model(Device),
                                 assigned_object_id=world.devices["web01"].pk, comments="Replaced a disk")
-    from cmdb.monitoring.models import ExporterType, Monitor
+    from monitoring.models import ExporterType, Monitor
 
     node = ExporterType.objects.create(name="node", slug="node", port=9100)
     Monitor.objects.create(ci_id=world.devices["web01"].ci_id, exporter_type=node)
     add_software_and_services(world)  # tests/services/world.py
-    from cmdb.discovery.services import ingest_report
+    from discovery.services import ingest_report
     from tests.discovery.helpers import report
 
     ingest_report(report(serial="UI-1", hostname="discovered-host", os_name="Debian"))

@@ -30,7 +30,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         from gunicorn.app.base import BaseApplication
 
-        from cmdb.monitoring.process import enable_multiprocess
+        from cmdb.core.metrics import enable_multiprocess
         from cmdb.wsgi import application
 
         enable_multiprocess()  # /metrics sums the request metrics of all gunicorn workers

@@ -1,0 +1,42 @@
+"""Hooks: how one domain hands something to another without importing it.
+
+Domains (``discovery``, ``playbooks``, ``monitoring``, ...) never import each other (a test
+enforces it, ``tests/test_import_boundaries.py``).  When one needs another, the core declares a
+hook here, the providing domain sends it or connects a receiver in its ``receivers_module`` (see
+:mod:`cmdb.core.domains`), and each side depends only on the core.  A missing domain is then
+simply a hook nobody answers.
+
+The hooks are Django signals; each documents who sends it, what its keyword arguments are and
+what a receiver returns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import Signal
+
+#: Sent by the Ansible reconciler after a check run that gathered facts (``setup`` merged with
+#: ``package_facts``, Ansible's own format), so they can be recorded as observations.
+#: Keyword arguments: ``facts`` (host name → facts, only hosts whose facts name them),
+#: ``source_name`` (how the records are attributed), ``user`` (who started the run, or None),
+#: ``log`` (``log(message, level="info")`` of the run).  A receiver never raises for one host's
+#: facts and returns a JSON-able summary (a dict), or None.  Nobody connected: facts are not gathered.
+ansible_facts_gathered = Signal()
+
+#: Sent by whoever needs the CMDB's Ansible inventory, e.g. a discovery job gathering facts from the
+#: hosts the CMDB manages.  Keyword arguments: ``scope`` (``all``, ``ci:1,2``, ``site:slug``, ...)
+#: and ``user`` (only what they may see; None: everything).  A receiver returns the inventory in
+#: ansible-runner's dict form, or raises ``ValueError`` for a scope it does not understand.
+ansible_inventory_requested = Signal()
+
+
+def first_answer(signal: Signal, **kwargs: Any) -> Any:
+    """The first receiver's non-None answer to ``signal`` (None when nobody answers).
+
+    For hooks that ask a question one domain answers; a receiver's exception reaches the caller.
+    """
+    for _receiver, answer in signal.send(sender=None, **kwargs):
+        if answer is not None:
+            return answer
+    return None

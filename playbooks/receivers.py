@@ -1,0 +1,20 @@
+"""What the Ansible domain answers: the CMDB's Ansible inventory for a scope (see cmdb/core/hooks.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cmdb.core import hooks
+
+
+def ansible_inventory(sender: Any = None, *, scope: str = "all", user: Any = None, **kwargs: Any) -> dict[str, Any]:
+    """The devices and VMs in ``scope`` that ``user`` may see (all when None), in ansible-runner's dict form."""
+    from .inventory import build_inventory, runner_inventory
+    from .reconcilers import scope_filters
+
+    device_filter, vm_filter = scope_filters(scope)
+    return runner_inventory(build_inventory(user=user, device_filter=device_filter, vm_filter=vm_filter))
+
+
+def connect() -> None:
+    hooks.ansible_inventory_requested.connect(ansible_inventory, dispatch_uid="playbooks.ansible_inventory")

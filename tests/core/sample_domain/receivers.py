@@ -1,0 +1,5 @@
+CONNECTED: list[int] = []
+
+
+def connect() -> None:
+    CONNECTED.append(1)
