@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "cmdb.software",
     "cmdb.discovery",
     "cmdb.services",
+    "cmdb.graphql",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -265,6 +266,10 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 MAX_PAGE_SIZE = int(os.environ.get("MAX_PAGE_SIZE", 1000))
+# GraphQL (cmdb.graphql): lists are capped at MAX_PAGE_SIZE like REST pages; these bound a query's shape.
+GRAPHQL_MAX_DEPTH = int(os.environ.get("GRAPHQL_MAX_DEPTH", 10))
+GRAPHQL_MAX_FIELDS = int(os.environ.get("GRAPHQL_MAX_FIELDS", 500))
+GRAPHQL_MAX_OBJECTS = int(os.environ.get("GRAPHQL_MAX_OBJECTS", 10 * MAX_PAGE_SIZE))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "CMDB REST API",

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("api/", include("cmdb.api.urls")),
+    path("graphql/", include("cmdb.graphql.urls")),
     path("metrics", monitoring_views.metrics, name="metrics"),
     path("monitoring/", include("cmdb.monitoring.urls")),
     path("", include("cmdb.software.urls")),
