@@ -65,12 +65,13 @@ def prepare(schema: GraphQLSchema, query: str) -> tuple[DocumentNode | None, lis
     else:
         try:
             document = parse(query, max_tokens=_setting("GRAPHQL_MAX_TOKENS", 10_000))
-        except GraphQLError as exc:
-            result = (None, [exc])
-        else:
             rules = [*specified_rules, *limit_rules()]
             errors = validate(schema, document, rules, max_errors=20)
             result = (None, errors) if errors else (document, [])
+        except GraphQLError as exc:
+            result = (None, [exc])
+        except RecursionError:  # braces nested thousands deep: the parser recurses per level
+            result = (None, [GraphQLError("The query is nested too deeply to be read.")])
     with _lock:
         _documents[query] = result
         while len(_documents) > _CACHE_SIZE:
@@ -144,6 +145,13 @@ def _error(exc: GraphQLError, path: list[Any] | None = None, code: str = "BAD_RE
 
 def run(schema: GraphQLSchema, query: Any, variables: Any, operation_name: Any, user: Any) -> Answer:
     """Answer one request (the view has checked authentication; all else is decided here)."""
+    try:
+        return _run(schema, query, variables, operation_name, user)
+    except RecursionError:  # variables nested thousands deep (JSON allows it; GraphQL documents are limited)
+        return Answer(None, [_error(GraphQLError("The variables are nested too deeply."))])
+
+
+def _run(schema: GraphQLSchema, query: Any, variables: Any, operation_name: Any, user: Any) -> Answer:
     if not isinstance(query, str) or not query.strip():
         return Answer(None, [_error(GraphQLError("Send a query: {\"query\": \"{ site_list { name } }\"}."))])
     if variables is not None and not isinstance(variables, dict):
@@ -156,7 +164,8 @@ def run(schema: GraphQLSchema, query: Any, variables: Any, operation_name: Any, 
     try:
         operation = _operation(document, operation_name)
         if operation.operation != OperationType.QUERY:
-            raise GraphQLError("This API is read-only: only queries are served.", operation)
+            raise GraphQLError(f"This API is read-only: only queries are served, not a {operation.operation.value}.",
+                               operation)
         coerced = _variables(schema, operation, variables or {})
     except GraphQLError as exc:
         return Answer(None, [_error(exc)])
@@ -173,10 +182,12 @@ def run(schema: GraphQLSchema, query: Any, variables: Any, operation_name: Any, 
         if name == "__typename":
             data[key] = "Query"
             continue
+        budget = req.objects_left
         try:
             data[key] = run_root_field(req, query_type.fields[name], nodes)  # type: ignore[union-attr]
         except GraphQLError as exc:
             data[key] = None
+            req.objects_left = budget  # what the failed field loaded is not sent
             if not exc.locations:
                 exc = GraphQLError(exc.message, nodes, extensions=exc.extensions)
             out_errors.append(_error(exc, [key], (exc.extensions or {}).get("code", "BAD_REQUEST")))

@@ -47,6 +47,8 @@ from .registry import BRIEF, Exposed, FieldSpec
 
 MAX_PK = scalars.BIG
 LOGIC = ("AND", "OR", "NOT", "DISTINCT")
+#: AND/OR/NOT and related-object conditions nest at most this deep (variables are not bounded by the query limits).
+MAX_NESTING = 16
 
 _TEXT_LOOKUPS = {
     "exact": "exact", "i_exact": "iexact", "contains": "contains", "i_contains": "icontains", "in_list": "in",
@@ -201,6 +203,8 @@ def _visible(queryset: QuerySet, parent: Exposed, data: dict[str, Any] | None, c
 
 def to_q(item: Exposed, data: dict[str, Any], ctx: FilterContext, where: str = "filters") -> Q:
     """The condition a filter input stands for (values already coerced by graphql-core)."""
+    if where.count(".") > MAX_NESTING:
+        raise GraphQLError(f"{where.rsplit('.', 1)[0]}: filters nest at most {MAX_NESTING} levels deep.")
     q = Q()
     fields = item.fields
     for key, value in data.items():

@@ -59,7 +59,8 @@ def _decimal(value: Any) -> decimal.Decimal:
         number = decimal.Decimal(str(value))
     except decimal.InvalidOperation:
         number = None
-    if number is None or not number.is_finite():
+    # Beyond any column's precision: a database would refuse it (or take long to compare it).
+    if number is None or not number.is_finite() or abs(number.adjusted()) > 40 or len(number.as_tuple().digits) > 40:
         raise GraphQLError(f"Decimal cannot represent {value!r}.")
     return number
 
@@ -69,9 +70,15 @@ def _datetime(value: Any) -> dt.datetime:
         parsed = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         parsed = None
+    try:
+        if parsed is not None:
+            parsed = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+            parsed.astimezone(dt.UTC)  # the database stores UTC: year 1 or 9999 may not convert
+    except (OverflowError, ValueError):
+        parsed = None
     if parsed is None:
         raise GraphQLError(f"DateTime cannot represent {value!r}: use ISO 8601, e.g. 2025-01-31T12:00:00+00:00.")
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+    return parsed
 
 
 def _date(value: Any) -> dt.date:
