@@ -82,7 +82,23 @@ def full_world(world: Any) -> Any:
     context = ConfigContext.objects.create(name="ntp", weight=100, data={"ntp": ["10.0.0.1"]})
     context.sites.set([world.zittau])
     CustomField.objects.create(name="cost_center", object_types=["dcim.device"], type="text")
+    _changes_by_api(world)
     return world
+
+
+def _changes_by_api(world: Any) -> None:
+    """Change records with a user: one for a tenant-A device, one for shared data (a tag)."""
+    from django.contrib.auth import get_user_model
+
+    from cmdb.users.services import token_create
+
+    editor = get_user_model().objects.create_superuser("editor", password="correct-horse-battery")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_create(user=editor, write_enabled=True)[1]}")
+    r = client.patch(f"/api/dcim/devices/{world.devices['web01'].pk}/", {"description": "racked in R1"},
+                     format="json")
+    assert r.status_code == 200, r.content
+    assert client.post("/api/extras/tags/", {"name": "Green", "slug": "green"}, format="json").status_code == 201
 
 
 @pytest.fixture

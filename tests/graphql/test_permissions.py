@@ -128,3 +128,19 @@ def test_a_reader_without_grants_gets_errors_not_data(full_world: Any, readers: 
     assert answer["data"] == {"device_list": None, "device": None, "__typename": "Query"}
     assert [(e["path"], e["extensions"]["code"]) for e in answer["errors"]] == [
         (["device_list"], "FORBIDDEN"), (["device"], "FORBIDDEN")]
+
+
+def test_change_authors_are_nested_for_readers_who_may_see_them(full_world: Any, readers: dict[str, Any],
+                                                                 client_for: Any) -> None:
+    """REST names a change's author to every reader of the change ({id, username}); GraphQL nests the
+    user only for readers who may see users (their account's e-mail and flags are for administrators),
+    and ``user_name`` carries the name for everyone."""
+    query = ('{ object_change_list(filters: {user_name: {exact: "editor"}}) '
+             "{ object_repr user_name user { username } } }")
+    tenant = client_for(readers["tenant"], write=False)
+    rest = tenant.get("/api/core/object-changes/?user_name=editor").json()["results"]
+    assert [(r["object_repr"], r["user"]["username"]) for r in rest] == [("web01", "editor")]  # not the tag
+    assert GQL(tenant).data(query)["object_change_list"] == [
+        {"object_repr": "web01", "user_name": "editor", "user": None}]
+    everything = GQL(client_for(readers["superuser"])).data(query)["object_change_list"]
+    assert {("web01", "editor"), ("Green", "editor")} <= {(c["object_repr"], c["user"]["username"]) for c in everything}
