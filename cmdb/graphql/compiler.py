@@ -283,14 +283,9 @@ class ObjectPlan:
 
         columns, fn = spec.computed
         idx = [self.cols.add(c) for c in columns]
-        self.tags_for_computed = True
-        holder = self
-
-        def get(row: tuple) -> Any:
-            return fn([row[i] for i in idx], holder.read_context)
-
+        self.tags_for_computed = True  # REST's computed fields read the page's tags (config contexts do)
         self.read_context = ReadContext(base_url="")
-        return get
+        return lambda row: fn([row[i] for i in idx], self.read_context)
 
     def _assigned(self, kind: str, nodes: list[FieldNode]) -> Getter:
         """NetBox's generic ``assigned_object`` of an IP address, from its two foreign keys."""
@@ -544,10 +539,21 @@ class UnionMemberChild:
         if not req.superuser:
             queryset = restrict(queryset, req.user, "view")
         found = self.plan.fetch(queryset)
-        self.found = dict(zip((r[0] for r in found), self.plan.render(found), strict=True))
+        type_name = self.target.type_name
+        self.found = {r[0]: Typed(obj, type_name) for r, obj in zip(found, self.plan.render(found), strict=True)}
 
     def get(self, row: tuple) -> Any:
         return self.found.get(row[self.i])
+
+
+class Typed(dict):
+    """A union member's value, which says its type (graphql-core's executor asks it in introspection requests)."""
+
+    __slots__ = ("typename",)
+
+    def __init__(self, value: dict[str, Any], typename: str) -> None:
+        super().__init__(value)
+        self.typename = typename
 
 
 # --- plain values (content types, families, impact answers) --------------------------------------------------

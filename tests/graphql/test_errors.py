@@ -127,6 +127,19 @@ def test_introspection_for_graphiql_and_its_limit(gql: GQL) -> None:
     assert "introspection query is too deep" in body["errors"][0]["message"]
 
 
+def test_introspection_beside_data_answers_the_same_data(gql: GQL, world: Any) -> None:
+    """An operation that also asks for introspection runs through graphql-core's executor: same data."""
+    query = ("{ %s device_list { id name site { name } primary_ip4 { family { label } assigned_object { __typename "
+             "... on InterfaceType { name device { name } } } } tags { slug } } }")
+    plain = gql.data(query % "")
+    mixed = gql.data(query % "__schema { queryType { name } } __typename")
+    assert mixed.pop("__schema") == {"queryType": {"name": "Query"}} and mixed.pop("__typename") == "Query"
+    assert mixed == plain
+    web01 = next(d for d in plain["device_list"] if d["name"] == "web01")
+    assert web01["primary_ip4"]["assigned_object"] == {
+        "__typename": "InterfaceType", "name": "eth0", "device": {"name": "web01"}}
+
+
 def test_server_page_size_and_object_budget(gql: GQL, world: Any, settings: Any) -> None:
     settings.MAX_PAGE_SIZE = 2
     answer = gql("{ device_list { name } }")
