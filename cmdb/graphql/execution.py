@@ -36,12 +36,14 @@ from graphql.utilities import coerce_input_value, type_from_ast, value_from_ast
 
 from .compiler import Request
 from .filters import as_pk, to_q
-from .limits import limit_rules
+from .limits import check_limits
 
 logger = logging.getLogger(__name__)
 
-#: Parsed and validated documents by query text (validation depends on the text alone).
+#: Parsed and validated documents by query text (validation depends on the text alone); long texts are
+#: parsed each time, so that the cache stays small whatever clients send.
 _CACHE_SIZE = 256
+_CACHE_MAX_TEXT = 5_000
 _documents: OrderedDict[str, tuple[DocumentNode | None, list[GraphQLError]]] = OrderedDict()
 _lock = Lock()
 
@@ -64,18 +66,18 @@ def prepare(schema: GraphQLSchema, query: str) -> tuple[DocumentNode | None, lis
             None, [GraphQLError(f"The query is longer than {MAX_QUERY_LENGTH:,} characters.")])
     else:
         try:
-            document = parse(query, max_tokens=_setting("GRAPHQL_MAX_TOKENS", 10_000))
-            rules = [*specified_rules, *limit_rules()]
-            errors = validate(schema, document, rules, max_errors=20)
+            document = parse(query, max_tokens=_setting("GRAPHQL_MAX_TOKENS", 5_000))
+            errors = check_limits(document) or validate(schema, document, specified_rules, max_errors=20)
             result = (None, errors) if errors else (document, [])
         except GraphQLError as exc:
             result = (None, [exc])
         except RecursionError:  # braces nested thousands deep: the parser recurses per level
             result = (None, [GraphQLError("The query is nested too deeply to be read.")])
-    with _lock:
-        _documents[query] = result
-        while len(_documents) > _CACHE_SIZE:
-            _documents.popitem(last=False)
+    if len(query) <= _CACHE_MAX_TEXT:
+        with _lock:
+            _documents[query] = result
+            while len(_documents) > _CACHE_SIZE:
+                _documents.popitem(last=False)
     return result
 
 

@@ -9,17 +9,16 @@
   fields (``types``, ``fields``, ``args``, ...) on any path, which GraphiQL's own introspection query
   needs, while ``types { fields { type { fields { type { fields ...`` (exponential output) is refused.
 
-The rows a query may materialize are limited at execution (``GRAPHQL_MAX_OBJECTS``, see
+Before that, the parser reads at most ``GRAPHQL_MAX_TOKENS`` (default 5,000) tokens.  The rows a
+query may materialize are limited at execution (``GRAPHQL_MAX_OBJECTS``, see
 :mod:`cmdb.graphql.compiler`), and each list is capped at REST's ``MAX_PAGE_SIZE``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from graphql import (
-    ASTValidationRule,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -27,7 +26,6 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationContext,
 )
 
 _INTROSPECTION_ROOTS = {"__schema", "__type"}
@@ -83,30 +81,28 @@ class _Measurer:
         return found
 
 
-def limit_rules() -> list[type[ASTValidationRule]]:
+def check_limits(document: DocumentNode) -> list[GraphQLError]:
+    """The limits each operation of ``document`` breaks (empty: none).
+
+    Run before graphql-core's validation, on the document alone: some standard rules (overlapping
+    fields) cost time quadratic in the number of fields, which the size limit bounds.
+    """
     max_depth = int(getattr(settings, "GRAPHQL_MAX_DEPTH", 10))
     max_fields = int(getattr(settings, "GRAPHQL_MAX_FIELDS", 500))
     max_idepth = int(getattr(settings, "GRAPHQL_MAX_INTROSPECTION_DEPTH", 20))
-
-    class QueryLimits(ASTValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-            document = context.document
-            self.measurer = _Measurer({d.name.value: d for d in document.definitions
-                                       if isinstance(d, FragmentDefinitionNode)})
-
-        def enter_operation_definition(self, node: OperationDefinitionNode, *args: Any) -> None:
-            depth, idepth, count, lists = self.measurer.measure(node.selection_set, False)
-            if depth > max_depth:
-                self.report_error(GraphQLError(
-                    f"The query is nested {depth} levels deep; at most {max_depth} are allowed.", node))
-            if count > max_fields:
-                self.report_error(GraphQLError(
-                    f"The query selects {count} fields (fragments and aliases expanded); at most {max_fields} "
-                    "are allowed.", node))
-            if idepth > max_idepth or lists > _MAX_INTROSPECTION_LISTS:
-                self.report_error(GraphQLError(
-                    f"The introspection query is too deep (at most {max_idepth} levels and "
-                    f"{_MAX_INTROSPECTION_LISTS} nested lists).", node))
-
-    return [QueryLimits]
+    measurer = _Measurer({d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)})
+    errors = []
+    for node in document.definitions:
+        if not isinstance(node, OperationDefinitionNode):
+            continue
+        depth, idepth, count, lists = measurer.measure(node.selection_set, False)
+        if depth > max_depth:
+            errors.append(GraphQLError(f"The query is nested {depth} levels deep; at most {max_depth} are allowed.",
+                                       node))
+        if count > max_fields:
+            errors.append(GraphQLError(f"The query selects {count} fields (fragments and aliases expanded); at most "
+                                       f"{max_fields} are allowed.", node))
+        if idepth > max_idepth or lists > _MAX_INTROSPECTION_LISTS:
+            errors.append(GraphQLError(f"The introspection query is too deep (at most {max_idepth} levels and "
+                                       f"{_MAX_INTROSPECTION_LISTS} nested lists).", node))
+    return errors
