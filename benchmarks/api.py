@@ -53,6 +53,8 @@ NETBOX: dict[str, tuple[float | None, float | None]] = {
     "vms1000": (800, 1.0),
     "patch": (320, 2.7),
     "concurrent": (None, 0.33),
+    # Side by side with NetBox 4.4.10 on this machine class (API-CONTRACT.md): p50 201 ms, so ~5 req/s.
+    "graphql1000": (201, 5.0),
 }
 NETBOX_BULK_PER_S = (5.6, 7.5)
 READ_FACTOR = 5  # goal: >= 5x NetBox's req/s on every read and PATCH
@@ -308,6 +310,17 @@ def benchmark(args: argparse.Namespace, env: dict[str, str], info: dict[str, Any
     r = get("filtered", "GET devices filtered by site, role, status", f"{dev}?{flt}")
     r.note = f"{info['filtered_count']:,} of {info['counts']['devices']:,} devices match; default page of 50"
     get("vms1000", "GET virtual machines `limit=1000`", "/api/virtualization/virtual-machines/?limit=1000")
+
+    label, query = "GraphQL: 1,000 devices (name, serial, site)", {
+        "query": "{ device_list(pagination: {limit: 1000}) { name serial site { name } } }"}
+    print(f"- {label} ...", flush=True)
+    answer = client.call("POST", "/graphql/", json=query).json()
+    if "errors" in answer or len(answer["data"]["device_list"]) != min(1000, info["counts"]["devices"]):
+        raise RuntimeError(f"GraphQL answered {str(answer)[:300]}")
+    res = sequential("graphql1000", label, n, w, lambda i: client.call("POST", "/graphql/", json=query))
+    res.note = f"POST /graphql/; each answer has {len(answer['data']['device_list'])} devices (checked)"
+    print(f"  p50 {res.pct(0.5):.1f} ms, p95 {res.pct(0.95):.1f} ms, {res.rps:.1f} req/s", flush=True)
+    results.append(res)
 
     print(f"- {args.clients} concurrent clients, GET devices `limit=1000` ...", flush=True)
     res = concurrent("concurrent", f"GET devices `limit=1000`, {args.clients} concurrent clients", client,

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "cmdb.software",
     "discovery",
     "cmdb.services",
+    "cmdb.graphql",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -277,6 +278,10 @@ REST_FRAMEWORK = {
 MAX_PAGE_SIZE = int(os.environ.get("MAX_PAGE_SIZE", 1000))
 # NetBox's PREFER_IPV4: which address a device's or VM's ``primary_ip`` shows when it has both.
 PREFER_IPV4 = os.environ.get("PREFER_IPV4", "").lower() in ("1", "true", "yes")
+# GraphQL (cmdb.graphql): lists are capped at MAX_PAGE_SIZE like REST pages; these bound a query's shape.
+GRAPHQL_MAX_DEPTH = int(os.environ.get("GRAPHQL_MAX_DEPTH", 10))
+GRAPHQL_MAX_FIELDS = int(os.environ.get("GRAPHQL_MAX_FIELDS", 500))
+GRAPHQL_MAX_OBJECTS = int(os.environ.get("GRAPHQL_MAX_OBJECTS", 10 * MAX_PAGE_SIZE))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "CMDB REST API",

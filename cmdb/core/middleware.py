@@ -30,14 +30,16 @@ class ChangeLoggingMiddleware:
 
     API views open their own change-logging context with source ``api``;
     every other unsafe request runs inside one with source ``web``, so an
-    admin edit is logged with its user and request id, atomically.
+    admin edit is logged with its user and request id, atomically.  GraphQL
+    (``/graphql/``) only reads: its POSTs need no write transaction (which on
+    SQLite would take the database's write lock for every query).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method in ("GET", "HEAD", "OPTIONS") or request.path.startswith("/api/"):
+        if request.method in ("GET", "HEAD", "OPTIONS") or request.path.startswith(("/api/", "/graphql/")):
             return self.get_response(request)
         from cmdb.core.context import change_logging
 

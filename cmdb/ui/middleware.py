@@ -9,11 +9,12 @@ admin, the API used through the browser's session) can forget it:
 3. **Second factor.** The session of a user who must use MFA (:func:`cmdb.ui.mfa.mfa_required`)
    and has not completed it in this session reaches only enrolment and logout.
 
-Pages answer with a redirect (to the login or the enrolment page); paths under ``/api/``
-answer JSON: 401 for an ended session, 403 with ``"code": "mfa_required"`` for a missing
-second factor.  A request that carries an API token (``Authorization: Token …``) is decided
-by the token alone (:mod:`cmdb.users.authentication`): tokens hold no session, and whether a
-token may be created at all is checked when it is created (:mod:`cmdb.users.services`).
+Pages answer with a redirect (to the login or the enrolment page); the APIs (paths under
+``/api/``, and ``/graphql/`` except the GraphiQL page a browser opens there) answer JSON: 401 for
+an ended session, 403 with ``"code": "mfa_required"`` for a missing second factor.  A request to
+an API that carries an API token (``Authorization: Token …``) is decided by the token alone
+(:mod:`cmdb.users.authentication`): tokens hold no session, and whether a token may be created
+at all is checked when it is created (:mod:`cmdb.users.services`).
 """
 
 from __future__ import annotations
@@ -89,8 +90,18 @@ class SessionSecurityMiddleware:
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         return response
 
+    @staticmethod
+    def _api(request: HttpRequest) -> bool:
+        if request.path.startswith("/api/"):
+            return True
+        if request.path.startswith("/graphql/"):
+            from cmdb.graphql.views import wants_graphiql
+
+            return not wants_graphiql(request)
+        return False
+
     def _guard(self, request: HttpRequest) -> HttpResponse | None:
-        api = request.path.startswith("/api/")
+        api = self._api(request)
         if api and has_token_header(request):
             return None
         user = getattr(request, "user", None)
