@@ -842,6 +842,7 @@ VIEW_WALKERS: dict[str | None, Callable[[Any, list[str], str], None]] = {
     "api-status": _get_clean("/api/status/"),
     "api-schema": _no_data,
     "api-docs": _no_data,
+    "api-redoc": _no_data,
     "core-search": _search,
     "services-impact": _ci_question("/api/services/impact/"),
     "services-stack": _ci_question("/api/services/stack/"),
