@@ -20,8 +20,10 @@ class FastJSONRenderer(renderers.BaseRenderer):
         try:
             return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
         except orjson.JSONEncodeError:
-            # Integers beyond 64 bits (valid JSON a client may store) that orjson cannot encode.
-            return json.dumps(data, default=str, ensure_ascii=False, separators=(",", ":")).encode()
+            # Integers beyond 64 bits (valid JSON a client may store) and lone UTF-16 surrogates (an error
+            # message quoting a client's "\ud800") that orjson cannot encode.  ASCII output writes a
+            # surrogate back as the escape it came in as, where UTF-8 could not encode it at all.
+            return json.dumps(data, default=str, ensure_ascii=True, separators=(",", ":")).encode()
 
 
 class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
