@@ -476,7 +476,10 @@ def object_import(request: HttpRequest, app: str, slug: str) -> HttpResponse:
             messages.success(request, f"Imported {len(created)} {view.plural}.")
             return redirect(view.url())
     bad = [rec for rec in records if rec.errors]
-    context.update({"records": records, "bad": bad, "columns": sorted({k for r in records for k in r.data})})
+    shown = [(rec.line, rec.display()) for rec in records[:200]]
+    columns = sorted({k for _line, row in shown for k in row})
+    rows = [(line, [row.get(c, "") for c in columns]) for line, row in shown]
+    context.update({"records": records, "bad": bad, "columns": columns, "rows": rows})
     return render(request, "ui/import.html", context, status=400 if bad else 200)
 
 
