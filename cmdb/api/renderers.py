@@ -27,7 +27,15 @@ class FastJSONRenderer(renderers.BaseRenderer):
 
 
 class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
-    """DRF's browsable API, without the raw-data forms (they instantiate every serializer)."""
+    """DRF's browsable API, without the raw-data forms (they instantiate every serializer).
+
+    Encoded here, with a lone surrogate written as its escape (``\\ud800``): the page shows the
+    data and the error messages, which may quote a client's surrogate, and UTF-8 cannot encode it.
+    """
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> Any:
+        page = super().render(data, accepted_media_type, renderer_context)
+        return page.encode("utf-8", "backslashreplace") if isinstance(page, str) else page
 
     def get_rendered_html_form(self, data: Any, view: Any, method: str, request: Any) -> Any:
         return None

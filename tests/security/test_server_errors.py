@@ -70,6 +70,17 @@ def test_a_lone_surrogate_in_any_choice_field_is_a_400_naming_it(world: Any, sup
         assert set(names) <= set(errors), (url, errors)
 
 
+def test_the_browsable_api_shows_a_lone_surrogate_as_its_escape(world: Any, superuser: Any) -> None:
+    from rest_framework.test import APIClient
+
+    web = APIClient()
+    web.force_login(superuser)
+    r = web.post("/api/dcim/devices/", data='{"name": "x", "status": "\\ud800"}',
+                 content_type="application/json", HTTP_ACCEPT="text/html")
+    assert r.status_code == 400 and r["Content-Type"].startswith("text/html")
+    assert "\\ud800" in r.content.decode()
+
+
 def test_alertmanager_labels_with_lone_surrogates_are_a_400(api: Any) -> None:
     body = ('{"version": "4", "status": "firing", "alerts": [{"status": "\\ud800", '
             '"labels": {"alertname": "\\ud800", "ci_id": "1"}, "startsAt": "2026-01-01T00:00:00Z"}]}')
