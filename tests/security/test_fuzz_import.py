@@ -121,7 +121,7 @@ SPECS = [
         "address": st.tuples(st.integers(0, 255), st.integers(1, 254), choice([24, 32])).map(
             lambda t: f"10.77.{t[0]}.{t[1]}/{t[2]}"),
         "status": choice(["active", "reserved", "dhcp"]), "role": choice(["", "vip", "anycast"]),
-        "dns_name": plain.map(lambda t: f"{t.lower()}.example"), "tenant": choice(["faculty-a", "Faculty A"]),
+        "dns_name": plain.map(lambda t: f"{t.lower()}.example"), "tenant": choice(["faculty-a", "{tenant_a}"]),
         "interface": choice(["", "{iface_a}"]), "description": unicode_text, "tags": tags,
     }, ("address",)),
     Spec(Tenant, "/tenancy/tenants/import/", {
@@ -226,7 +226,7 @@ def import_world(world: Any, superuser: Any) -> Any:
     w.root_web.force_login(superuser)
     w.a_web.force_login(w.alice)
     w.refs = {"{dtype}": str(w.dtype.pk), "{site}": str(w.site.pk), "{cluster}": str(w.cluster.pk),
-              "{iface_a}": str(w.srv_a.interfaces.get(name="eth0").pk)}
+              "{iface_a}": str(w.srv_a.interfaces.get(name="eth0").pk), "{tenant_a}": str(w.a.pk)}
     return w
 
 
