@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connections, models, router
+from django.db import DataError, IntegrityError, connections, models, router
 from django.utils import timezone
 
 from cmdb.core import bulk, changelog
@@ -179,10 +179,16 @@ def objects_validate(model: type[M], items: Sequence[dict[str, Any]], *,
     ok = [i for i, errs in enumerate(errors) if not errs]
     if not ok or user is None:
         return errors
-    with rolled_back():
-        created = _insert(model, [objs[i] for i in ok], {j: tags[i] for j, i in enumerate(ok) if i in tags})
-        pks = [o.pk for o in created]
-        outside = _outside_scope(model, pks, user, "add")
+    try:
+        with rolled_back():
+            created = _insert(model, [objs[i] for i in ok], {j: tags[i] for j, i in enumerate(ok) if i in tags})
+            pks = [o.pk for o in created]
+            outside = _outside_scope(model, pks, user, "add")
+    except (IntegrityError, DataError) as exc:
+        # A database rule that validation does not know: the apply would fail the same way.
+        for i in ok:
+            errors[i]["non_field_errors"] = [f"The database refused the rows: {str(exc).splitlines()[0][:200]}"]
+        return errors
     path = scope_of(model).tenant_path or ""
     field = path.split("__")[0] if path and path != "pk" else "non_field_errors"
     message = f"You may not add {model._meta.verbose_name_plural} outside your tenants."

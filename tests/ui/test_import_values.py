@@ -177,3 +177,20 @@ def test_a_tenant_admins_preview_names_rows_outside_the_tenant(grant, world):
     assert ObjectChange.objects.count() == before  # no change record of the rolled-back rows either
     r = web.post("/ipam/ip-addresses/import/", {"data": json.dumps([json.loads(text)[0]]), "action": "apply"})
     assert r.status_code == 302 and IPAddress.objects.get(address="10.9.0.1/24").tenant == world.tenant_a
+
+
+@pytest.mark.django_db
+def test_a_database_rule_validation_does_not_know_is_a_400_in_preview_and_apply(admin_client, world):
+    """An address on an interface and a VM interface at once breaks a CHECK constraint only the database checks."""
+    from cmdb.dcim.models import Interface
+    from cmdb.virtualization.models import VMInterface
+
+    iface = Interface.objects.filter(device=world.devices["web01"]).first()
+    vif = VMInterface.objects.first()
+    text = json.dumps([{"address": "10.9.1.1/24", "interface": iface.pk, "vminterface": vif.pk}])
+    before = (IPAddress.objects.count(), ObjectChange.objects.count())
+    for action in ("preview", "apply"):
+        r = admin_client.post("/ipam/ip-addresses/import/", {"data": text, "action": action})
+        assert r.status_code == 400, (action, r.status_code)
+        assert "The database refused the rows" in r.content.decode()
+    assert (IPAddress.objects.count(), ObjectChange.objects.count()) == before

@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, Paginator
+from django.db import DataError, IntegrityError
 from django.db.models import Model, ProtectedError, QuerySet, RestrictedError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -472,6 +473,9 @@ def object_import(request: HttpRequest, app: str, slug: str) -> HttpResponse:
             _merge_errors(records, exc.errors)
         except PermissionDenied as exc:
             return _refuse(request, str(exc))
+        except (IntegrityError, DataError) as exc:  # a database rule validation does not know (a race, say)
+            context["parse_error"] = f"The database refused the rows: {str(exc).splitlines()[0][:200]}"
+            return render(request, "ui/import.html", context, status=400)
         else:
             messages.success(request, f"Imported {len(created)} {view.plural}.")
             return redirect(view.url())
