@@ -31,8 +31,9 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.urls import Resolver404, resolve
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -73,14 +74,22 @@ def api_world(django_db_setup: Any, django_db_blocker: Any) -> Any:
     from .conftest import build_world
     from .test_scope_walk import add_samples
 
-    with django_db_blocker.unblock(), transaction.atomic():
-        w = add_samples(build_world())
-        root = get_user_model().objects.create_superuser("fuzz-root", password="correct-horse-battery")
-        w.tokens = {"root": token_create(user=root, write_enabled=True)[1],
-                    "alice": token_create(user=w.alice, write_enabled=True)[1]}
-        w.detail_ids = {}
-        yield w
-        transaction.set_rollback(True)
+    # Django closes the database connection at the end of every request it handles; its test client
+    # turns that off, and so must a WSGI caller, or the first request would end the test's transaction.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        with django_db_blocker.unblock(), transaction.atomic():
+            w = add_samples(build_world())
+            root = get_user_model().objects.create_superuser("fuzz-root", password="correct-horse-battery")
+            w.tokens = {"root": token_create(user=root, write_enabled=True)[1],
+                        "alice": token_create(user=w.alice, write_enabled=True)[1]}
+            w.detail_ids = {}
+            yield w
+            transaction.set_rollback(True)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 def _sample_id(w: Any, path: str) -> int | None:
