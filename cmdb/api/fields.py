@@ -17,6 +17,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from cmdb.core.storable import json_problem
+
 from .registry import object_path
 
 #: Primary keys are 64-bit; a larger integer from a client can match nothing (and SQLite cannot even bind it).
@@ -290,13 +292,19 @@ def has_nul(data: Any) -> bool:
 
 
 class JSONValueField(serializers.JSONField):
-    """Any JSON value that the database can store."""
+    """Any JSON value that the database can store and the change log can digest.
+
+    Checked before DRF's own validation, which encodes the value with ``json.dumps`` and would
+    recurse through a value nested a thousand levels deep (:mod:`cmdb.core.storable`).
+    """
 
     def to_internal_value(self, data: Any) -> Any:
-        data = super().to_internal_value(data)
         if has_nul(data):
             raise serializers.ValidationError("JSON data must not contain the NUL character (\\u0000).")
-        return data
+        problem = json_problem(data)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return super().to_internal_value(data)
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)

@@ -16,19 +16,35 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+#: The database's OFFSET and LIMIT are 64-bit: a count from the query string stays below half of that, so
+#: that an offset plus a limit (the end of a slice) still fits.
+MAX_QUERY_INT = 2**62 - 1
 
-def _int_param(request: Any, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
+
+def query_int(params: Any, name: str, default: int | None, *, maximum: int = MAX_QUERY_INT) -> int | None:
+    """A non-negative whole number from the query string (``limit``, ``offset``), else a 400 naming it.
+
+    Every view that reads a count from the query string takes it here, so that ``-5`` (a negative
+    slice), twenty digits (beyond the database's 64-bit OFFSET) or ``²`` (a digit ``int()`` refuses)
+    is the client's error and not a server error.
+    """
+    raw = params.get(name)
     if raw in (None, ""):
         return default
     try:
         value = int(raw)
     except ValueError as exc:
-        raise ValidationError({name: [f"'{raw}' is not a whole number."]}) from exc
+        raise ValidationError({name: [f"'{raw[:40]}' is not a whole number."]}) from exc
     if value < 0:
         raise ValidationError({name: ["Must not be negative."]})
-    if value > 2**62:  # the database's OFFSET/LIMIT are 64-bit
-        raise ValidationError({name: ["Too large."]})
+    if value > maximum:
+        raise ValidationError({name: [f"Must be at most {maximum}."]})
+    return value
+
+
+def _int_param(request: Any, name: str, default: int) -> int:
+    value = query_int(request.query_params, name, default)
+    assert value is not None
     return value
 
 

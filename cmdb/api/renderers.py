@@ -20,12 +20,22 @@ class FastJSONRenderer(renderers.BaseRenderer):
         try:
             return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
         except orjson.JSONEncodeError:
-            # Integers beyond 64 bits (valid JSON a client may store) that orjson cannot encode.
-            return json.dumps(data, default=str, ensure_ascii=False, separators=(",", ":")).encode()
+            # Integers beyond 64 bits (valid JSON a client may store) and lone UTF-16 surrogates (an error
+            # message quoting a client's "\ud800") that orjson cannot encode.  ASCII output writes a
+            # surrogate back as the escape it came in as, where UTF-8 could not encode it at all.
+            return json.dumps(data, default=str, ensure_ascii=True, separators=(",", ":")).encode()
 
 
 class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
-    """DRF's browsable API, without the raw-data forms (they instantiate every serializer)."""
+    """DRF's browsable API, without the raw-data forms (they instantiate every serializer).
+
+    Encoded here, with a lone surrogate written as its escape (``\\ud800``): the page shows the
+    data and the error messages, which may quote a client's surrogate, and UTF-8 cannot encode it.
+    """
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> Any:
+        page = super().render(data, accepted_media_type, renderer_context)
+        return page.encode("utf-8", "backslashreplace") if isinstance(page, str) else page
 
     def get_rendered_html_form(self, data: Any, view: Any, method: str, request: Any) -> Any:
         return None

@@ -170,9 +170,12 @@ def link_hash(prev_hash: str, change: ObjectChange, key: bytes | None = None) ->
 def note(obj: models.Model, action: str, prechange: dict[str, Any] | None) -> None:
     """Record that ``obj`` changed; buffered in a context or written at once."""
     if action == ChangeAction.DELETE:
-        # Load the parent while it still exists: a cascade deletes it right after its children,
-        # before the buffered records are built.
+        # Load the parent, and take the name and tenant, while the rows they come from still exist: a
+        # cascade deletes them right after their children (a contact after its assignments, whose
+        # name is the contact's), before the buffered records are built.
         getattr(obj, "change_log_parent", None)
+        obj._deleted_repr = _repr(obj)  # type: ignore[attr-defined]
+        obj._deleted_tenant = tenant_of(obj)  # type: ignore[attr-defined]
     ctx = current()
     if ctx is None:
         append([_build(obj, action, prechange, obj.snapshot() if action != ChangeAction.DELETE else None,
@@ -259,9 +262,18 @@ def tenant_of(obj: models.Model, pk: Any = None) -> int | None:
         return None
 
 
+def _repr(obj: models.Model) -> str:
+    """The object's name for ``object_repr``; a name built from rows that are gone is not worth a 500."""
+    try:
+        return str(obj)[:200]
+    except ObjectDoesNotExist:
+        return f"{obj._meta.verbose_name} {obj.pk}"[:200]
+
+
 def _build(obj: models.Model, action: str, pre: dict | None, post: dict | None, ctx: ChangeContext,
            pk: Any = None) -> ObjectChange:
     related = getattr(obj, "change_log_parent", None)
+    deleted = action == ChangeAction.DELETE and hasattr(obj, "_deleted_repr")
     user = ctx.user if ctx.user is not None and getattr(ctx.user, "is_authenticated", False) else None
     # Ids rather than instances: a foreign-key assignment costs more than the rest of the record.
     return ObjectChange(
@@ -274,8 +286,8 @@ def _build(obj: models.Model, action: str, pre: dict | None, post: dict | None, 
         changed_object_id=obj.pk if pk is None else pk,
         related_object_type_id=ContentType.objects.get_for_model(related).pk if related is not None else None,
         related_object_id=related.pk if related is not None else None,
-        tenant_id=tenant_of(obj, pk),
-        object_repr=str(obj)[:200],
+        tenant_id=getattr(obj, "_deleted_tenant", None) if deleted else tenant_of(obj, pk),
+        object_repr=getattr(obj, "_deleted_repr", "") if deleted else _repr(obj),
         prechange_data=pre,
         postchange_data=post,
     )

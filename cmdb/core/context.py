@@ -10,6 +10,7 @@ requests (threads and asyncio tasks each get their own value).
 from __future__ import annotations
 
 import contextlib
+import copy
 import uuid
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -73,3 +74,57 @@ def change_logging(
             flush_pending(ctx)
     finally:
         _current.reset(token)
+
+
+class _RolledBack(Exception):
+    """Leaves a :func:`rolled_back` block's savepoint."""
+
+
+def _saved(ctx: ChangeContext | None) -> tuple[dict[tuple[str, int], Any], list[Any]]:
+    if ctx is None or not (ctx.pending or ctx.records):
+        return {}, []
+    return {key: copy.copy(p) for key, p in ctx.pending.items()}, list(ctx.records)
+
+
+def _restore(ctx: ChangeContext | None, saved: tuple[dict[tuple[str, int], Any], list[Any]]) -> None:
+    if ctx is not None:
+        ctx.pending.clear()
+        ctx.pending.update(saved[0])
+        ctx.records[:] = saved[1]
+
+
+@contextlib.contextmanager
+def atomic() -> Iterator[None]:
+    """``transaction.atomic()`` for writes inside a change-logging context: a block that fails
+    rolls back its rows *and* forgets the changes it noted.
+
+    The context buffers changes until its own transaction commits.  A caller that catches the
+    failure and carries on (the web import shows the refusal as a page) would otherwise commit
+    change records of rows that were rolled back, naming rows that never existed.
+    """
+    ctx = _current.get()
+    saved = _saved(ctx)
+    try:
+        with transaction.atomic():
+            yield
+    except BaseException:
+        _restore(ctx, saved)
+        raise
+
+
+@contextlib.contextmanager
+def rolled_back() -> Iterator[None]:
+    """Run the block's writes, then roll them back with the changes they noted (see :func:`atomic`).
+
+    For previews that must make the real write to judge it (a scope check after the write).
+    """
+    ctx = _current.get()
+    saved = _saved(ctx)
+    try:
+        with transaction.atomic():
+            yield
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    finally:
+        _restore(ctx, saved)

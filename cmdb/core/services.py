@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connections, models, router, transaction
+from django.db import DataError, IntegrityError, connections, models, router
 from django.utils import timezone
 
 from cmdb.core import bulk, changelog
 from cmdb.core.choices import ChangeAction
+from cmdb.core.context import atomic, rolled_back
 from cmdb.core.models.base import CIModel
-from cmdb.core.scope import generic_relations
+from cmdb.core.scope import generic_relations, scope_of
 from cmdb.users.permissions import grants_for, referable_ids, reference_action, restrict
 
 M = TypeVar("M", bound=models.Model)
@@ -146,11 +147,16 @@ def _check_references(model: type[M], objs: Sequence[M], user: Any, action: str,
                         f"No such object that you may {reference_action(model, gfk.name)}: {pk}.")
 
 
-def _check_scope(model: type[M], pks: list[Any], user: Any, action: str) -> None:
+def _outside_scope(model: type[M], pks: list[Any], user: Any, action: str) -> set[Any]:
+    """Which of the written rows ``pks`` lie outside what ``user`` may ``action`` (after the write)."""
     if user is None:
-        return
-    allowed = restrict(model._default_manager.filter(pk__in=pks), user, action).count()
-    if allowed != len(set(pks)):
+        return set()
+    allowed = set(restrict(model._default_manager.filter(pk__in=pks), user, action).values_list("pk", flat=True))
+    return set(pks) - allowed
+
+
+def _check_scope(model: type[M], pks: list[Any], user: Any, action: str) -> None:
+    if _outside_scope(model, pks, user, action):
         raise PermissionDenied(
             f"You may not {action} {model._meta.verbose_name_plural} outside your tenants."
         )
@@ -158,17 +164,42 @@ def _check_scope(model: type[M], pks: list[Any], user: Any, action: str) -> None
 
 def objects_validate(model: type[M], items: Sequence[dict[str, Any]], *,
                      user: Any = None) -> list[dict[str, list[str]]]:
-    """The errors ``objects_create`` would raise for ``items``, writing nothing (import previews)."""
+    """The errors ``objects_create`` would raise for ``items``, writing nothing (import previews).
+
+    After validation, the rows that passed are written in a savepoint that is always rolled back:
+    the scope check after the write (``restrict()`` filters rows, so they must exist) is what
+    refuses, say, an address without a tenant from a tenant-limited user, and a preview that did
+    not ask it said such rows were fine while the apply refused them.  Here each row outside the
+    scope gets its own error, so a row the preview passes is a row ``objects_create`` accepts.
+    """
     errors: list[dict[str, list[str]]] = [{} for _ in items]
-    objs = [model(**{k: v for k, v in data.items() if k != "tags"}) for data in items]
+    objs, tags = _instances(model, items)
     _validate(model, objs, errors)
     _check_references(model, objs, user, "add", errors)
+    ok = [i for i, errs in enumerate(errors) if not errs]
+    if not ok or user is None:
+        return errors
+    try:
+        with rolled_back():
+            created = _insert(model, [objs[i] for i in ok], {j: tags[i] for j, i in enumerate(ok) if i in tags})
+            pks = [o.pk for o in created]
+            outside = _outside_scope(model, pks, user, "add")
+    except (IntegrityError, DataError) as exc:
+        # A database rule that validation does not know: the apply would fail the same way.
+        for i in ok:
+            errors[i]["non_field_errors"] = [f"The database refused the rows: {str(exc).splitlines()[0][:200]}"]
+        return errors
+    path = scope_of(model).tenant_path or ""
+    field = path.split("__")[0] if path and path != "pk" else "non_field_errors"
+    message = f"You may not add {model._meta.verbose_name_plural} outside your tenants."
+    for j, pk in enumerate(pks):
+        if pk in outside:
+            errors[ok[j]].setdefault(field, []).append(message)
     return errors
 
 
-def objects_create(model: type[M], items: Sequence[dict[str, Any]], *, user: Any = None) -> list[M]:
-    """Validate and insert a batch of objects from attribute dicts (FKs as objects)."""
-    errors: list[dict[str, list[str]]] = [{} for _ in items]
+def _instances(model: type[M], items: Sequence[dict[str, Any]]) -> tuple[list[M], dict[int, list[Any]]]:
+    """Unsaved objects from attribute dicts (FKs as objects), and their tags by position."""
     objs: list[M] = []
     tags: dict[int, list[Any]] = {}
     for i, data in enumerate(items):
@@ -176,15 +207,27 @@ def objects_create(model: type[M], items: Sequence[dict[str, Any]], *, user: Any
         if "tags" in data:
             tags[i] = list(data.pop("tags") or [])
         objs.append(model(**data))
+    return objs, tags
+
+
+def _insert(model: type[M], objs: list[M], tags: dict[int, list[Any]]) -> list[M]:
+    created = bulk.bulk_create(model, objs, tags=tags)
+    hook = getattr(model, "post_create", None)
+    if hook is not None:
+        hook(created)
+    return created
+
+
+def objects_create(model: type[M], items: Sequence[dict[str, Any]], *, user: Any = None) -> list[M]:
+    """Validate and insert a batch of objects from attribute dicts (FKs as objects)."""
+    errors: list[dict[str, list[str]]] = [{} for _ in items]
+    objs, tags = _instances(model, items)
     _validate(model, objs, errors)
     _check_references(model, objs, user, "add", errors)
     if any(errors):
         raise BatchValidationError(errors)
-    with transaction.atomic():
-        created = bulk.bulk_create(model, objs, tags=tags)
-        hook = getattr(model, "post_create", None)
-        if hook is not None:
-            hook(created)
+    with atomic():
+        created = _insert(model, objs, tags)
         _check_scope(model, [o.pk for o in created], user, "add")
     return created
 
@@ -207,7 +250,7 @@ def objects_update(objs: Sequence[M], changes: Sequence[dict[str, Any]], *, user
     _check_references(model, objs, user, "change", errors)
     if any(errors):
         raise BatchValidationError(errors)
-    with transaction.atomic():
+    with atomic():
         for i, obj in enumerate(objs):
             obj.save()
             if i in tag_sets:
@@ -249,7 +292,7 @@ def objects_bulk_update(objs: Sequence[M], changes: Sequence[dict[str, Any]], *,
         for obj in objs:
             obj.last_updated = now  # type: ignore[attr-defined]
         fields.add("last_updated")
-    with transaction.atomic():
+    with atomic():
         _update_rows(model, objs, sorted(fields))
         changelog.note_many(objs, ChangeAction.UPDATE, before)
         _check_scope(model, [o.pk for o in objs], user, "change")
@@ -284,7 +327,7 @@ def _update_rows(model: type[M], objs: Sequence[M], fields: list[str]) -> None:
 
 
 def objects_delete(objs: Sequence[models.Model]) -> int:
-    with transaction.atomic():
+    with atomic():
         for obj in objs:
             obj.delete()
     return len(objs)

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cmdb.api.filters import CMDBFilterBackend
+from cmdb.api.pagination import query_int
 from cmdb.api.viewsets import CMDBModelViewSet, ReadOnlyCMDBViewSet
 from cmdb.core.context import change_logging
 from cmdb.users.permissions import restrict
@@ -94,21 +95,12 @@ class ServiceDiscoveryView(APIView):
         if address not in ("ip", "dns"):
             raise ValidationError({"address": ["Use 'ip' (default) or 'dns'."]})
         rows = discovery.target_rows(src, queryset, exporters)
-        offset, limit = _int(params, "offset", 0), _int(params, "limit", None)
+        offset, limit = query_int(params, "offset", 0) or 0, query_int(params, "limit", None)
         if limit is not None or offset:
             rows = rows[offset: offset + limit if limit is not None else None]
         kind = src.model._meta.label_lower
         targets = discovery.targets(src, rows, kind=kind, prefer_dns=address == "dns")
         return StreamingHttpResponse(_json_array(targets), content_type="application/json")
-
-
-def _int(params: Any, name: str, default: int | None) -> int | None:
-    value = params.get(name)
-    if value in (None, ""):
-        return default
-    if not value.isdigit():
-        raise ValidationError({name: ["Must be a non-negative whole number."]})
-    return int(value)
 
 
 def _json_array(items: Iterator[dict[str, Any]], batch: int = 1000) -> Iterator[bytes]:

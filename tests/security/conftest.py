@@ -57,6 +57,11 @@ def fresh(user: Any) -> Any:
 
 @pytest.fixture
 def world(db: Any) -> SimpleNamespace:
+    return build_world()
+
+
+def build_world() -> SimpleNamespace:
+    """The world of :func:`world`, for fixtures of a wider scope (the schema fuzzing builds it once per module)."""
     User = get_user_model()
     a, b = factories.tenant("Faculty A"), factories.tenant("Faculty B")
     site = factories.site("Zittau")

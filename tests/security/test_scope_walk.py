@@ -393,20 +393,26 @@ def _cross_links(w: Any) -> None:
 @pytest.fixture
 def walk(world: Any, superuser: Any) -> Any:
     """The security world plus one sample per side of every model an endpoint serves."""
-    if not SAMPLES:
-        SAMPLES.update(_samples())
     w = world
-    w.samples = {}
     w.superuser = superuser
     w.su_api = token_client(superuser)
     # Write-enabled, so that the grant (not a read-only token) is what refuses the viewer's writes.
     w.viewer_rw = token_client(world.viewer)
+    add_samples(w)
+    _cross_links(w)
+    w.n = 0
+    return w
+
+
+def add_samples(w: Any) -> Any:
+    """One sample per side (or one shared) of every model in :data:`SAMPLES`, in ``w.samples``."""
+    if not SAMPLES:
+        SAMPLES.update(_samples())
+    w.samples = {}
     for label in SAMPLES:
         kind = scope_of(apps.get_model(label)).kind
         for side in ("s",) if kind in ("shared", "admin") else ("a", "b"):
             get(w, label, side)
-    _cross_links(w)
-    w.n = 0
     return w
 
 

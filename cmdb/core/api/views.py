@@ -3,6 +3,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cmdb.api.pagination import query_int
 from cmdb.api.viewsets import ReadOnlyCMDBViewSet
 
 from ..filtersets import ConfigurationItemFilterSet, ObjectChangeFilterSet
@@ -36,10 +37,7 @@ class SearchView(APIView):
         text = request.query_params.get("q", "")
         if not text.strip():
             raise ValidationError({"q": ["Give a search text."]})
-        try:
-            limit = min(int(request.query_params.get("limit", 25)), 200)
-        except ValueError as exc:
-            raise ValidationError({"limit": ["Must be a whole number."]}) from exc
+        limit = min(query_int(request.query_params, "limit", 25) or 0, 200)
         hits = search(request.user, text, limit_per_type=limit)
         results = [
             {"object_type": h.object_type, "id": h.id, "display": h.display,

@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, Paginator
+from django.db import DataError, IntegrityError
 from django.db.models import Model, ProtectedError, QuerySet, RestrictedError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -473,11 +474,17 @@ def object_import(request: HttpRequest, app: str, slug: str) -> HttpResponse:
             _merge_errors(records, exc.errors)
         except PermissionDenied as exc:
             return _refuse(request, str(exc))
+        except (IntegrityError, DataError) as exc:  # a database rule validation does not know (a race, say)
+            context["parse_error"] = f"The database refused the rows: {str(exc).splitlines()[0][:200]}"
+            return render(request, "ui/import.html", context, status=400)
         else:
             messages.success(request, f"Imported {len(created)} {view.plural}.")
             return redirect(view.url())
     bad = [rec for rec in records if rec.errors]
-    context.update({"records": records, "bad": bad, "columns": sorted({k for r in records for k in r.data})})
+    shown = [(rec.line, rec.display()) for rec in records[:200]]
+    columns = sorted({k for _line, row in shown for k in row})
+    rows = [(line, [row.get(c, "") for c in columns]) for line, row in shown]
+    context.update({"records": records, "bad": bad, "columns": columns, "rows": rows})
     return render(request, "ui/import.html", context, status=400 if bad else 200)
 
 
