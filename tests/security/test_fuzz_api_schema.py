@@ -1,7 +1,8 @@
 """Schemathesis against the OpenAPI schema: no request to any operation causes a server error.
 
 The schema is the one the API serves (``/api/schema/?format=json``), loaded through the WSGI
-application when this module is collected; every operation of it (lists with their filters,
+application by a fixture once the test database exists (the schema lists the custom-field filters,
+so building it reads the database); every operation of it (lists with their filters,
 details, detail actions, create, update, partial update, delete, bulk writes) becomes one test,
 run twice: with a superuser's token and with the token of tenant A's administrator (a user whose
 grants are limited to one tenant, see ``conftest.py``).  Schemathesis generates requests that
@@ -50,7 +51,7 @@ CONFIG = schemathesis.Config.from_dict({
         "stateful": {"enabled": False},
     },
 })
-schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application(), config=CONFIG)
+schema = schemathesis.pytest.from_fixture("api_schema")
 
 #: Status codes seen per (who, method, path): the sanity test below checks the run is not vacuous.
 SEEN: dict[tuple[str, str, str], Counter[int]] = {}
@@ -90,6 +91,13 @@ def api_world(django_db_setup: Any, django_db_blocker: Any) -> Any:
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+
+
+@pytest.fixture(scope="module")
+def api_schema(api_world: Any, django_db_blocker: Any) -> Any:
+    """The served schema, loaded inside the world's transaction (its custom fields are in the schema)."""
+    with django_db_blocker.unblock():
+        return schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application(), config=CONFIG)
 
 
 def _sample_id(w: Any, path: str) -> int | None:
