@@ -276,6 +276,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 MAX_PAGE_SIZE = int(os.environ.get("MAX_PAGE_SIZE", 1000))
+# Folders that ``file:`` secret references of records may point into (cmdb/core/secrets.py); empty: the
+# defaults $CMDB_DATA_DIR/secrets, /run/secrets, /etc/cmdb/secrets.
+CMDB_SECRET_DIRS = _env_list("CMDB_SECRET_DIRS", "")
 # NetBox's PREFER_IPV4: which address a device's or VM's ``primary_ip`` shows when it has both.
 PREFER_IPV4 = os.environ.get("PREFER_IPV4", "").lower() in ("1", "true", "yes")
 # GraphQL (cmdb.graphql): lists are capped at MAX_PAGE_SIZE like REST pages; these bound a query's shape.
