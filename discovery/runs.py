@@ -15,13 +15,13 @@ where the secret lives instead: ``env:NAME`` (an environment variable of the wor
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
+from cmdb.core import secrets
+from cmdb.core.secrets import SecretPolicy
 
 logger = logging.getLogger(__name__)
 Log = Callable[..., None]
@@ -96,17 +96,20 @@ def ingest_reports(reports: Iterable[dict[str, Any]], *, user: Any = None, log: 
     return summary
 
 
+#: SNMP secrets: a variable or setting whose name says SNMP.  Whoever may edit schedules must not be
+#: able to have the worker send one of its other secrets (``SECRET_KEY``, ``DATABASE_URL``...) to the
+#: devices of a prefix they choose, as an SNMP community.
+SNMP_SECRETS = SecretPolicy(purpose="an SNMP secret", schemes=("env", "setting"), name_must_contain="SNMP")
+
+
 def resolve_secret(reference: str | None, *, what: str) -> str | None:
-    """The secret ``reference`` names: ``env:NAME`` or ``setting:NAME``; a clear error when it is unset."""
+    """The secret ``reference`` names (``env:NAME`` or ``setting:NAME``); a clear error when it is unset."""
     if not reference:
         return None
-    kind, _, name = str(reference).partition(":")
-    if _reference_problem(kind, name):
-        raise ValueError(f"{what}: {_reference_problem(kind, name)}")
-    value = os.environ.get(name) if kind == "env" else getattr(settings, name, None)
-    if not value:
-        raise ValueError(f"{what}: {reference} is not set in this worker.")
-    return str(value)
+    try:
+        return secrets.resolve(str(reference), SNMP_SECRETS)
+    except secrets.SecretUnavailable as exc:
+        raise ValueError(f"{what}: {exc}") from None
 
 
 def secret_reference_errors(kwargs: dict[str, Any]) -> dict[str, str]:
@@ -116,25 +119,10 @@ def secret_reference_errors(kwargs: dict[str, Any]) -> dict[str, str]:
     for key in PLAIN_SECRETS:
         ref = kwargs.get(f"{key}_from")
         if ref is not None:
-            kind, _, name = str(ref).partition(":")
-            problem = _reference_problem(kind, name)
+            problem = secrets.reference_error(str(ref), SNMP_SECRETS)
             if problem:
                 errors[f"{key}_from"] = problem
     return errors
-
-
-def _reference_problem(kind: str, name: str) -> str:
-    """Why ``kind:name`` may not name an SNMP secret ("" when it may).
-
-    The name must contain ``SNMP``: whoever may edit schedules must not be able to have the
-    worker send one of its other secrets (``SECRET_KEY``, ``DATABASE_URL``...) to the
-    devices of a prefix they choose, as an SNMP community.
-    """
-    if kind not in ("env", "setting") or not name:
-        return f"Give env:NAME or setting:NAME, not {kind + ':' + name if name else kind!r}."
-    if "SNMP" not in name.upper():
-        return f"{kind}:{name}: the name of an SNMP secret must contain SNMP (e.g. env:CMDB_SNMP_AUTH)."
-    return ""
 
 
 def network_discovery(*, prefix: str, ports: str = "22,80,161,443", snmp_port: int = 161,

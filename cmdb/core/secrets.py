@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,17 +133,19 @@ def validate_reference(value: object, policy: SecretPolicy) -> None:
         raise ValidationError(problem, code="secret_reference")
 
 
-def resolve(value: str, policy: SecretPolicy) -> str:
+def resolve(value: str, policy: SecretPolicy, *, environ: Mapping[str, str] | None = None) -> str:
     """The secret ``value`` refers to; :class:`SecretUnavailable` (naming the reference) if it cannot be read.
 
     The reference is checked again here: a record written before a policy tightened must not slip through.
+    ``environ`` replaces the process environment for ``env:`` references: the settings module resolves
+    its own references (LDAP's bind password) from the mapping it is configured from.
     """
     problem = reference_error(value, policy)
     if problem:
         raise SecretUnavailable(problem)
     scheme, _, target = value.partition(":")
     if scheme == "env":
-        secret = os.environ.get(target, "")
+        secret = (os.environ if environ is None else environ).get(target, "")
     elif scheme == "setting":
         secret = str(getattr(settings, target, "") or "")
     else:

@@ -292,7 +292,9 @@ def exposed() -> dict[type[models.Model], Exposed]:
         serializer_class = item.viewset.serializer_class
         serializer = serializer_class(context={"request": None})
         computed = getattr(serializer_class, "fast_computed", {})
-        skipped = SKIPPED.get(item.label, set())
+        # Related-object counts (``device_count``) are page-wise aggregates of the REST reader; GraphQL,
+        # like NetBox's, answers them with the related lists themselves (``devices { id }``).
+        skipped = SKIPPED.get(item.label, set()) | set(getattr(serializer_class, "fast_counts", {}))
         for name, f in serializer.fields.items():
             if f.write_only or name in skipped:
                 continue

@@ -30,6 +30,9 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from cmdb.core import secrets
+from cmdb.core.secrets import SecretPolicy
+
 #: The local accounts' backend always comes first: see :mod:`cmdb.users.ldapbackend` for why.
 LOCAL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 LDAP_BACKEND = "cmdb.users.ldapbackend.CampusLDAPBackend"
@@ -62,30 +65,20 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise _fail(name, f"say true or false, not {value!r}")
 
 
+#: The bind password is named by the operator in the environment, never by a record, so any variable
+#: or absolute file path is acceptable (no purpose word, no folder restriction).
+BIND_PASSWORD = SecretPolicy(purpose="the LDAP bind password", schemes=("env", "file"), file_dirs=())
+
+
 def resolve_secret(reference: str, *, name: str, env: Mapping[str, str] | None = None) -> str:
     """The secret a reference names: ``env:NAME`` (another variable) or ``file:/path`` (its first line).
 
     A bare value is refused: it would be the secret itself, visible wherever the environment is.
     """
-    env = os.environ if env is None else env
-    kind, _, target = reference.partition(":")
-    if kind == "env" and target:
-        value = env.get(target, "")
-        if not value:
-            raise _fail(name, f"{reference} names an environment variable that is not set or empty")
-        return value
-    if kind == "file" and target:
-        path = Path(target)
-        if not path.is_absolute():
-            raise _fail(name, f"{reference}: give an absolute path, e.g. file:/etc/cmdb/ldap-password")
-        try:
-            value = path.read_text().splitlines()[0] if path.stat().st_size else ""
-        except OSError as exc:
-            raise _fail(name, f"{reference} cannot be read: {exc.strerror}") from None
-        if not value:
-            raise _fail(name, f"{reference} is empty")
-        return value
-    raise _fail(name, "give a reference to the password, env:NAME or file:/path, not the password itself")
+    try:
+        return secrets.resolve(reference, BIND_PASSWORD, environ=os.environ if env is None else env)
+    except secrets.SecretUnavailable as exc:
+        raise _fail(name, str(exc)) from None
 
 
 def _dn(value: str, name: str) -> str:

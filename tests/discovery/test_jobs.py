@@ -87,7 +87,7 @@ def test_snmp_secrets_are_refused_in_schedule_and_job_arguments(api: Any) -> Non
         "prefix": "192.0.2.0/24", "community": "public"}}, format="json")
     assert response.status_code == 400 and "community_from" in str(response.json()["kwargs"])
     bad_ref = {"prefix": "192.0.2.0/24", "v3_user": "cmdb", "v3_auth_key_from": "s3cret"}
-    with pytest.raises(ValueError, match="v3_auth_key_from: Give env:NAME or setting:NAME"):
+    with pytest.raises(ValueError, match="v3_auth_key_from: Give a reference to an SNMP secret"):
         job_enqueue("discovery.network", kwargs=bad_ref)
     assert not Schedule.objects.exists() and not Job.objects.exists()
 
@@ -108,7 +108,7 @@ def test_a_reference_to_a_missing_secret_fails_the_job_clearly(settings: Any) ->
     job.refresh_from_db()
     assert job.status == "failed"
     assert job.log[-1]["message"] == ("ValueError: community_from: env:CMDB_TEST_SNMP_NO_SUCH_VARIABLE is not set "
-                                      "in this worker.")
+                                      "or empty in this process (an SNMP secret).")
 
 
 @pytest.mark.skipif(shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) is None,

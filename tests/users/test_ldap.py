@@ -214,7 +214,7 @@ def test_the_bind_password_is_a_reference(tmp_path: Any) -> None:
     assert ldap_settings({**base, "LDAP_BIND_PASSWORD": f"file:{secret}"})["AUTH_LDAP_BIND_PASSWORD"] == "from-a-file"
     assert ldap_settings({**base, "LDAP_BIND_PASSWORD": "env:PW", "PW": "from-env"})["AUTH_LDAP_BIND_PASSWORD"] \
         == "from-env"
-    for reference, words in (("hunter2", "not the password itself"), ("env:UNSET_PW", "not set"),
+    for reference, words in (("hunter2", "the secret itself is never stored"), ("env:UNSET_PW", "not set"),
                              (f"file:{tmp_path / 'missing'}", "cannot be read"), ("", "give its password")):
         with pytest.raises(ImproperlyConfigured, match="LDAP_BIND_PASSWORD") as caught:
             ldap_settings({**base, "LDAP_BIND_PASSWORD": reference})
