@@ -1,0 +1,12 @@
+from cmdb.core.domains import DomainConfig
+
+
+class VdiConfig(DomainConfig):
+    """Virtual desktop pools managed from the CMDB: pools and desktops as CIs, size schedules from rules and
+    course timetables, capacity per host cluster, licence coupling, the libvirt driver and the Guacamole export."""
+
+    name = "vdi"
+    label = "vdi"
+    verbose_name = "VDI"
+    api_urls = ("vdi", ".api.urls")
+    reconcilers_module = ".reconcilers"
