@@ -111,7 +111,7 @@ class ClusterCapacity:
 
     @property
     def reasons(self) -> list[str]:
-        return [f"{r.name}: {r.peak:g} {r.unit} wanted at {r.peak_at:%a %Y-%m-%d %H:%M}, "
+        return [f"{r.name}: {r.peak:g} {r.unit} wanted at {r.peak_at:%a %Y-%m-%d %H:%M} UTC, "
                 f"{r.capacity:g} available" for r in self.resources if r.short > 0]
 
     def as_dict(self) -> dict[str, Any]:

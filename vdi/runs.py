@@ -192,3 +192,26 @@ def release(desktop: Desktop) -> None:
         desktop.assigned_user = None
         desktop.assignment_expires = None
     desktop.save()
+
+
+def plan_pools(pools: list[Pool], domains: dict[str, set[str]], *, at: dt.datetime | None = None
+               ) -> dict[str, list[PlanItem]]:
+    """Plans of many pools at once from observed domain names per pool (what the hypervisors listed):
+    one query for the desktops, one schedule computation for all pools (rules and lectures: two queries)."""
+    from .schedule import Grid, PoolSpec, sizes
+
+    spec_list = [PoolSpec.of(p) for p in pools]
+    wanted = sizes(spec_list, Grid.make(at or timezone.now(), 1, 0))[:, 0] if pools else []
+    rows: dict[int, list[tuple]] = {p.pk: [] for p in pools}
+    for pool_id, name, state, user, host in Desktop.objects.filter(pool__in=pools).values_list(
+            "pool_id", "name", "state", "assigned_user_id", "host__name"):
+        rows[pool_id].append((name, state, user, host))
+    plans = {}
+    for pool, size in zip(pools, wanted, strict=True):
+        seen = domains.get(pool.name, set())
+        known = {r[0] for r in rows[pool.pk]}
+        views = [DesktopView(name, state, user is not None, name in seen, host or "")
+                 for name, state, user, host in rows[pool.pk]]
+        plans[pool.name] = plan_pool(pool.name, wanted=int(size), spare=pool.spare, max_size=pool.max_size,
+                                     desktops=views, orphans=sorted(seen - known))
+    return plans
