@@ -10,3 +10,4 @@ class VdiConfig(DomainConfig):
     verbose_name = "VDI"
     api_urls = ("vdi", ".api.urls")
     reconcilers_module = ".reconcilers"
+    metrics_module = ".metrics"
