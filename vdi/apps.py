@@ -9,5 +9,7 @@ class VdiConfig(DomainConfig):
     label = "vdi"
     verbose_name = "VDI"
     api_urls = ("vdi", ".api.urls")
+    web_urls = [("vdi/", ".urls")]
+    ui_module = ".ui"
     reconcilers_module = ".reconcilers"
     metrics_module = ".metrics"
