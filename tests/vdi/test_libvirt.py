@@ -168,3 +168,21 @@ def test_two_concurrent_runs_provision_once(vdi_world, hypervisor):
     assert Desktop.objects.filter(pool=pool).count() == 4
     held = [r for r in results if r.held_by]
     assert len(held) == 1 or any(r.items == [] for r in results)
+
+
+@pytest.mark.django_db
+def test_the_vdi_reconciler_adapter_plans_and_applies_through_the_pool_runs(lab, hypervisor):
+    from cmdb.reconcile.base import get_reconciler
+
+    rec = get_reconciler("vdi")
+    targets = rec.desired(f"pool:{lab.name}")
+    assert [(t.name, t.ci_id) for t in targets] == [("lab", lab.ci_id)]
+    items = rec.plan(targets, rec.observe(targets))
+    assert [(i.operation, i.target, i.resource) for i in items] == [("create", "lab", "lab-001"),
+                                                                   ("create", "lab", "lab-002")]
+    assert ours(hypervisor) == {}  # observing and planning changed nothing
+    (outcome,) = rec.apply(targets, items)
+    assert (outcome.target, outcome.status, outcome.changed) == ("lab", "ok", 2)
+    assert sorted(ours(hypervisor)) == ["lab-001", "lab-002"]
+    with pytest.raises(ValueError, match="unknown scope"):
+        rec.desired("site:zittau")
