@@ -119,7 +119,7 @@ def main() -> None:
         t0 = time.perf_counter()
         build(args)
         print(f"generated in {time.perf_counter() - t0:.1f} s", flush=True)
-        pools = list(Pool.objects.order_by("name"))
+        pools = list(Pool.objects.select_related("gpu_profile", "golden_image").order_by("name"))
         domains: dict[str, set[str]] = {p.name: {f"{p.name}-999"} for p in pools}
         for pool, name in Desktop.objects.exclude(state="broken").values_list("pool__name", "name"):
             domains[pool].add(name)
