@@ -122,3 +122,17 @@ def test_an_ics_that_does_not_parse_is_refused_naming_content(vdi_world):
     with pytest.raises(ValidationError) as exc:
         TimetableSource(pool=pool, name="bad", content="BEGIN:VCALENDAR\nnonsense\n", size=3).validated_save()
     assert "does not parse" in exc.value.message_dict["content"][0]
+
+
+def test_time_zone_blocks_alarms_and_folded_lines_are_read_as_exported():
+    text = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\n"
+        "DTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+        "BEGIN:VEVENT\r\nUID:x\r\nSUMMARY:Konstruktion und CAD \r\n mit Übung\r\nLOCATION:Z-7.01\r\n"
+        "DTSTART;TZID=Europe/Berlin:20260601T080000\r\nDTEND;TZID=Europe/Berlin:20260601T093000\r\n"
+        "EXDATE;TZID=Europe/Berlin:20260608T080000\r\nRRULE:FREQ=WEEKLY;UNTIL=20260710\r\n"
+        "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    (event,) = parse_ics(text)
+    assert event.summary == "Konstruktion und CAD mit Übung"
+    assert event.start == dt.datetime(2026, 6, 1, 6, 0, tzinfo=dt.UTC)  # summer time
+    assert event.weekly and event.until.date() == dt.date(2026, 7, 10)
