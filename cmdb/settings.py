@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "monitoring",
     "cmdb.software",
     "discovery",
+    "vdi",
     "cmdb.services",
     "cmdb.graphql",
     "django_otp",

@@ -362,6 +362,73 @@ def _samples() -> dict[str, Sample]:
             lambda w, s: IngestRecord.objects.create(ci_id=get(w, "discovery.host", s).ci_id, received=now(),
                                                      collected_at=now(), source="agent",
                                                      source_name=f"agent-{m(s)}", action="create")),
+        # --- vdi
+        **_vdi_samples(),
+    }
+
+
+VDI_ICS = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20260112T100000Z\nDTEND:20260112T110000Z\nEND:VEVENT\nEND:VCALENDAR"
+
+
+def _vdi_samples() -> dict[str, Sample]:
+    from cmdb.software.models import License
+    from cmdb.virtualization.models import Cluster
+    from vdi.models import (
+        ClusterPolicy,
+        Desktop,
+        GpuProfile,
+        HostCapacity,
+        LicencePolicy,
+        Pool,
+        PoolScheduleRule,
+        TimetableSource,
+    )
+
+    t, m = tenant, MARK.get
+
+    def host(w: Any, s: str, n: int) -> int:
+        return factories.device(f"hv{n}-{m(s)}", tenant=t(w, s), cluster=get(w, "virtualization.cluster", s)).pk
+
+    def cluster(w: Any, s: str, n: int) -> int:
+        return _save(Cluster(name=f"clx{n}-{m(s)}", type=w.cluster.type, tenant=t(w, s))).pk
+
+    def licence(w: Any, s: str, n: int) -> int:
+        return _save(License(name=f"licx{n}-{m(s)}", product=get(w, "software.softwareproduct", s), tenant=t(w, s))).pk
+
+    def pool(w: Any, s: str) -> dict[str, Any]:
+        return {"golden_image": get(w, "virtualization.virtualmachine", s).ci_id,
+                "cluster": pk(w, "virtualization.cluster", s), "tenant": t(w, s).pk}
+
+    return {
+        "vdi.gpuprofile": Sample(_named(GpuProfile, "gpu", gpu_model="A16", frame_buffer_mb=2048),
+                                 lambda w, s, n: {"name": f"gpu{n}", "slug": f"gpu{n}", "gpu_model": "A16",
+                                                  "frame_buffer_mb": 1024}),
+        "vdi.hostcapacity": Sample(
+            lambda w, s: _save(HostCapacity(host=get(w, "dcim.device", s), cpu_cores=8, memory_mb=1024,
+                                            uri=f"test:///{m(s)}")),
+            lambda w, s, n: {"host": host(w, s, n), "cpu_cores": 4, "memory_mb": 512}),
+        "vdi.clusterpolicy": Sample(
+            lambda w, s: _save(ClusterPolicy(cluster=get(w, "virtualization.cluster", s))),
+            lambda w, s, n: {"cluster": cluster(w, s, n), "cpu_overcommit": "2"}),
+        "vdi.pool": Sample(
+            lambda w, s: _save(Pool(name=f"pool-{m(s)}", golden_image_id=pool(w, s)["golden_image"],
+                                    cluster_id=pool(w, s)["cluster"], tenant=t(w, s), description=m(s))),
+            lambda w, s, n: {"name": f"pool{n}-{m(s)}", **pool(w, s)}),
+        "vdi.poolschedulerule": Sample(
+            lambda w, s: _save(PoolScheduleRule(pool=get(w, "vdi.pool", s), weekday=0, start="08:00",
+                                                end="09:00", size=1)),
+            lambda w, s, n: {"pool": pk(w, "vdi.pool", s), "weekday": 1, "start": "08:00", "end": "09:00",
+                             "size": 0}),
+        "vdi.timetablesource": Sample(
+            lambda w, s: _save(TimetableSource(pool=get(w, "vdi.pool", s), name=f"tt-{m(s)}", content=VDI_ICS,
+                                               size=1)),
+            lambda w, s, n: {"pool": pk(w, "vdi.pool", s), "name": f"tt{n}", "content": VDI_ICS, "size": 0}),
+        "vdi.desktop": Sample(
+            lambda w, s: _save(Desktop(name=f"desk-{m(s)}", pool=get(w, "vdi.pool", s), description=m(s))),
+            lambda w, s, n: {"name": f"desk{n}-{m(s)}", "pool": pk(w, "vdi.pool", s), "tenant": t(w, s).pk}),
+        "vdi.licencepolicy": Sample(
+            lambda w, s: _save(LicencePolicy(license=get(w, "software.license", s))),
+            lambda w, s, n: {"license": licence(w, s, n), "on_exceed": "warn"}),
     }
 
 
@@ -857,6 +924,7 @@ VIEW_WALKERS: dict[str | None, Callable[[Any, list[str], str], None]] = {
     "monitoring-sd": _service_discovery,
     "monitoring-alertmanager": _alertmanager,
     "discovery-reports": _reports,
+    "vdi-capacity": _get_clean("/api/vdi/capacity/"),
 }
 
 

@@ -34,6 +34,9 @@ def _complete(world):
     from tests.discovery.helpers import report
 
     ingest_report(report(serial="UI-1", hostname="discovered-host", os_name="Debian"))
+    from tests.vdi.world import add_vdi
+
+    add_vdi(world)  # tests/vdi/world.py
 
 
 def _views():

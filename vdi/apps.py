@@ -1,0 +1,15 @@
+from cmdb.core.domains import DomainConfig
+
+
+class VdiConfig(DomainConfig):
+    """Virtual desktop pools managed from the CMDB: pools and desktops as CIs, size schedules from rules and
+    course timetables, capacity per host cluster, licence coupling, the libvirt driver and the Guacamole export."""
+
+    name = "vdi"
+    label = "vdi"
+    verbose_name = "VDI"
+    api_urls = ("vdi", ".api.urls")
+    web_urls = [("vdi/", ".urls")]
+    ui_module = ".ui"
+    reconcilers_module = ".reconcilers"
+    metrics_module = ".metrics"
