@@ -18,7 +18,16 @@ def main(argv: list[str] | None = None) -> None:
     args = ["cmdb", *(sys.argv[1:] if argv is None else argv)]
     if len(args) == 1:
         args.append("help")
-    execute_from_command_line(args)
+    try:
+        execute_from_command_line(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # ``cmdb impact core-zi-01 | head``: the reader has what it wanted and closed the pipe. Quietly
+        # end like other Unix tools (exit status 141 = 128 + SIGPIPE), without a traceback, and point
+        # stdout at /dev/null so the interpreter's final flush does not raise the same error again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(128 + 13)
 
 
 if __name__ == "__main__":

@@ -104,8 +104,31 @@ def extend(seed: int = 20240501) -> int:
         old = now - dt.timedelta(days=42)
         ingest_report(_vm_report(rng, chosen_vms[0], old), now=old)
         flag_stale(now=now)
+    _agree_last_seen()
     _schedules()
     return len(reports) + (1 if chosen_vms else 0)
+
+
+def _agree_last_seen() -> None:
+    """A linked device or VM was last seen when its discovered host last reported.
+
+    The core demo plans "last seen" times of its own; for the machines the agent reports, the
+    device's page and the host's must not tell two stories (the quiet VM above included: its
+    record is as stale as its host).  Two UPDATEs on the CI registry, through the typed rows.
+    """
+    from django.db.models import OuterRef, Subquery
+
+    from cmdb.core.models.registry import ConfigurationItem
+    from discovery.models import Host
+
+    for field, model in (("device", Device), ("virtual_machine", VirtualMachine)):
+        seen = Host.objects.filter(**{field: OuterRef("pk")}).order_by("-last_seen").values("last_seen")[:1]
+        model.objects.filter(pk__in=Host.objects.filter(**{f"{field}__isnull": False}).values(field)).update(
+            last_seen=Subquery(seen))
+        linked = model.objects.filter(ci_id=OuterRef("pk")).values("last_seen")[:1]
+        ConfigurationItem.objects.filter(
+            pk__in=model.objects.filter(pk__in=Host.objects.values(field)).values("ci_id")).update(
+            last_seen=Subquery(linked))
 
 
 def _schedules() -> None:

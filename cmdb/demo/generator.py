@@ -64,9 +64,10 @@ from cmdb.tenancy.models import Contact, ContactAssignment, ContactPriority, Con
 from cmdb.virtualization.models import Cluster, ClusterGroup, ClusterType, VirtualMachine, VMInterface
 
 DEFAULT_SEED = 2026
-#: Every date in the demo is computed from this day, so the data never depends on when it is generated.
+#: History (purchase dates, warranties) is computed from this day, so it never depends on when the demo
+#: is generated.  What discovery and monitoring judge by the clock ("last seen") is relative to the time
+#: the demo is loaded instead (``build_plan(now=...)``): a demo loaded today must not look a year stale.
 BASE_DATE = dt.date(2026, 1, 1)
-BASE_TIME = dt.datetime(2026, 1, 1, 6, 0, tzinfo=dt.UTC)
 
 SERVER_ROLES = frozenset(
     {"server", "hypervisor", "kubernetes-node", "storage", "backup-appliance", "vdi-host", "database-server"}
@@ -299,9 +300,9 @@ class _Racks:
 class _Planner:
     """Holds the random streams and counters while :func:`build_plan` runs."""
 
-    def __init__(self, scale: int, seed: int) -> None:
+    def __init__(self, scale: int, seed: int, now: dt.datetime) -> None:
         self.plan = Plan(scale=scale, seed=seed)
-        self.scale, self.seed = scale, seed
+        self.scale, self.seed, self.now = scale, seed, now
         self._serials: dict[str, set[str]] = defaultdict(set)
         self._asset = 0
         self._mac: dict[str, int] = {}
@@ -371,8 +372,8 @@ class _Planner:
         if status == LifecycleStatus.PLANNED:
             return None
         if status in (LifecycleStatus.RETIRED, LifecycleStatus.DISPOSED):
-            return BASE_TIME - dt.timedelta(days=rng.randrange(30, 400))
-        return BASE_TIME - dt.timedelta(minutes=rng.randrange(1, 720))
+            return self.now - dt.timedelta(days=rng.randrange(30, 400))
+        return self.now - dt.timedelta(minutes=rng.randrange(1, 720))
 
     # --- devices and their interfaces ---
 
@@ -528,7 +529,7 @@ def _plan_clusters(p: _Planner) -> None:
                 site=p.sites[spec.site], tenant=p.tenant(cat.CC), owner=p.team("platform" if spec.type == "kubernetes"
                                                                                  else "server"),
                 criticality=spec.criticality, status=LifecycleStatus.ACTIVE, description=spec.description,
-                last_seen=BASE_TIME,
+                last_seen=p.now,
             ), [p.tags["monitoring"]])
             for k in range(1, copies + 1)
         ]
@@ -765,14 +766,18 @@ def _plan_journal(p: _Planner) -> None:
             )
 
 
-def build_plan(scale: int = 1, seed: int = DEFAULT_SEED) -> Plan:
+def build_plan(scale: int = 1, seed: int = DEFAULT_SEED, now: dt.datetime | None = None) -> Plan:
     """The complete demo as unsaved instances; the same arguments always give the same plan.
 
+    ``now`` (default: this minute) is the moment "last seen" times are counted back from, so a
+    freshly loaded demo shows only the stale CIs it means to (docs/discovery.md, "In the demo").
     Reads only the content-type table (for generic relations); writes nothing.
     """
     if scale < 1:
         raise ValueError("scale must be at least 1")
-    p = _Planner(scale, seed)
+    if now is None:
+        now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    p = _Planner(scale, seed, now)
     _plan_organisation(p)
     _plan_places(p)
     _plan_catalogue(p)

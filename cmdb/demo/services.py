@@ -129,6 +129,7 @@ def extend(seed: int = 20240501) -> int:
         _installations(rng, versions)
         _licenses(products, today)
         edges = _services_and_relationships(rng)
+        _ha_restart()
         bump()
     return edges
 
@@ -282,6 +283,24 @@ def _licenses(products: dict[str, SoftwareProduct], today: dt.date) -> None:
                             peak_usage=131 if product == "MATLAB" else (350 if product == "Horizon Agent" else None),
                             criticality="high" if metric in ("core", "site") else "medium"))
     bulk.bulk_create(License, rows)
+
+
+def _ha_restart() -> None:
+    """The custom field impact analysis reads (``cmdb.services.impact.HA_FIELD``) and its values: the
+    vSphere clusters restart the VMs of a failed host elsewhere (vSphere HA), the Proxmox cluster in
+    Görlitz does not, so its VMs go down with their host."""
+    from cmdb.core.services import objects_create, objects_update
+    from cmdb.extras.models import CustomField
+    from cmdb.services.impact import HA_FIELD
+
+    if not CustomField.objects.filter(name=HA_FIELD).exists():
+        objects_create(CustomField, [{
+            "name": HA_FIELD, "label": "HA restart", "type": "boolean", "object_types": ["virtualization.cluster"],
+            "description": "The cluster restarts the VMs of a failed host on its other hosts (vSphere HA, "
+                           "Proxmox HA); impact analysis counts such VMs degraded instead of down"}])
+    clusters = list(Cluster.objects.filter(type__slug__in=["vmware-vsphere", "proxmox-ve"]).select_related("type"))
+    objects_update(clusters, [{"custom_field_data": {**c.custom_field_data,
+                                                     HA_FIELD: c.type.slug == "vmware-vsphere"}} for c in clusters])
 
 
 def _services_and_relationships(rng: random.Random) -> int:

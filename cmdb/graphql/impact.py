@@ -56,7 +56,9 @@ ImpactSummary = GraphQLObjectType("ImpactSummaryType", {
     name: _f(_nn(GraphQLInt)) for name in ("affected", "down", "degraded", "services", "hidden")})
 ImpactAffected = GraphQLObjectType("ImpactAffectedType", {
     "ci_id": _f(_nn(BigInt)), "kind": _f(GraphQLString), "name": _f(_nn(GraphQLString)),
-    "state": _f(_nn(GraphQLString)), "criticality": _f(GraphQLString), "tenant_id": _f(BigInt), **_PATH},
+    "state": _f(_nn(GraphQLString)), "criticality": _f(GraphQLString), "tenant_id": _f(BigInt), **_PATH,
+    # Why, where a rule beyond the graph decided the state (a VM on a failed host: restarted by HA, or down).
+    "reason": _f(GraphQLString)},
     description="A CI that goes down or degrades, with the dependency path that explains why.")
 ImpactService = GraphQLObjectType("ImpactServiceType", {
     "id": _f(_nn(BigInt)), "ci_id": _f(_nn(BigInt)), "name": _f(_nn(GraphQLString)), "slug": _f(_nn(GraphQLString)),

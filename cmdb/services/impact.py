@@ -40,6 +40,10 @@ STATE_NAMES = {DEGRADED: "degraded", DOWN: "down"}
 MODES = {"down": DOWN, "degraded": DEGRADED}
 HIDDEN = "hidden CI"
 SERVICE_KIND = "services.service"
+#: The boolean custom field of a cluster that restarts the VMs of a failed host on its other hosts
+#: (vSphere HA, Proxmox HA).  Placement hops are explained with the relationship type ``runs_on``.
+HA_FIELD = "ha_restart"
+PLACED_VIA = "runs_on"
 NO_PARENT = -1
 _EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -315,6 +319,54 @@ def _check_start(ci_ids: list[int], vis: Visibility) -> dict[int, tuple]:
     return rows
 
 
+def failure_heading(names: list[str], mode: str) -> str:
+    """``If core-zi-01 fails``, ``If a, b and c fail``, ``If a degrades``: the question, in English."""
+    subject = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    one = len(names) == 1
+    verb = ("fails" if one else "fail") if mode == "down" else ("degrades" if one else "degrade")
+    return f"If {subject} {verb}"
+
+
+def resolve_refs(refs: Iterable[str], user: Any = None) -> tuple[list[int], list[str]]:
+    """CI ids from registry ids or names, and a message per reference that names no single CI.
+
+    Why names: people ask "what if core-zi-01 fails", not "what if CI 4711 fails".  A name is
+    looked up among the CIs ``user`` may see (``None``: all) with one query for every name; a name
+    shared by several CIs (a server and the host discovery found, say) is not guessed: the message
+    lists the candidates with their ids, and the caller answers 400 with it.  Digits are ids.
+    """
+    from cmdb.core.models.registry import ConfigurationItem
+    from cmdb.users.permissions import restrict
+
+    refs = [r.strip() for r in refs if r and r.strip()]
+    names = {r for r in refs if not (r.isascii() and r.isdigit())}
+    found: dict[str, list[tuple[int, str]]] = {}
+    if names:
+        qs = ConfigurationItem.objects.filter(name__in=names)
+        if user is not None:
+            qs = restrict(qs, user, "view")
+        for pk, name, kind in qs.order_by("pk").values_list("pk", "name", "kind"):
+            found.setdefault(name, []).append((pk, kind))
+    ids: list[int] = []
+    errors: list[str] = []
+    for ref in refs:
+        if ref not in names:
+            if len(ref) > 18:
+                errors.append(f"{ref}: not a CI id.")
+            else:
+                ids.append(int(ref))
+            continue
+        hits = found.get(ref, [])
+        if len(hits) == 1:
+            ids.append(hits[0][0])
+        elif not hits:
+            errors.append(f"No CI named {ref!r} (no such CI you may see).")
+        else:
+            listed = ", ".join(f"{pk} ({kind})" for pk, kind in hits[:10])
+            errors.append(f"{ref!r} is ambiguous: {len(hits)} CIs have this name, give the id of one: {listed}.")
+    return ids, errors
+
+
 # --- the public API ----------------------------------------------------------------------
 
 
@@ -339,6 +391,10 @@ class ImpactResult:
         self._notify: tuple[list, list] | None = None
         self._paths: dict[int, tuple[list, list, list]] = {}  # index -> (path ids, names, via), built lazily
         self.start_ids = [f["ci_id"] for f in failed]
+        #: index -> why, for CIs whose state a rule beyond the graph decided (VMs on a failed host).
+        self.reasons: dict[int, str] = {}
+        #: indexes reached by placement (a VM on its host) rather than by a relationship.
+        self.placed: set[int] = set()
 
     # visibility ------------------------------------------------------------------------
 
@@ -436,7 +492,8 @@ class ImpactResult:
                     types = types_from.get(u)
                     if types is None:
                         types = types_from[u] = graph.types_from(u)
-                    slug = graph.type_slugs.get(types.get(v, MEMBER_OF_GROUP), "?")
+                    slug = PLACED_VIA if v in self.placed else graph.type_slugs.get(
+                        types.get(v, MEMBER_OF_GROUP), "?")
                     memo[v] = base = (base[0] + [ci], base[1] + [name], base[2] + [slug])
         out = []
         for i in idxs:
@@ -449,6 +506,7 @@ class ImpactResult:
             out.append({
                 "ci_id": ci, "kind": kind, "name": name, "state": STATE_NAMES[int(self.state[i])],
                 "criticality": criticality, "tenant_id": tenant_id, "path": path, "path_names": names, "via": via,
+                "reason": self.reasons.get(i),
             })
         return out
 
@@ -508,9 +566,82 @@ def impact_of(ci_ids: list[int], *, mode: str = "down", user: Any = None) -> Imp
     vis = Visibility(user)
     start_rows = _check_start(ci_ids, vis)
     graph = get_graph()
-    state, parent, order = propagate(graph, graph.locate(ci_ids), MODES[mode])
-    return ImpactResult(mode=mode, failed=[_brief(c, start_rows[c]) for c in ci_ids], graph=graph, state=state,
-                        parent=parent, order=order, vis=vis)
+    start = graph.locate(ci_ids)
+    state, parent, order = propagate(graph, start, MODES[mode])
+    reasons: dict[int, str] = {}
+    placed: set[int] = set()
+    if mode == "down":
+        state, parent, order, reasons, placed = _apply_placement(graph, start, state, parent, order)
+    result = ImpactResult(mode=mode, failed=[_brief(c, start_rows[c]) for c in ci_ids], graph=graph, state=state,
+                          parent=parent, order=order, vis=vis)
+    result.reasons, result.placed = reasons, placed
+    return result
+
+
+def _placements(down_ci_ids: set[int]) -> list[tuple[int, int, str, str, bool]]:
+    """(VM CI, host CI, host name, cluster name, cluster has HA restart) of the VMs placed on those hosts.
+
+    One query.  For a small failure the hosts are the filter; a failure reaching thousands of CIs
+    reads every placed VM instead of sending thousands of ids (few VMs have a host recorded)."""
+    from cmdb.virtualization.models import VirtualMachine
+
+    qs = VirtualMachine.objects.filter(device__isnull=False, ci__isnull=False)
+    if len(down_ci_ids) <= 2000:
+        qs = qs.filter(device__ci_id__in=list(down_ci_ids))
+    rows = qs.values_list("ci_id", "device__ci_id", "device__name", "cluster__name", "cluster__custom_field_data")
+    return [(vm, host, host_name, cluster or "", bool(cf and cf.get(HA_FIELD) is True))
+            for vm, host, host_name, cluster, cf in rows if host in down_ci_ids]
+
+
+def _apply_placement(graph: Graph, start: list[int], state: np.ndarray, parent: np.ndarray,
+                     order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str], set[int]]:
+    """The rule the relationship graph cannot express: a VM on a failed hypervisor.
+
+    Relationships say a VM is ``hosted_on`` its cluster, which survives one host (its hosts are an
+    N+1 redundancy group), so the walk finds such VMs at most degraded.  Where the VM actually
+    runs decides more: in a cluster with HA restart (custom field ``ha_restart``) it is restarted on
+    another host (degraded: an outage of minutes, stated as such); without HA it is down until
+    someone moves it, and so is everything that needs it -- the walk is repeated with those VMs
+    failed too, until no further host goes down (a VM is rarely a hypervisor: one round, mostly).
+    """
+    reasons: dict[int, str] = {}
+    on_host: dict[int, int] = {}  # VM index -> the index of its failed host, for VMs that went down
+    handled: set[int] = set()
+    ids = graph.ids
+    for _round in range(4):
+        down = np.concatenate([np.asarray(start, dtype=np.int64), np.flatnonzero(state == DOWN)])
+        down_ci = set(ids[down].tolist()) if down.size else set()
+        fresh = [p for p in _placements(down_ci) if p[0] not in handled] if down_ci else []
+        if not fresh:
+            break
+        host_idx = dict(zip(ids[down].tolist(), down.tolist(), strict=True))
+        newly_down: list[tuple[int, int]] = []
+        for vm_ci, host_ci, host_name, cluster, ha in fresh:
+            handled.add(vm_ci)
+            located = graph.locate([vm_ci])
+            if not located:
+                continue  # a VM without relationships is in no impact answer
+            v = located[0]
+            if state[v] == DOWN:
+                continue  # down for a reason of its own, which its path already explains
+            if ha:
+                if state[v] != OK:  # reached (through its cluster): degraded, and now we say why
+                    reasons[v] = f"restarted elsewhere by HA in cluster {cluster}"
+            else:
+                reasons[v] = f"runs on {host_name}, which is down; cluster {cluster or '-'} has no HA restart"
+                newly_down.append((v, host_idx[host_ci]))
+        if not newly_down:
+            break
+        on_host.update(newly_down)
+        extra = list(on_host)
+        state, parent, order = propagate(graph, [*start, *extra], DOWN)
+        state[extra] = DOWN
+        for v, h in on_host.items():
+            parent[v] = h
+        order = np.concatenate([np.asarray(extra, dtype=np.int64), order[~np.isin(order, extra)]])
+    # An HA-restarted VM that a later round took down after all (its cluster failed) is explained by its path.
+    reasons = {v: why for v, why in reasons.items() if v in on_host or state[v] != DOWN}
+    return state, parent, order, reasons, set(on_host)
 
 
 def services_impacted_each(ci_ids: Iterable[int], *, mode: str = "down",

@@ -14,32 +14,15 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from cmdb.core.models.registry import ConfigurationItem
-from cmdb.users.permissions import restrict
-
-from .impact import HIDDEN, MODES, UnknownCI, impact_of
+from .impact import HIDDEN, MODES, UnknownCI, failure_heading, impact_of, resolve_refs
 
 MAX_DRAWN = 150
 COL_W, ROW_H, BOX_W, BOX_H = 230, 30, 200, 22
 
 
 def _resolve(refs: list[str], user: Any) -> tuple[list[int], list[str]]:
-    """CI ids from ids or names, among the CIs the user may see."""
-    ids, errors = [], []
-    visible = restrict(ConfigurationItem.objects.all(), user, "view")
-    for ref in refs:
-        ref = ref.strip()
-        if not ref:
-            continue
-        if ref.isdigit():
-            ids.append(int(ref))
-            continue
-        found = list(visible.filter(name=ref).values_list("pk", flat=True)[:2])
-        if len(found) == 1:
-            ids.append(found[0])
-        else:
-            errors.append(f"{ref!r}: {'no such CI' if not found else 'ambiguous, use the id'}")
-    return ids, errors
+    """CI ids from ids or names, among the CIs the user may see (the API's rules)."""
+    return resolve_refs(refs, user)
 
 
 def layout(failed: list[dict[str, Any]], affected: list[dict[str, Any]]) -> dict[str, Any]:
@@ -94,6 +77,7 @@ def impact_page(request: HttpRequest) -> HttpResponse:
             else:
                 page = result.page(500)
                 context.update(result=result, summary=result.summary(), affected=page,
+                               heading=failure_heading([f["name"] for f in result.failed], mode),
                                graph=layout(result.failed, page), drawn=min(len(page), MAX_DRAWN))
         context["errors"] = errors
     return render(request, "services/impact.html", context)

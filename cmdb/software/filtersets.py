@@ -8,8 +8,9 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
+from rest_framework.exceptions import ValidationError
 
-from cmdb.api.filters import BaseFilterSet, BooleanFilter, MultiValueFilter
+from cmdb.api.filters import BaseFilterSet, BooleanFilter, MultiValueFilter, RelatedFilter
 
 from . import models
 from .choices import VersionScheme
@@ -72,7 +73,35 @@ class SoftwareVersionFilterSet(BaseFilterSet):
         related_paths = {"vendor": "product__vendor", "category": "product__category"}
 
 
+class ProductFilter(RelatedFilter):
+    """``product=openssl``: a product by slug or by name.
+
+    Why names too: people ask about "openssl", and two vendors ship a product of that name
+    (Debian's and Red Hat's packages, each with its own version scheme); the name means all of
+    them, which ``version__lt`` then compares each in its own scheme.  A value that is neither a
+    slug nor a name is a 400, as for every related filter.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, related=models.SoftwareProduct, to_field="slug", **kwargs)
+
+    def filter(self, qs: QuerySet, value: list[Any]) -> QuerySet:
+        if not value:
+            return qs
+        wanted = set(value)
+        rows = list(self._choices().filter(Q(slug__in=wanted) | Q(name__in=wanted)).values_list("pk", "slug", "name"))
+        known = {slug for _pk, slug, _n in rows} | {name for _pk, _s, name in rows}
+        missing = sorted(str(v) for v in wanted if v not in known)
+        if missing:
+            message = f"Select a valid choice. {', '.join(missing)} is neither the slug nor the name of a product."
+            raise ValidationError({self.param_name: [message]})
+        q = Q(**{f"{self.field_name}__in": [pk for pk, _s, _n in rows]})
+        return qs.exclude(q) if self.exclude else qs.filter(q)
+
+
 class SoftwareInstallationFilterSet(BaseFilterSet):
+    product = ProductFilter(field_name="product")
+    product__n = ProductFilter(field_name="product", exclude=True)
     version = MultiValueFilter(field_name="version__version")
     past_end_of_support = EndOfSupportFilter(path="version__end_of_support")
     locals().update(version_filters("version__sort_key", "product__version_scheme"))

@@ -19,6 +19,7 @@ from django.utils.safestring import mark_safe
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from cmdb.api.filters import _subset, reject_unknown, with_custom_fields
+from cmdb.ui.format import badge_class, format_when
 from cmdb.users.permissions import referable_ids, restrict
 
 from .registry import LARGE_MODELS, Column, ModelView, _model_field, object_url
@@ -193,12 +194,12 @@ def cell(obj: Model, col: Column, *, link_self: bool = False, hidden: set[Any] |
         if value in (None, ""):
             return Cell("—", css="muted")
         display = getattr(owner, f"get_{field_name}_display", lambda: value)()
-        return Cell(str(display), css=f"badge {value}")
+        return Cell(str(display), css=badge_class(value))
     if col.kind == "bool":
         return Cell("✓" if value else "✗", css="ok" if value else "muted")
     if value in (None, ""):
         return Cell("—", css="muted", url=object_url(type(obj), obj.pk) if link_self else None)
-    text = value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "strftime") and hasattr(value, "hour") else str(value)
+    text = format_when(value)
     return Cell(text, object_url(type(obj), obj.pk) if link_self else None)
 
 

@@ -7,6 +7,7 @@ one generation and every other test still starts from an empty database.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import itertools
 from collections import Counter, defaultdict
@@ -20,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import models, transaction
+from django.utils import timezone
 
 from cmdb.core import changelog
 from cmdb.core.models import CIModel, ConfigurationItem, ObjectChange
@@ -265,6 +267,39 @@ class TestScaleOne:
         assert ObjectChange.objects.filter(source="discovery:agent:cmdb-host-agent").exists()
         schedules = dict(Schedule.objects.filter(job_name__startswith="discovery.").values_list("job_name", "enabled"))
         assert schedules == {"discovery.network": False, "discovery.stale": True}
+
+    def test_a_fresh_demo_has_only_its_named_stale_cis(self) -> None:
+        """Issue 14: "last seen" counts back from the time the demo is loaded, so the dashboard's stale
+        CIs and the CMDBCIStale alert name only the VM that went quiet six weeks ago (docs/discovery.md,
+        "In the demo"): its record and its discovered host, nothing else."""
+        import re
+        import time
+
+        from django.contrib.auth import get_user_model
+
+        from cmdb.ui.selectors import dashboard_data
+        from discovery.models import Host
+        from monitoring.exposition import ci_families
+
+        stale = {("bib-app02", "virtualization.virtualmachine"), ("bib-app02", "discovery.host")}
+        cutoff = timezone.now() - dt.timedelta(days=30)
+        board = ConfigurationItem.objects.filter(status="active", last_seen__lt=cutoff)
+        assert set(board.values_list("name", "kind")) == stale
+        admin = get_user_model().objects.create_superuser("stale-check", password="x-" * 8)
+        assert dashboard_data(admin)["stale_count"] == len(stale)
+        # CMDBCIStale, evaluated over the real exposition: (time() - last_seen) > 7d and status="active".
+        text = "".join(ci_families(None))
+        active = set(re.findall(r'cmdb_ci_info\{ci_id="(\d+)",kind="[^"]*",name="[^"]*".*?status="active"\} 1', text))
+        seen = {ci: float(ts) for ci, ts in
+                re.findall(r'cmdb_ci_last_seen_timestamp_seconds\{ci_id="(\d+)",kind="[^"]*"\} ([\d.]+)', text)}
+        firing = {ci for ci, ts in seen.items() if time.time() - ts > 7 * 86400 and ci in active}
+        names = dict((str(pk), (n, k)) for pk, n, k in ConfigurationItem.objects.values_list("pk", "name", "kind"))
+        assert {names[ci] for ci in firing} == stale
+        # A device's "last seen" and its discovered host's tell one story.
+        for host in Host.objects.filter(device__isnull=False).select_related("device")[:10]:
+            assert host.device.last_seen == host.last_seen, host.device.name
+        quiet = Host.objects.get(stale=True)
+        assert quiet.virtual_machine.last_seen == quiet.last_seen
 
     def test_matches_the_deterministic_plan(self) -> None:
         assert generator.db_digest() == generator.plan_digest(generator.build_plan())

@@ -52,7 +52,7 @@ def test_documented_curl_command(live_server: Any, transactional_db: Any, superu
     from tests.api.factories import world
 
     world()
-    command = re.search(r"```\n(curl .*?)\n```", _section(), flags=re.DOTALL).group(1)  # type: ignore[union-attr]
+    command = re.search(r"```sh\n(curl .*?)\n```", _section(), flags=re.DOTALL).group(1)  # type: ignore[union-attr]
     command = command.replace("http://127.0.0.1:8000", live_server.url)
     result = subprocess.run(["bash", "-c", command], env={"TOKEN": make_token(superuser, write=False), "PATH":
                                                           "/usr/bin:/bin"}, capture_output=True, text=True,

@@ -19,7 +19,7 @@ IMPACT = f"""query($ci: [ID!]!, $mode: ImpactMode, $limit: Int) {{
     mode
     summary {{ affected down degraded services hidden }}
     failed {{ ci_id kind name }}
-    affected {{ ci_id kind name state criticality tenant_id {PATH} }}
+    affected {{ ci_id kind name state criticality tenant_id {PATH} reason }}
     services {{ id ci_id name slug service_type criticality state sla_availability support_hours
                downtime_budget_minutes_per_month {PATH} }}
     tenants {{ id name slug }}

@@ -13,7 +13,7 @@ from cmdb.api.viewsets import CMDBModelViewSet
 from cmdb.users.permissions import ObjectPermissionRequired
 
 from .. import filtersets, models
-from ..impact import MODES, UnknownCI, dependencies_of, impact_of
+from ..impact import MODES, UnknownCI, dependencies_of, impact_of, resolve_refs
 from . import serializers
 
 
@@ -48,20 +48,23 @@ class RedundancyMemberViewSet(CMDBModelViewSet):
 
 
 def parse_ci_ids(request: Request) -> list[int]:
-    """``?ci=1&ci=2`` or ``?ci=1,2``: registry ids, at least one, all integers (else a 400)."""
+    """``?ci=1&ci=core-zi-01`` or ``?ci=1,2``: registry ids or names of CIs the user may see, at least
+    one; a name that is unknown or shared by several CIs is a 400 naming it (and the candidates)."""
     raw = [part.strip() for value in request.query_params.getlist("ci") for part in value.split(",")]
     raw = [r for r in raw if r]
     if not raw:
-        raise ValidationError({"ci": ["Give at least one CI id (?ci=...)."]})
-    bad = [r for r in raw if not (r.isascii() and r.isdigit() and len(r) < 19)]
-    if bad:
-        raise ValidationError({"ci": [f"Not a CI id: {', '.join(bad[:5])}."]})
+        raise ValidationError({"ci": ["Give at least one CI id or name (?ci=...)."]})
     if len(raw) > 1000:
         raise ValidationError({"ci": ["At most 1,000 CIs per question."]})
-    return [int(r) for r in raw]
+    ids, errors = resolve_refs(raw, request.user)
+    if errors:
+        raise ValidationError({"ci": errors})
+    return ids
 
 
-CI_PARAM = OpenApiParameter("ci", OpenApiTypes.INT, many=True, required=True, description="CI registry id(s)")
+CI_PARAM = OpenApiParameter("ci", OpenApiTypes.STR, many=True, required=True,
+                            description="CI registry id(s) or name(s); a name shared by several CIs is a 400 "
+                                        "listing them")
 
 
 class ImpactView(APIView):

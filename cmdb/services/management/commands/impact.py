@@ -7,20 +7,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cmdb.core.models.registry import ConfigurationItem
-from cmdb.services.impact import MODES, UnknownCI, impact_of
+from cmdb.services.impact import MODES, UnknownCI, failure_heading, impact_of, resolve_refs
 
 
-def resolve(ref: str) -> int:
-    """A CI by registry id or by (unique) name."""
-    if ref.isdigit():
-        return int(ref)
-    found = list(ConfigurationItem.objects.filter(name=ref).values_list("pk", "kind")[:5])
-    if not found:
-        raise CommandError(f"No CI named {ref!r}.")
-    if len(found) > 1:
-        raise CommandError(f"{ref!r} is ambiguous: " + ", ".join(f"{pk} ({kind})" for pk, kind in found))
-    return found[0][0]
+def headline(failed: list[dict[str, Any]], mode: str, summary: dict[str, int]) -> str:
+    """``If core-zi-01 (dcim.device) fails: 12 CIs affected (...)``."""
+    heading = failure_heading([f"{f['name']} ({f['kind']})" for f in failed], mode)
+    return (f"{heading}: {summary['affected']} CIs affected ({summary['down']} down, "
+            f"{summary['degraded']} degraded), {summary['services']} services.")
 
 
 class Command(BaseCommand):
@@ -33,7 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=50, help="affected CIs to list (0 = all)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        ids = [resolve(ref) for ref in opts["ci"]]
+        ids, errors = resolve_refs(opts["ci"])
+        if errors:
+            raise CommandError("; ".join(errors))
         try:
             result = impact_of(ids, mode=opts["mode"])
         except UnknownCI as exc:
@@ -42,10 +38,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(result.as_dict(limit=opts["limit"] or None), indent=2, default=str))
             return
         s = result.summary()
-        failed = ", ".join(f"{f['name']} ({f['kind']})" for f in result.failed)
-        self.stdout.write(f"If {failed} {'fail' if opts['mode'] == 'down' else 'degrade'}: "
-                          f"{s['affected']} CIs affected ({s['down']} down, {s['degraded']} degraded), "
-                          f"{s['services']} services.")
+        self.stdout.write(headline(result.failed, opts["mode"], s))
         if result.services:
             self.stdout.write("\nServices:")
             for svc in result.services:
@@ -56,7 +49,9 @@ class Command(BaseCommand):
         if page:
             self.stdout.write("\nAffected CIs:")
             for a in page:
-                self.stdout.write(f"  {a['state']:<9} {a['kind']:<32} {a['name']:<32} {' > '.join(a['path_names'])}")
+                why = f"  ({a['reason']})" if a.get("reason") else ""
+                self.stdout.write(f"  {a['state']:<9} {a['kind']:<32} {a['name']:<32} "
+                                  f"{' > '.join(a['path_names'])}{why}")
             if len(page) < s["affected"]:
                 self.stdout.write(f"  ... and {s['affected'] - len(page)} more (--limit 0 lists all)")
         if result.tenants:
