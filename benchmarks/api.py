@@ -12,6 +12,7 @@ Run from the repository root::
 
     .venv/bin/python -m benchmarks.api            # full run, several minutes
     .venv/bin/python -m benchmarks.api --devices 500 --vms 200 --requests 10   # quick look
+    .venv/bin/python -m benchmarks.api --only bulkdelete   # one row; updates only that row of the results
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ NETBOX: dict[str, tuple[float | None, float | None]] = {
     "graphql1000": (201, 5.0),
 }
 NETBOX_BULK_PER_S = (5.6, 7.5)
+#: Bulk DELETE of devices, 100 per request, side by side with NetBox 4.4.10 on this machine class (issue 14).
+NETBOX_DELETE_PER_S = 1.0
+DELETE_GOAL_PER_S = 100  # goal: >= 100x NetBox
 READ_FACTOR = 5  # goal: >= 5x NetBox's req/s on every read and PATCH
 BULK_GOAL_PER_S = 400  # goal: >= 50x NetBox (~8 objects/s)
 RSS_GOAL_MB = 250
@@ -73,7 +77,8 @@ class Result:
     latencies: list[float] = field(default_factory=list)  # seconds
     wall: float = 0.0  # seconds for all measured requests
     nbytes: int = 0  # size of one response body
-    objects: int = 0  # objects written (bulk POST)
+    objects: int = 0  # objects written (bulk POST) or deleted (bulk DELETE)
+    queries: float | None = None  # SQL statements per object, counted in-process (bulk DELETE)
     note: str = ""
 
     @property
@@ -283,17 +288,28 @@ def worker_rss(server_pid: int) -> list[float]:
 # --- the run -----------------------------------------------------------------------------------
 
 
+#: Every scenario, in the order they run; ``--only`` picks some.
+SCENARIOS = ("limit50", "limit1000", "brief1000", "one", "filtered", "vms1000", "graphql1000", "concurrent",
+             "schema", "patch", "bulk", "bulkdelete")
+
+
 def benchmark(args: argparse.Namespace, env: dict[str, str], info: dict[str, Any], base: str,
               server: subprocess.Popen) -> tuple[list[Result], dict[str, list[float]]]:
     client = Client(base, info["token"])
     n, w = args.requests, args.warmup
     results: list[Result] = []
+    only = set(args.only or SCENARIOS)
+
+    def want(key: str) -> bool:
+        return key in only
     deadline = time.perf_counter() + 20
     while len(children(server.pid)) < args.workers and time.perf_counter() < deadline:
         time.sleep(0.2)  # the server answers as soon as its first worker is up
     rss: dict[str, list[float]] = {"fresh": worker_rss(server.pid)}
 
-    def get(key: str, label: str, path: str, count: int | None = None) -> Result:
+    def get(key: str, label: str, path: str, count: int | None = None) -> Result | None:
+        if not want(key):
+            return None
         print(f"- {label} ...", flush=True)
         res = sequential(key, label, count or n, w, lambda i: client.call("GET", path))
         print(f"  p50 {res.pct(0.5):.1f} ms, p95 {res.pct(0.95):.1f} ms, {res.rps:.1f} req/s, "
@@ -308,44 +324,61 @@ def benchmark(args: argparse.Namespace, env: dict[str, str], info: dict[str, Any
     get("one", "GET one device", f"{dev}{info['sample_device_id']}/")
     flt = f"site={info['site']['slug']}&role={info['role']['slug']}&status=active"
     r = get("filtered", "GET devices filtered by site, role, status", f"{dev}?{flt}")
-    r.note = f"{info['filtered_count']:,} of {info['counts']['devices']:,} devices match; default page of 50"
+    if r is not None:
+        r.note = f"{info['filtered_count']:,} of {info['counts']['devices']:,} devices match; default page of 50"
     get("vms1000", "GET virtual machines `limit=1000`", "/api/virtualization/virtual-machines/?limit=1000")
 
-    label, query = "GraphQL: 1,000 devices (name, serial, site)", {
-        "query": "{ device_list(pagination: {limit: 1000}) { name serial site { name } } }"}
-    print(f"- {label} ...", flush=True)
-    answer = client.call("POST", "/graphql/", json=query).json()
-    if "errors" in answer or len(answer["data"]["device_list"]) != min(1000, info["counts"]["devices"]):
-        raise RuntimeError(f"GraphQL answered {str(answer)[:300]}")
-    res = sequential("graphql1000", label, n, w, lambda i: client.call("POST", "/graphql/", json=query))
-    res.note = f"POST /graphql/; each answer has {len(answer['data']['device_list'])} devices (checked)"
-    print(f"  p50 {res.pct(0.5):.1f} ms, p95 {res.pct(0.95):.1f} ms, {res.rps:.1f} req/s", flush=True)
-    results.append(res)
+    if want("graphql1000"):
+        label, query = "GraphQL: 1,000 devices (name, serial, site)", {
+            "query": "{ device_list(pagination: {limit: 1000}) { name serial site { name } } }"}
+        print(f"- {label} ...", flush=True)
+        answer = client.call("POST", "/graphql/", json=query).json()
+        if "errors" in answer or len(answer["data"]["device_list"]) != min(1000, info["counts"]["devices"]):
+            raise RuntimeError(f"GraphQL answered {str(answer)[:300]}")
+        res = sequential("graphql1000", label, n, w, lambda i: client.call("POST", "/graphql/", json=query))
+        res.note = f"POST /graphql/; each answer has {len(answer['data']['device_list'])} devices (checked)"
+        print(f"  p50 {res.pct(0.5):.1f} ms, p95 {res.pct(0.95):.1f} ms, {res.rps:.1f} req/s", flush=True)
+        results.append(res)
 
-    print(f"- {args.clients} concurrent clients, GET devices `limit=1000` ...", flush=True)
-    res = concurrent("concurrent", f"GET devices `limit=1000`, {args.clients} concurrent clients", client,
-                     f"{dev}?limit=1000", args.clients, max(n, args.clients * 5))
-    print(f"  p50 {res.pct(0.5):.1f} ms, {res.rps:.1f} req/s", flush=True)
-    results.append(res)
+    if want("concurrent"):
+        print(f"- {args.clients} concurrent clients, GET devices `limit=1000` ...", flush=True)
+        res = concurrent("concurrent", f"GET devices `limit=1000`, {args.clients} concurrent clients", client,
+                         f"{dev}?limit=1000", args.clients, max(n, args.clients * 5))
+        print(f"  p50 {res.pct(0.5):.1f} ms, {res.rps:.1f} req/s", flush=True)
+        results.append(res)
 
-    print("- GET /api/schema/?format=json ...", flush=True)
-    first, body = timed(lambda: client.call("GET", "/api/schema/?format=json"))
-    schema = sequential("schema", "GET `/api/schema/?format=json` (cached)", min(n, 20), 0,
-                        lambda i: client.call("GET", "/api/schema/?format=json"))
-    schema.note = (f"first request {first * 1000:.0f} ms (the server renders the schema once at start-up); "
-                   f"{len(body.content) / 1024:.0f} KiB")
-    print(f"  first {first * 1000:.1f} ms, then p50 {schema.pct(0.5):.1f} ms", flush=True)
-    results.append(schema)
+    if want("schema"):
+        print("- GET /api/schema/?format=json ...", flush=True)
+        first, body = timed(lambda: client.call("GET", "/api/schema/?format=json"))
+        schema = sequential("schema", "GET `/api/schema/?format=json` (cached)", min(n, 20), 0,
+                            lambda i: client.call("GET", "/api/schema/?format=json"))
+        schema.note = (f"first request {first * 1000:.0f} ms (the server renders the schema once at start-up); "
+                       f"{len(body.content) / 1024:.0f} KiB")
+        print(f"  first {first * 1000:.1f} ms, then p50 {schema.pct(0.5):.1f} ms", flush=True)
+        results.append(schema)
 
-    rss["after reads"] = worker_rss(server.pid)
+    if only & {"limit50", "limit1000", "brief1000", "one", "filtered", "vms1000", "graphql1000", "concurrent"}:
+        rss["after reads"] = worker_rss(server.pid)
 
-    print("- PATCH one device ...", flush=True)
-    target = f"{dev}{info['sample_device_id']}/"
-    patch = sequential("patch", "PATCH one device", n, w,
-                       lambda i: client.call("PATCH", target, json={"description": f"benchmark patch {i}"}))
-    print(f"  p50 {patch.pct(0.5):.1f} ms, p95 {patch.pct(0.95):.1f} ms, {patch.rps:.1f} req/s", flush=True)
-    results.append(patch)
+    if want("patch"):
+        print("- PATCH one device ...", flush=True)
+        target = f"{dev}{info['sample_device_id']}/"
+        patch = sequential("patch", "PATCH one device", n, w,
+                           lambda i: client.call("PATCH", target, json={"description": f"benchmark patch {i}"}))
+        print(f"  p50 {patch.pct(0.5):.1f} ms, p95 {patch.pct(0.95):.1f} ms, {patch.rps:.1f} req/s", flush=True)
+        results.append(patch)
 
+    if want("bulk"):
+        bulk_post(args, client, info, results)
+        rss["after bulk POSTs"] = worker_rss(server.pid)
+    if want("bulkdelete"):
+        results.append(bulk_delete(args, env, client, info))
+        rss["after bulk DELETEs"] = worker_rss(server.pid)
+    return results, rss
+
+
+def bulk_post(args: argparse.Namespace, client: Client, info: dict[str, Any], results: list[Result]) -> None:
+    dev = "/api/dcim/devices/"
     print(f"- bulk POST {args.bulk_requests} x {args.bulk_size} devices ...", flush=True)
     types, roles, sites = info["device_type_ids"], info["role_ids"], info["site_ids"]
 
@@ -377,8 +410,74 @@ def benchmark(args: argparse.Namespace, env: dict[str, str], info: dict[str, Any
     print(f"  {bulk.objects_per_s:.0f} devices/s, p50 {bulk.pct(0.5):.0f} ms per request", flush=True)
     results.append(bulk)
 
-    rss["after bulk POSTs"] = worker_rss(server.pid)
-    return results, rss
+
+#: Run in a child process against the benchmark's database: the statements one bulk DELETE makes,
+#: through the same view, middleware and token authentication as over HTTP (the server's own
+#: processes cannot count them without DEBUG).
+_COUNT_DELETE = """
+import json, sys
+import django
+django.setup()
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+token, ids = sys.argv[1], json.loads(sys.argv[2])
+client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {token}")
+with CaptureQueriesContext(connection) as queries:
+    r = client.delete("/api/dcim/devices/", json.dumps([{"id": i} for i in ids]), content_type="application/json")
+assert r.status_code == 204, (r.status_code, r.content[:500])
+print(len(queries.captured_queries))
+"""
+
+
+def _device_ids(client: Client, count: int) -> list[int]:
+    """The ids of the ``count`` most recently loaded devices (each with its interfaces and primary IPv4)."""
+    ids: list[int] = []
+    while len(ids) < count:
+        page = client.call("GET", f"/api/dcim/devices/?brief=1&ordering=-id&limit={min(1000, count - len(ids))}"
+                                  f"&offset={len(ids)}").json()
+        if not page["results"]:
+            break
+        ids += [d["id"] for d in page["results"]]
+    if len(ids) < count:
+        raise RuntimeError(f"only {len(ids)} devices to delete; load more (--devices) or use fewer --delete-requests")
+    return ids
+
+
+def bulk_delete(args: argparse.Namespace, env: dict[str, str], client: Client, info: dict[str, Any]) -> Result:
+    """Bulk DELETE on the list URL, NetBox's ``[{"id": ...}, ...]``, of loaded devices with their cascades."""
+    dev, size = "/api/dcim/devices/", args.delete_size
+    print(f"- bulk DELETE {args.delete_requests} x {size} devices ...", flush=True)
+    ids = _device_ids(client, size * (args.delete_requests + 2))
+    first = ids[0]
+    interfaces = client.call("GET", f"/api/dcim/interfaces/?device_id={first}&limit=1").json()["count"]
+    addresses = client.call("GET", f"/api/ipam/ip-addresses/?device_id={first}&limit=1").json()["count"]
+    client.call("DELETE", dev, json=[{"id": i} for i in ids[:size]])  # warm-up
+    res = Result("bulkdelete", f"bulk DELETE devices ({size} per request, with interfaces and addresses)")
+    start = time.perf_counter()
+    for b in range(1, args.delete_requests + 1):
+        batch = ids[b * size : (b + 1) * size]
+        elapsed, r = timed(lambda batch=batch: client.call("DELETE", dev, json=[{"id": i} for i in batch]))
+        if r.status_code != 204:
+            raise RuntimeError(f"bulk DELETE answered {r.status_code}")
+        res.latencies.append(elapsed)
+        res.objects += len(batch)
+    res.wall = time.perf_counter() - start
+    gone = client.call("GET", f"/api/dcim/devices/?id={ids[size]}&id={ids[-size - 1]}").json()["count"]
+    if gone:
+        raise RuntimeError("deleted devices are still listed")
+    last = ids[-size:]
+    out = subprocess.run([sys.executable, "-c", _COUNT_DELETE, info["token"], json.dumps(last)], env=env, cwd=ROOT,
+                         capture_output=True, text=True, check=True, timeout=600)
+    statements = int(out.stdout.strip().splitlines()[-1])
+    res.queries = statements / size
+    res.note = (f"each device had {interfaces} interfaces and {addresses} IP address(es), deleted with it, one change "
+                f"record per deleted object; one more batch of {size}, deleted in-process through the same view, made "
+                f"{statements} SQL statements ({res.queries:.2f} per device); NetBox 4.4.10, measured side by side on "
+                f"this machine class: {NETBOX_DELETE_PER_S} device/s; goal ≥ {DELETE_GOAL_PER_S} devices/s")
+    print(f"  {res.objects_per_s:.0f} devices/s, p50 {res.pct(0.5):.0f} ms per request, "
+          f"{statements} statements per request of {size}", flush=True)
+    return res
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -402,6 +501,13 @@ def table(results: list[Result], rss: dict[str, list[float]]) -> list[list[str]]
     rows = [head]
     for r in results:
         nb_p50, nb_rps = NETBOX.get(r.key, (None, None))
+        if r.key == "bulkdelete":
+            rate = r.objects_per_s
+            queries = f", {r.queries:.2f} queries/dev" if r.queries is not None else ""
+            rows.append([r.label, "", f"{NETBOX_DELETE_PER_S} dev/s", fmt_ms(r.pct(0.5)), fmt_ms(r.pct(0.95)),
+                         f"{rate:,.0f} dev/s{queries}", f"{rate / NETBOX_DELETE_PER_S:,.0f}×",
+                         f"≥ {DELETE_GOAL_PER_S} dev/s", "yes" if rate >= DELETE_GOAL_PER_S else "NO"])
+            continue
         if r.key == "bulk":
             lo, hi = NETBOX_BULK_PER_S
             rate = r.objects_per_s
@@ -488,12 +594,49 @@ def write_markdown(path: Path, rows: list[list[str]], results: list[Result], inf
         "",
         "NetBox figures (NetBox 4.x, 2 gunicorn workers, PostgreSQL and Redis on the same 2-core machine) are from "
         "`API-CONTRACT.md`; NetBox worker RSS there: " + NETBOX_RSS + ". Goal: ≥ 5× NetBox's req/s on every "
-        "read and PATCH, > 400 devices/s on bulk create (≥ 50×), worker RSS < 250 MB.",
+        "read and PATCH, > 400 devices/s on bulk create (≥ 50×), ≥ 100 devices/s on bulk delete (≥ 100× NetBox "
+        "4.4.10's 1.0 device/s, measured side by side on this machine class), worker RSS < 250 MB.",
         "",
         *notes,
         "",
     ]
     path.write_text("\n".join(text))
+
+
+def update_markdown(path: Path, rows: list[list[str]], results: list[Result], mach: dict[str, str],
+                    args: argparse.Namespace, setup: dict[str, float]) -> None:
+    """Replace (or add, before the RSS rows) the table rows of the scenarios run with ``--only``; keep the rest.
+
+    A note under the table says when and how those rows were measured, since the header
+    describes the run that measured the others.
+    """
+    lines = path.read_text().splitlines()
+    measured = {row[0]: render_markdown([rows[0], row]).splitlines()[-1] for row in rows[1:]
+                if not row[0].startswith("worker RSS")}
+    table_rows = [i for i, line in enumerate(lines) if line.startswith("| ")]
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        label = line[2:].split(" | ", 1)[0] if line.startswith("| ") else None
+        if label in measured:
+            out.append(measured.pop(label))
+            continue
+        if label is not None and label.startswith("worker RSS") and measured:
+            out.extend(measured.values())
+            measured.clear()
+        out.append(line)
+        if table_rows and i == table_rows[-1] and measured:
+            out.extend(measured.values())
+            measured.clear()
+    stamp = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    command = " ".join([".venv/bin/python -m benchmarks.api", *sys.argv[1:]])
+    labels = ", ".join(r.label for r in results)
+    note = (f"- {labels}: measured on its own on {stamp} (`{command}`; {mach['nproc']} CPUs, the same data set "
+            f"size; load average {setup['load']:.2f} before, {setup['load_after']:.2f} after)")
+    notes = [f"- {r.label}: {r.note}" for r in results if r.note]
+    out = [line for line in out if not any(line.startswith(f"- {r.label}:") for r in results)]
+    while out and not out[-1].strip():
+        out.pop()
+    path.write_text("\n".join([*out, note, *notes, ""]))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -511,6 +654,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=4, help="threads for the concurrent limit=1000 run")
     p.add_argument("--bulk-requests", type=int, default=4, help="bulk POST requests")
     p.add_argument("--bulk-size", type=int, default=500, help="devices per bulk POST request")
+    p.add_argument("--delete-requests", type=int, default=5, help="measured bulk DELETE requests")
+    p.add_argument("--delete-size", type=int, default=100, help="devices per bulk DELETE request")
+    p.add_argument("--only", type=lambda v: [k.strip() for k in v.split(",") if k.strip()], metavar="KEYS",
+                   help=f"run only these scenarios (comma-separated: {', '.join(SCENARIOS)}) and update only their "
+                        "rows in --output, keeping the others")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     p.add_argument("--pg-host", default="127.0.0.1", help="PostgreSQL host (trust auth)")
     p.add_argument("--pg-port", type=int, default=5432, help="PostgreSQL port")
@@ -521,7 +669,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reuse", type=Path, metavar="DATA_DIR",
                    help="skip create/migrate/load: reuse a database and data folder left by --keep")
     p.add_argument("--output", type=Path, default=RESULTS, help="markdown result file")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    unknown = sorted(set(args.only or ()) - set(SCENARIOS))
+    if unknown:
+        p.error(f"--only: unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -567,7 +719,10 @@ def main(argv: list[str] | None = None) -> None:
         for r in results:
             if r.note:
                 print(f"note: {r.label}: {r.note}")
-        write_markdown(args.output, rows, results, info, machine(args), args, setup)
+        if args.only and args.output.exists():
+            update_markdown(args.output, rows, results, machine(args), args, setup)
+        else:
+            write_markdown(args.output, rows, results, info, machine(args), args, setup)
         print(f"\nwritten to {args.output}")
     finally:
         if server is not None:

@@ -27,9 +27,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DjangoValidationError):
         return Response(django_errors(exc), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, (ProtectedError, RestrictedError)):
+        # Django's message names the relation that blocks ("... referenced through protected
+        # foreign keys: 'Device.site'."); the objects that block follow, by name.  Nothing was deleted.
         blocking = sorted({str(o) for o in list(exc.args[1])[:10]}) if len(exc.args) > 1 else []
+        reason = str(exc.args[0]) if exc.args else ""
         return Response(
-            {"detail": "Unable to delete: other objects depend on it.", "dependent_objects": blocking},
+            {"detail": f"Unable to delete: other objects depend on it; nothing was deleted. {reason}".strip(),
+             "dependent_objects": blocking},
             status=status.HTTP_409_CONFLICT,
         )
     if isinstance(exc, DataError):

@@ -11,6 +11,7 @@ rendered page, the targets and related objects the reader may not see.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -191,7 +192,21 @@ class BaseModelSerializer(serializers.ModelSerializer):
         return []
 
     def to_internal_value(self, data: Any) -> Any:
-        """Field validation, then every generic relation's target through the permission gate."""
+        """Unknown fields, field validation, then every generic relation's target through the permission gate.
+
+        A field name the serializer does not know is a 400 naming it.  DRF and NetBox ignore
+        such names, so ``PATCH {"stauts": "offline"}`` answers 200 and changes nothing, which a
+        script cannot tell from success; this API is strict about its input as about its query
+        parameters.  Names the serializer knows but does not write (``id``, ``url``, ``display``,
+        ``created``, ...) are still accepted and ignored, so a client can send back an object
+        it read (pynetbox sends only the fields it changed).
+        """
+        if isinstance(data, Mapping):
+            unknown = sorted(str(k) for k in data if k not in self.fields)
+            if unknown:
+                known = ", ".join(name for name, f in self.fields.items() if not f.read_only)
+                raise serializers.ValidationError(
+                    {name: [f"Unknown field {name!r}; the writable fields are: {known}."] for name in unknown})
         attrs = super().to_internal_value(data)
         model = self.Meta.model  # type: ignore[attr-defined]
         declared = getattr(self.Meta, "generic_relations", {}) or {}  # type: ignore[attr-defined]

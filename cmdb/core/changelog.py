@@ -178,8 +178,9 @@ def note(obj: models.Model, action: str, prechange: dict[str, Any] | None) -> No
         obj._deleted_tenant = tenant_of(obj)  # type: ignore[attr-defined]
     ctx = current()
     if ctx is None:
-        append([_build(obj, action, prechange, obj.snapshot() if action != ChangeAction.DELETE else None,
-                       ChangeContext(source="system"))])
+        post = obj.snapshot() if action != ChangeAction.DELETE else None  # type: ignore[attr-defined]
+        if not is_noop(Pending(obj, action, prechange), post):
+            append([_build(obj, action, prechange, post, ChangeContext(source="system"))])
         return
     key = (obj._meta.label_lower, obj.pk)
     existing = ctx.pending.get(key)
@@ -238,9 +239,22 @@ def flush_pending(ctx: ChangeContext) -> None:
         post = None
         if p.action != ChangeAction.DELETE:
             post = p.obj.snapshot(tags=tags.get((p.obj._meta.label_lower, p.obj.pk)))  # type: ignore[attr-defined]
+            if is_noop(p, post):
+                continue
         # A deleted instance's pk is None by now; the id noted at delete time is kept in the key.
         records.append(_build(p.obj, p.action, p.prechange, post, ctx, pk=pk))
     append(records)
+
+
+def is_noop(p: Pending, post: dict[str, Any] | None) -> bool:
+    """Whether an update left the object as it was: such a write records nothing.
+
+    Every writer (API, web UI, bulk edit, services, a plain ``save()``) ends here, so a PATCH
+    with the same values, an untouched edit form or several writes of one object in one
+    request that cancel out add no empty "update" record to the chain.  An update whose
+    state before is unknown is kept: nothing proves it changed nothing.
+    """
+    return p.action == ChangeAction.UPDATE and p.prechange is not None and canonical(p.prechange) == canonical(post)
 
 
 def tenant_of(obj: models.Model, pk: Any = None) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.backends.signals import connection_created
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
@@ -51,8 +52,9 @@ def _log_delete(sender: type, instance: Any, **kwargs: Any) -> None:
     pre = getattr(instance, "_prechange", None) or instance.snapshot(tags=[])
     changelog.note(instance, ChangeAction.DELETE, pre)
     # Only a CI's own registry row goes with it (an installation or relationship merely points at a CI).
+    # A batch delete (cmdb.core.deletion) deletes the registry rows with the batch, one statement for all.
     ci_id = getattr(instance, "ci_id", None) if isinstance(instance, CIModel) else None
-    if ci_id is not None:
+    if ci_id is not None and not getattr(instance, "_registry_collected", False):
         ConfigurationItem.objects.filter(pk=ci_id).delete()
 
 
@@ -70,3 +72,19 @@ def _log_tags(sender: type, instance: Any, action: str, **kwargs: Any) -> None:
         return
     changelog.note(instance, ChangeAction.UPDATE, getattr(instance, "_prechange_tags_snapshot", None))
     instance._prechange_tags_snapshot = None
+
+
+@receiver(connection_created)
+def _sqlite_parameter_limit(sender: type, connection: Any, **kwargs: Any) -> None:
+    """Give Django the SQLite library's real limit of parameters per statement.
+
+    Django 5.2 assumes SQLite's old compile-time default of 999, so a batch of change records
+    (about 20 columns each) was split into one INSERT per 49 rows, and a bulk write's statement
+    count grew with its size on SQLite while it stayed constant on PostgreSQL.  SQLite 3.32 and
+    later allow 32,766 (Debian's build 250,000), which the library reports; Django 6.0 reads it
+    the same way.
+    """
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        connection.features.max_query_params = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)

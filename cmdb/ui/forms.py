@@ -55,11 +55,18 @@ def _formfield(view: ModelView, user: Any, action: str, instance: Any, bulk: boo
                 if parent_id:
                     field.queryset = qs.filter(**{f"{parent[0]}_id": parent_id})
         if bulk:
+            # Every field starts at "no change": a model default shown as the initial value
+            # (Status = Active, Criticality = Medium) would be submitted and applied to every
+            # selected object although the user never touched it.
             field.required = False
+            field.initial = None
+            field.show_hidden_initial = False
             if isinstance(field, forms.TypedChoiceField) or (
                 isinstance(field, forms.ChoiceField) and not hasattr(field, "queryset")
             ):
                 field.choices = [("", "— no change —"), *[c for c in field.choices if c[0] != ""]]
+            if isinstance(field, forms.ModelChoiceField) and not isinstance(field, forms.ModelMultipleChoiceField):
+                field.empty_label = "— no change —"
             if isinstance(f, models.BooleanField):
                 field = forms.NullBooleanField(label=field.label, required=False, widget=forms.Select(
                     choices=[("unknown", "— no change —"), ("true", "Yes"), ("false", "No")]))
@@ -96,7 +103,11 @@ def changes_from(form: forms.ModelForm, names: list[str], *, only_changed: bool)
 
 
 def bulk_changes(form: forms.ModelForm, names: list[str]) -> dict[str, Any]:
-    """Only the fields the user set: empty means "no change"."""
+    """Only the fields the user set: empty ("— no change —", a blank input, no tag chosen) means "no change".
+
+    With every field's initial value empty (see ``_formfield``), an untouched form yields
+    no changes at all, and a form with one field set changes only that field.
+    """
     out: dict[str, Any] = {}
     for name in names:
         value = form.cleaned_data.get(name)
