@@ -32,8 +32,9 @@ class KubernetesReconciler(Reconciler):
     def desired(self, scope: str) -> list[Target]:
         self._unrestricted = self.user is None and scope in ("", "all")
         action = "view" if self.dry_run else "change"
-        return [Target(name=f"{ns.cluster.name}/{ns.name}", ci_id=ns.ci_id)
-                for ns in managed_namespaces(user=self.user, scope=scope, action=action)]
+        self._targets = [Target(name=f"{ns.cluster.name}/{ns.name}", ci_id=ns.ci_id)
+                         for ns in managed_namespaces(user=self.user, scope=scope, action=action)]
+        return self._targets
 
     def observe(self, desired: list[Target]) -> list[sync.ClusterPlan]:
         ids = [t.ci_id for t in desired]
@@ -47,7 +48,9 @@ class KubernetesReconciler(Reconciler):
                 for cluster_plan in observed for item in cluster_plan.changes]
 
     def unhealthy(self, observed: list[sync.ClusterPlan]) -> list[TargetOutcome]:
-        bad = [TargetOutcome(f"cluster {p.cluster}", "unreachable", message=p.error) for p in observed if p.error]
+        failed = {p.cluster: p.error for p in observed if p.error}
+        bad = [TargetOutcome(t.name, "unreachable", message=failed[t.name.split("/")[0]])
+               for t in self._targets if t.name.split("/")[0] in failed]
         return bad + [TargetOutcome(_target(item), "failed", message=item.error)
                       for p in observed for item in p.items if item.failed]
 
@@ -69,3 +72,4 @@ class KubernetesReconciler(Reconciler):
                 for target, done in outcomes.items()]
 
     _unrestricted: Any = False
+    _targets: list[Target] = []  # replaced per run by desired()
