@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import orjson
+
 from .desired import MANAGED_BY, DesiredObject, desired_objects, managed_namespaces
 from .models import CREDENTIALS_POLICY, Cluster, Namespace
 
@@ -103,6 +105,8 @@ class ClusterPlan:
     error: str = ""
     served_version: str = ""
     calls: Counter[str] = field(default_factory=Counter)
+    #: API group → group version, as discovered for the plan (apply reuses it).
+    versions: dict[str, str] = field(default_factory=dict)
 
     @property
     def changes(self) -> list[PlanItem]:
@@ -126,8 +130,14 @@ class Connection:
         request = self.api.param_serialize(method, path, query_params=query or [], header_params=headers, body=body,
                                            auth_settings=["BearerToken"])
         response = self.api.call_api(*request, _request_timeout=TIMEOUT)
-        response.read()
-        return self.api.response_deserialize(response, {"2XX": "object"}).data
+        raw = response.read()
+        if not 200 <= response.status <= 299:
+            from kubernetes.client.rest import ApiException
+
+            raise ApiException.from_response(http_resp=response, body=raw.decode("utf-8", "replace"), data=None)
+        # orjson rather than the client's deserializer: a LIST of thousands of objects (with their
+        # managedFields) is most of a no-change plan's time.
+        return orjson.loads(raw)
 
     def close(self) -> None:
         self.api.close()
@@ -288,23 +298,32 @@ def _same_tree(desired: Any, live: Any) -> bool:
     return _same(desired, live)
 
 
+def _lookup(obj: Any, path: tuple[str, ...]) -> tuple[bool, Any]:
+    for key in path:
+        if not isinstance(obj, dict) or key not in obj:
+            return False, None
+        obj = obj[key]
+    return True, obj
+
+
 def in_sync(desired: dict[str, Any], live: dict[str, Any], manager: str) -> bool:
     """Whether applying ``desired`` would change nothing: ``live`` carries every desired value (quantities
     compared by value) and our manager owns exactly the desired fields (no field of ours to remove)."""
-    wanted = _leaves(desired)
-    live_leaves = _leaves(live)
-    for path, value in wanted.items():
-        if path in _SKIP_PATHS:
-            continue
-        if path not in live_leaves and not (isinstance(value, dict | list) and not value):
+    wanted = [path for path in _leaves(desired) if path not in _SKIP_PATHS]
+    for path in wanted:
+        value = _lookup(desired, path)[1]
+        found, live_value = _lookup(live, path)
+        if not found:
+            if isinstance(value, dict | list) and not value:
+                continue  # an empty map or list the server does not keep
             return False
-        if path in live_leaves and not _same_tree(value, live_leaves[path]):
+        if not _same_tree(value, live_value):
             return False
     owned: set[tuple[str, ...]] = set()
     for entry in (live.get("metadata") or {}).get("managedFields") or []:
         if entry.get("manager") == manager and entry.get("operation") == "Apply":
             owned |= _owned_leaves(entry.get("fieldsV1") or {})
-    return owned == {path for path in wanted if path not in _SKIP_PATHS}
+    return owned == set(wanted)
 
 
 def _comparable(obj: dict[str, Any] | None) -> dict[tuple[str, ...], Any]:
@@ -414,6 +433,7 @@ def plan_cluster(cluster: Cluster, objects: list[DesiredObject], *, prune_scope:
         result.items = []
     finally:
         result.calls = conn.calls
+        result.versions = dict(conn.versions)
         conn.close()
     if result.served_version and result.served_version != cluster.served_version:
         Cluster.objects.filter(pk=cluster.pk).update(served_version=result.served_version)
@@ -461,7 +481,10 @@ def apply_plan(plans: list[ClusterPlan], *, prune: bool = False) -> list[ItemOut
                                         f"cluster {cluster.name}: {exc}"))
             continue
         try:
-            discover(conn)
+            if cluster_plan.versions:
+                conn.versions.update(cluster_plan.versions)
+            else:
+                discover(conn)
             for item in cluster_plan.items:
                 outcomes.append(_apply_item(conn, item, prune=prune))
         except _transport_errors() as exc:
