@@ -10,4 +10,6 @@ class K8sConfig(DomainConfig):
     label = "k8s"
     verbose_name = "Kubernetes"
     api_urls = ("k8s", ".api.urls")
+    ui_module = ".ui"
     reconcilers_module = ".reconcilers"
+    metrics_module = ".metrics"

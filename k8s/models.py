@@ -189,3 +189,28 @@ class K8sSubject(ChangeLoggedModel):
     class Meta:
         ordering = ("name",)
         verbose_name = "Kubernetes subject"
+
+
+class NamespaceStatus(models.Model):
+    """What the last reconcile saw of a managed namespace: its remaining drift, conflicts, the error that kept
+    the cluster from being planned, and the quota's ``status.hard``/``status.used`` as the server reports them.
+
+    Observation, not configuration: rewritten by every verify, so not change-logged (one row per namespace,
+    upserted in bulk).  Read by the metrics (:mod:`k8s.metrics`).
+    """
+
+    namespace = models.OneToOneField(Namespace, on_delete=models.CASCADE, related_name="sync_status")
+    last_sync = models.DateTimeField()
+    drift_items = models.PositiveIntegerField(default=0)
+    conflicts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    quota_hard = models.JSONField(default=dict, blank=True)
+    quota_used = models.JSONField(default=dict, blank=True)
+
+    tenant_path = "namespace__tenant"
+
+    class Meta:
+        verbose_name = "namespace sync status"
+
+    def __str__(self) -> str:
+        return f"{self.namespace_id}: {self.drift_items} drift"

@@ -71,5 +71,11 @@ class KubernetesReconciler(Reconciler):
                               message="; ".join(f"{o.target}: {o.message}" for o in done if o.status != "ok"))
                 for target, done in outcomes.items()]
 
+    def verify(self, desired: list[Target]) -> list[DiffItem]:
+        """A fresh plan, recorded as each namespace's sync status (drift left, quota as the server reports it)."""
+        observed = self.observe(desired)
+        sync.record_status(observed)
+        return self.plan(desired, observed)
+
     _unrestricted: Any = False
     _targets: list[Target] = []  # replaced per run by desired()

@@ -37,8 +37,8 @@ from urllib.parse import quote
 
 import orjson
 
-from .desired import MANAGED_BY, DesiredObject, desired_objects, managed_namespaces
-from .models import CREDENTIALS_POLICY, Cluster, Namespace
+from .desired import MANAGED_BY, QUOTA_NAME, DesiredObject, desired_objects, managed_namespaces
+from .models import CREDENTIALS_POLICY, Cluster, Namespace, NamespaceStatus
 
 #: kind → (API group, plural, namespaced), for every kind the CMDB writes.
 KINDS: dict[str, tuple[str, str, bool]] = {
@@ -107,6 +107,9 @@ class ClusterPlan:
     calls: Counter[str] = field(default_factory=Counter)
     #: API group → group version, as discovered for the plan (apply reuses it).
     versions: dict[str, str] = field(default_factory=dict)
+    #: The namespaces planned, and the ``status`` of their live ``cmdb-quota`` (``hard``, ``used``).
+    namespaces: list[str] = field(default_factory=list)
+    quota_status: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def changes(self) -> list[PlanItem]:
@@ -402,7 +405,8 @@ def _plan_object(
 def plan_cluster(cluster: Cluster, objects: list[DesiredObject], *, prune_scope: set[str] | None) -> ClusterPlan:
     """The plan for one cluster.  ``prune_scope``: namespaces whose unwanted objects of ours become
     delete items (``None``: every object of ours on the cluster, for an unrestricted ``all`` scope)."""
-    result = ClusterPlan(cluster=cluster.name, cluster_id=cluster.pk)
+    result = ClusterPlan(cluster=cluster.name, cluster_id=cluster.pk,
+                         namespaces=sorted({o.name for o in objects if o.kind == "Namespace"}))
     try:
         conn = connect(cluster)
     except ClusterError as exc:
@@ -411,6 +415,9 @@ def plan_cluster(cluster: Cluster, objects: list[DesiredObject], *, prune_scope:
     try:
         result.served_version = discover(conn)
         live = observe(conn)
+        for (kind, namespace, name), item in live.items():
+            if kind == "ResourceQuota" and name == QUOTA_NAME:
+                result.quota_status[namespace] = item.get("status") or {}
         wanted = {obj.key for obj in objects}
         creating = {obj.name for obj in objects if obj.kind == "Namespace" and obj.key not in live}
         for obj in sorted(objects, key=lambda o: (KIND_ORDER[o.kind], o.namespace or "", o.name)):
@@ -525,3 +532,29 @@ def _apply_item(conn: Connection, item: PlanItem, *, prune: bool) -> ItemOutcome
 def verify(*, user: Any = None, scope: str = "all") -> list[ClusterPlan]:
     """A fresh plan after apply: empty (no items, no errors) when the clusters carry what the CMDB wants."""
     return plan(user=user, scope=scope)
+
+
+def record_status(plans: list[ClusterPlan]) -> int:
+    """Upsert every planned namespace's :class:`NamespaceStatus` from ``plans`` (one query per cluster and one
+    bulk upsert); returns the rows written.  Called with a verify's plan, so the status is what is left."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    rows = []
+    for cluster_plan in plans:
+        ids = dict(Namespace.objects.filter(cluster_id=cluster_plan.cluster_id, name__in=cluster_plan.namespaces)
+                   .values_list("name", "pk"))
+        drift: Counter[str] = Counter()
+        conflicts: Counter[str] = Counter()
+        for item in cluster_plan.items:
+            home = item.name if item.kind == "Namespace" else item.namespace
+            (conflicts if item.failed else drift)[home] += 1
+        for name, pk in ids.items():
+            status = cluster_plan.quota_status.get(name) or {}
+            rows.append(NamespaceStatus(namespace_id=pk, last_sync=now, drift_items=drift[name],
+                                        conflicts=conflicts[name], error=cluster_plan.error,
+                                        quota_hard=status.get("hard") or {}, quota_used=status.get("used") or {}))
+    NamespaceStatus.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["namespace"],
+        update_fields=["last_sync", "drift_items", "conflicts", "error", "quota_hard", "quota_used"])
+    return len(rows)

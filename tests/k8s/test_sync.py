@@ -259,3 +259,50 @@ def test_the_served_version_is_discovered(world: World) -> None:
     _plan(world.cluster, scope=f"cluster:{world.cluster.name}")
     world.cluster.refresh_from_db()
     assert world.cluster.served_version == "v1.20.2"
+
+
+def test_a_verify_records_status_and_the_metrics_show_it(world: World, k8s_admin: Any, make_user: Any) -> None:
+    from k8s.metrics import collect
+    from k8s.models import NamespaceStatus
+
+    w = world
+    sync.apply_plan(sync.plan(scope=f"cluster:{w.cluster.name}"))
+    # The quota controller (kube-controller-manager, absent here) would report usage like this.
+    client.CoreV1Api(k8s_admin).patch_namespaced_resource_quota_status("cmdb-quota", w.ns_web.name, {"status": {
+        "hard": {"pods": "20", "requests.cpu": "2", "limits.memory": "4Gi"},
+        "used": {"pods": "19", "requests.cpu": "500m", "limits.memory": "1Gi"}}})
+    client.CoreV1Api(k8s_admin).patch_namespaced_resource_quota("cmdb-quota", w.ns_db.name,
+                                                                 {"spec": {"hard": {"pods": "50"}}},
+                                                                 field_manager="kubectl-edit")
+    Namespace.objects.filter(pk=w.ns_web.pk).update(requests_cpu="3")
+    assert sync.record_status(sync.plan(scope=f"cluster:{w.cluster.name}")) == 2
+    web = NamespaceStatus.objects.get(namespace=w.ns_web)
+    assert (web.drift_items, web.conflicts, web.error) == (1, 0, "")
+    assert web.quota_used == {"pods": "19", "requests.cpu": "500m", "limits.memory": "1Gi"}
+    db = NamespaceStatus.objects.get(namespace=w.ns_db)
+    assert (db.drift_items, db.conflicts) == (0, 0)  # another manager's extra field is no conflict of ours
+
+    families = {family.name: family for family in collect()}
+    labels = {"ci_id": str(w.ns_web.ci_id), "cluster": w.cluster.name, "namespace": w.ns_web.name,
+              "tenant": w.tenant.slug, "service": w.web.slug}
+
+    def value(name: str, **extra: str) -> float:
+        [sample] = [s for s in families[name].samples if s.labels == {**labels, **extra}]
+        return sample.value
+
+    assert value("cmdb_k8s_namespace_quota_used", resource="requests.cpu") == 0.5
+    assert value("cmdb_k8s_namespace_quota_hard", resource="limits.memory") == 4 * 2**30
+    assert value("cmdb_k8s_namespace_quota_used", resource="pods") == 19
+    assert value("cmdb_k8s_namespace_drift_items") == 1
+    assert value("cmdb_k8s_namespace_sync_error") == 0
+    assert value("cmdb_k8s_namespace_last_sync_timestamp_seconds") == web.last_sync.timestamp()
+    info = [s for s in families["cmdb_k8s_cluster_info"].samples if s.labels["cluster"] == w.cluster.name]
+    assert [s.labels["served_version"] for s in info] == ["v1.20.2"]
+
+    # A user of another tenant sees none of it.
+    other = Tenant.objects.create(name=f"Elsewhere {w.ns_web.name}", slug=f"elsewhere-{w.ns_web.name}")
+    alice = make_user("alice")
+    grant(name="alice-k8s", types=["k8s.namespacestatus", "k8s.cluster"], actions=["view"], users=[alice],
+          tenants=[other])
+    scoped = {family.name: family for family in collect(user=fresh(alice))}
+    assert all(not family.samples for family in scoped.values())
