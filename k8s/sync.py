@@ -233,12 +233,22 @@ def api_version(conn: Connection, kind: str) -> str:
 # --- observe ---------------------------------------------------------------------------------------------------
 
 
-def observe(conn: Connection) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """Every live object of our kinds labelled as managed by this cluster's field manager: one LIST per kind."""
+def observe(conn: Connection, namespace: str | None = None) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Every live object of our kinds labelled as managed by this cluster's field manager: one LIST per kind.
+
+    With ``namespace`` (a plan of one namespace, e.g. after its CI was edited) each LIST covers only that
+    namespace (the Namespace object itself by a field selector), so the answer does not grow with the cluster.
+    """
     selector = f"{MANAGED_BY}={conn.cluster.field_manager}"
     live: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for kind, (_group, plural, _namespaced) in KINDS.items():
-        answer = conn.call("list", "GET", f"{_base(conn, kind)}/{plural}", query=[("labelSelector", selector)])
+    for kind, (_group, plural, namespaced) in KINDS.items():
+        query = [("labelSelector", selector)]
+        path = f"{_base(conn, kind)}/{plural}"
+        if namespace is not None and namespaced:
+            path = f"{_base(conn, kind)}/namespaces/{quote(namespace)}/{plural}"
+        elif namespace is not None:
+            query.append(("fieldSelector", f"metadata.name={namespace}"))
+        answer = conn.call("list", "GET", path, query=query)
         for item in answer.get("items") or []:
             item.setdefault("apiVersion", api_version(conn, kind))  # a list's items carry neither
             item.setdefault("kind", kind)
@@ -414,7 +424,9 @@ def plan_cluster(cluster: Cluster, objects: list[DesiredObject], *, prune_scope:
         return result
     try:
         result.served_version = discover(conn)
-        live = observe(conn)
+        # One namespace in scope (and pruning limited to it): observe only that namespace.
+        only = next(iter(prune_scope)) if prune_scope is not None and len(prune_scope) == 1 else None
+        live = observe(conn, only)
         for (kind, namespace, name), item in live.items():
             if kind == "ResourceQuota" and name == QUOTA_NAME:
                 result.quota_status[namespace] = item.get("status") or {}

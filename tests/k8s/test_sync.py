@@ -151,6 +151,11 @@ def test_a_change_in_the_cmdb_yields_a_minimal_diff(world: World, k8s_admin: Any
     assert [(i.action, i.target, i.diff) for i in changed.items] == [
         ("update", f"ResourceQuota {w.ns_web.name}/cmdb-quota", '~ spec.hard.requests.cpu: "2" → "4"')]
     assert changed.calls["apply_dry_run"] == 1
+    # Planned for the edited namespace alone, each LIST covers only that namespace: the same item.
+    scoped = _plan(w.cluster, scope=f"ci:{w.ns_web.ci_id}")
+    assert [(i.action, i.target, i.diff) for i in scoped.items] == [(i.action, i.target, i.diff) for i in changed.items]
+    assert scoped.calls == {"discovery": 3, "list": 5, "apply_dry_run": 1}
+    assert _plan(w.cluster, scope=f"ci:{w.ns_db.ci_id}").items == []
 
     # A dependency added: only the database's allow policy changes.
     api = Service(name=f"API {w.ns_web.name}", slug=f"api-{w.ns_web.name}", tenant=w.tenant)
