@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "cmdb.reconcile",
     "playbooks",
     "monitoring",
+    "k8s",
     "cmdb.software",
     "discovery",
     "vdi",

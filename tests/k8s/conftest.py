@@ -76,3 +76,19 @@ def fresh_namespace(k8s_admin: Any) -> Callable[[], str]:
         return name
 
     return make
+
+
+@pytest.fixture
+def k8s_cluster(db: Any, kube_apiserver: apiserver.KubeApiServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A ``k8s.Cluster`` CI for the test server, its token in ``CMDB_K8S_TEST_TOKEN``.  Its field manager (and so
+    the managed-by label the reconciler lists by) is new per test, so tests on the shared server never see each
+    other's objects."""
+    from k8s.models import Cluster
+
+    monkeypatch.setenv("CMDB_K8S_TEST_TOKEN", kube_apiserver.admin_token)
+    suffix = secrets.token_hex(3)
+    cluster = Cluster(name=f"test-{suffix}", api_url=kube_apiserver.host,
+                      ca_certificate=kube_apiserver.ca_path.read_text(),
+                      credentials="env:CMDB_K8S_TEST_TOKEN", field_manager=f"cmdb-{suffix}")
+    cluster.validated_save()
+    return cluster

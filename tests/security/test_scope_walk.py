@@ -172,6 +172,9 @@ def _samples() -> dict[str, Sample]:
     from cmdb.users.services import token_create
     from cmdb.virtualization.models import Cluster, ClusterGroup, VirtualMachine, VMInterface
     from discovery.models import AttributeSource, Host, IngestRecord
+    from k8s.models import Cluster as K8sCluster
+    from k8s.models import K8sSubject, RoleMapping
+    from k8s.models import Namespace as K8sNamespace
     from monitoring.models import ExporterType, Incident, Monitor
 
     now = timezone.now
@@ -362,6 +365,22 @@ def _samples() -> dict[str, Sample]:
             lambda w, s: IngestRecord.objects.create(ci_id=get(w, "discovery.host", s).ci_id, received=now(),
                                                      collected_at=now(), source="agent",
                                                      source_name=f"agent-{m(s)}", action="create")),
+        # --- k8s
+        "k8s.cluster": Sample(
+            lambda w, s: _save(K8sCluster(name=f"k8s-{m(s)}", api_url="https://k8s.example.org",
+                                          credentials="env:CMDB_K8S_TOKEN", tenant=t(w, s))),
+            lambda w, s, n: {**named("k8s", s, n), "api_url": "https://k8s.example.org",
+                             "credentials": "env:CMDB_K8S_TOKEN", "tenant": t(w, s).pk}),
+        "k8s.namespace": Sample(
+            lambda w, s: _save(K8sNamespace(cluster=get(w, "k8s.cluster", s), name=f"ns-{m(s)}", tenant=t(w, s))),
+            lambda w, s, n: {"name": f"ns-{m(s)}-{n}", "cluster": pk(w, "k8s.cluster", s), "tenant": t(w, s).pk}),
+        "k8s.rolemapping": Sample(
+            lambda w, s: _save(RoleMapping(contact_role=f"role-{m(s, 'shared')}", cluster_role="view")),
+            lambda w, s, n: {"contact_role": f"r-{m(s, 'shared')}-{n}", "cluster_role": "view"}),
+        "k8s.k8ssubject": Sample(
+            lambda w, s: K8sSubject.objects.create(contact=get(w, "tenancy.contact", s), name=f"user-{m(s)}"),
+            lambda w, s, n: {"contact": _save(Contact(name=f"k8s-{m(s)}-{n}", tenant=t(w, s))).pk,
+                             "name": f"user-{m(s)}-{n}"}),
         # --- vdi
         **_vdi_samples(),
     }
@@ -1038,7 +1057,7 @@ def test_every_other_web_page_keeps_tenant_b_from_alice(walk):
 
 def test_unused_names_are_kept_out(walk):
     """The samples registry names only real models (a renamed model must not leave a dead entry)."""
-    unknown = [label for label in SAMPLES if not re.fullmatch(r"[a-z_]+\.[a-z]+", label)]
+    unknown = [label for label in SAMPLES if not re.fullmatch(r"[a-z0-9_]+\.[a-z0-9]+", label)]
     for label in SAMPLES:
         apps.get_model(label)
     assert not unknown

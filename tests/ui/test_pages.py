@@ -37,6 +37,15 @@ def _complete(world):
     from tests.vdi.world import add_vdi
 
     add_vdi(world)  # tests/vdi/world.py
+    from cmdb.tenancy.models import Contact
+    from k8s.models import Cluster as K8sCluster
+    from k8s.models import K8sSubject
+    from k8s.models import Namespace as K8sNamespace
+
+    k8s_cluster = K8sCluster(name="campus", api_url="https://k8s.example.org", credentials="env:CMDB_K8S_TOKEN")
+    k8s_cluster.save()
+    K8sNamespace(cluster=k8s_cluster, name="physics-web", requests_cpu="2", pods=20).save()
+    K8sSubject.objects.create(contact=Contact.objects.order_by("pk").first(), name="alice")
 
 
 def _views():
