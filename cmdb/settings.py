@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "cmdb.reconcile",
     "playbooks",
     "monitoring",
+    "backup",
     "cmdb.software",
     "discovery",
     "cmdb.services",
