@@ -89,25 +89,35 @@ def _label(kind: str, name: str) -> str:
     return f"{kind.rpartition('.')[2]} {name}"
 
 
-def effective_policies(ci_ids: Iterable[int] | None = None) -> dict[int, Effective]:
-    """The effective policies of ``ci_ids`` (all CIs if ``None``), with an explanation each."""
+def _attached() -> dict[int, list[int]]:
     attached: dict[int, list[int]] = {}
     for policy_id, ci_id in PolicyAttachment.objects.values_list("policy_id", "ci_id"):
         attached.setdefault(ci_id, []).append(policy_id)
+    return attached
+
+
+def _explain(distance: int, rank: int, kind: str, name: str) -> str:
+    if distance == 0:
+        return "attached directly"
+    steps = f", {distance} steps" if distance > 1 else ""
+    return f"inherited from {_label(kind, name)} ({list(INHERITANCE)[rank]}{steps})"
+
+
+def effective_policies(ci_ids: Iterable[int] | None = None) -> dict[int, Effective]:
+    """The effective policies of ``ci_ids`` (all CIs if ``None``), with an explanation each."""
+    attached = _attached()
     best = _spread(attached, _children())
     wanted = set(best) if ci_ids is None else set(ci_ids) & set(best)
-    sources = {seed for ci, (seed, _d, _r) in best.items() if ci in wanted}
+    sources = {best[ci][0] for ci in wanted}
     names = {pk: (kind, name) for pk, kind, name in ConfigurationItem.objects.filter(
         pk__in=sources).values_list("pk", "kind", "name")}
     slugs = list(INHERITANCE)
     result = {}
     for ci in wanted:
         seed, distance, rank = best[ci]
-        via = "" if distance == 0 else slugs[rank]
         kind, name = names.get(seed, ("ci", str(seed)))
-        explanation = "attached directly" if distance == 0 else (
-            f"inherited from {_label(kind, name)} ({via}{', ' + str(distance) + ' steps' if distance > 1 else ''})")
-        result[ci] = Effective(tuple(sorted(attached[seed])), seed, via, distance, explanation)
+        result[ci] = Effective(tuple(sorted(attached[seed])), seed, "" if distance == 0 else slugs[rank], distance,
+                               _explain(distance, rank, kind, name))
     return result
 
 
@@ -129,44 +139,61 @@ def coverage(ci_queryset: Any = None, *, now: dt.datetime | None = None) -> list
     now = now or timezone.now()
     cis = ci_queryset if ci_queryset is not None else ConfigurationItem.objects.all()
     cis = cis.filter(status__in=("active", "maintenance", "planned")).exclude(kind__in=EXEMPT_KINDS)
-    rows = list(cis.values_list("pk", "name", "kind", "criticality"))
+    rows = cis.values_list("pk", "name", "kind", "criticality")
     children = _children()
-    effective = effective_policies()
-    critical = {pk: None for pk, crit in ConfigurationItem.objects.filter(
-        criticality__in=REQUIRED_CRITICALITY).values_list("pk", "criticality")}
+    attached = _attached()
+    effective = _spread(attached, children)
+    critical = dict.fromkeys(ConfigurationItem.objects.filter(criticality__in=REQUIRED_CRITICALITY)
+                             .values_list("pk", flat=True))
     required = _spread(critical, children)
     policies = {p.pk: p for p in Policy.objects.only("pk", "name", "rpo_hours", "restore_test_max_age_days")}
     last_backup = dict(Snapshot.objects.exclude(ci_id=None).values("ci_id").annotate(t=Max("time"))
                        .values_list("ci_id", "t"))
     last_test = dict(RestoreTest.objects.filter(passed=True).exclude(ci_id=None).values("ci_id")
                      .annotate(t=Max("tested_at")).values_list("ci_id", "t"))
-    visible = {row[0] for row in rows}
+    # Per seed (attached CI): its policies' label, smallest RPO and restore-test window, computed once.
+    per_seed: dict[int, tuple[str, dt.timedelta, dt.timedelta, int]] = {}
+    for seed, ids in attached.items():
+        applied = [policies[i] for i in sorted(ids) if i in policies]
+        if applied:
+            per_seed[seed] = (", ".join(p.name for p in applied), dt.timedelta(hours=min(p.rpo_hours for p in applied)),
+                              dt.timedelta(days=min(p.restore_test_max_age_days for p in applied)),
+                              min(p.rpo_hours for p in applied))
+    seed_names = {pk: (kind, name) for pk, kind, name in ConfigurationItem.objects.filter(
+        pk__in=list(per_seed)).values_list("pk", "kind", "name")}
+    visible: set[int] | None = None
+    if ci_queryset is not None:
+        visible = set(ci_queryset.filter(pk__in=list(per_seed)).values_list("pk", flat=True))
     report: list[CoverageRow] = []
     for pk, name, kind, crit in rows:
-        eff = effective.get(pk)
-        if eff is not None and eff.distance and eff.source_ci not in visible and ci_queryset is not None:
-            # Never name a CI the caller may not see (tenant scope): say only that it is inherited.
-            eff = Effective(eff.policy_ids, eff.source_ci, eff.via, eff.distance,
-                            f"inherited ({eff.via}) from a CI outside your view")
+        found = effective.get(pk)
         backup, test = last_backup.get(pk), last_test.get(pk)
-        if eff is None:
+        if found is None:
             if pk in required:
-                why = "criticality " + crit if required[pk][1] == 0 else (
-                    f"required through {required[pk][1]} relationship(s) from a {REQUIRED_CRITICALITY[0]}+ CI")
+                distance = required[pk][1]
+                why = f"criticality {crit}" if distance == 0 else (
+                    f"required through {distance} relationship(s) from a {REQUIRED_CRITICALITY[0]}+ CI")
                 report.append(CoverageRow(pk, name, kind, crit, "no_policy", "", why, backup, test))
             continue
-        applied = [policies[i] for i in eff.policy_ids if i in policies]
-        if not applied:
+        seed, distance, rank = found
+        if seed not in per_seed:
             continue
-        rpo = min(p.rpo_hours for p in applied)
-        max_age = min(p.restore_test_max_age_days for p in applied)
-        label = ", ".join(p.name for p in applied)
-        if backup is None or now - backup > dt.timedelta(hours=rpo):
+        label, rpo, max_age, rpo_hours = per_seed[seed]
+        rpo_bad = backup is None or now - backup > rpo
+        test_bad = test is None or now - test > max_age
+        if not (rpo_bad or test_bad):
+            continue
+        if distance and visible is not None and seed not in visible:
+            # Never name a CI the caller may not see (tenant scope): say only that it is inherited.
+            explanation = f"inherited ({list(INHERITANCE)[rank]}) from a CI outside your view"
+        else:
+            explanation = _explain(distance, rank, *seed_names.get(seed, ("ci", str(seed))))
+        if rpo_bad:
             report.append(CoverageRow(pk, name, kind, crit, "rpo_breached", label,
-                                      f"{eff.explanation}; RPO {rpo} h", backup, test))
-        if test is None or now - test > dt.timedelta(days=max_age):
+                                      f"{explanation}; RPO {rpo_hours} h", backup, test))
+        if test_bad:
             report.append(CoverageRow(pk, name, kind, crit, "no_restore_test", label,
-                                      f"{eff.explanation}; restore test within {max_age} days", backup, test))
+                                      f"{explanation}; restore test within {max_age.days} days", backup, test))
     return report
 
 

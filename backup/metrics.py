@@ -30,14 +30,18 @@ def collect(user: Any = None) -> Iterable[Metric]:
                                        restrict(cis, user))
     last = GaugeMetricFamily("cmdb_backup_last_success_timestamp_seconds",
                              "Time of the newest snapshot of the CI in any repository.", labels=["ci_id"])
-    count = GaugeMetricFamily("cmdb_backup_snapshots", "Snapshots of the CI in the inventory.", labels=["ci_id"])
-    size = GaugeMetricFamily("cmdb_backup_snapshot_bytes", "Bytes of the CI's newest snapshots, summed.",
-                             labels=["ci_id"])
-    for ci_id, newest, n, total in snapshots.order_by().values("ci_id").annotate(
-            t=Max("time"), n=Count("id"), b=Sum("size")).values_list("ci_id", "t", "n", "b"):
-        last.add_metric([str(ci_id)], newest.timestamp())
-        count.add_metric([str(ci_id)], n)
-        size.add_metric([str(ci_id)], total or 0)
+    count = GaugeMetricFamily("cmdb_backup_snapshots", "Snapshots of the CI in the inventory, per repository.",
+                              labels=["ci_id", "repository"])
+    size = GaugeMetricFamily("cmdb_backup_snapshot_bytes", "Bytes of the CI's snapshots, summed, per repository.",
+                             labels=["ci_id", "repository"])
+    newest: dict[int, Any] = {}
+    for ci_id, repository, t, n, total in snapshots.order_by().values("ci_id", "repository__name").annotate(
+            t=Max("time"), n=Count("id"), b=Sum("size")).values_list("ci_id", "repository__name", "t", "n", "b"):
+        count.add_metric([str(ci_id), repository], n)
+        size.add_metric([str(ci_id), repository], total or 0)
+        newest[ci_id] = max(t, newest.get(ci_id, t))
+    for ci_id, t in sorted(newest.items()):
+        last.add_metric([str(ci_id)], t.timestamp())
     yield from (last, count, size)
 
     tested = GaugeMetricFamily("cmdb_backup_restore_test_timestamp_seconds", "Time of the CI's newest restore test.",
@@ -76,11 +80,11 @@ def collect(user: Any = None) -> Iterable[Metric]:
     lag = GaugeMetricFamily("cmdb_backup_archive_lag_seconds",
                             "Newest snapshot of a policy in its backup repository minus the newest in its archive.",
                             labels=["policy"])
-    newest = dict(((r, p), t) for r, p, t in Snapshot.objects.exclude(policy_id=None).order_by().values(
+    by_policy = dict(((r, p), t) for r, p, t in Snapshot.objects.exclude(policy_id=None).order_by().values(
         "repository_id", "policy_id").annotate(t=Max("time")).values_list("repository_id", "policy_id", "t"))
     for pk, name, repo, archive in Policy.objects.exclude(archive_repository=None).values_list(
             "pk", "name", "repository_id", "archive_repository_id"):
-        primary, copied = newest.get((repo, pk)), newest.get((archive, pk))
+        primary, copied = by_policy.get((repo, pk)), by_policy.get((archive, pk))
         if primary is not None:
             lag.add_metric([name], (primary - copied).total_seconds() if copied else primary.timestamp())
     yield lag

@@ -30,6 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from cmdb.core import copyinsert
 from cmdb.core.models import ConfigurationItem
 from cmdb.core.secrets import SecretUnavailable, resolve
 
@@ -187,6 +188,7 @@ def write_inventory(repository: Repository, listed: list[dict[str, Any]]) -> dic
         sizes = {sid: (d.get("files"), d.get("bytes")) for sid, d in Run.objects.filter(
             operation="backup", status=RunStatus.SUCCESS, snapshot_id__in=ids).values_list("snapshot_id", "details")}
         new, changed = [], []
+        changed_fields: set[str] = set()
         for s in listed:
             tags = tags_of[s["id"]]
             ci_id = _tag_value(tags, CI_TAG)
@@ -204,18 +206,23 @@ def write_inventory(repository: Repository, listed: list[dict[str, Any]]) -> dic
             old = existing.pop(s["id"], None)
             if old is None:
                 new.append(Snapshot(repository=repository, snapshot_id=s["id"], **values))
-            elif any(getattr(old, k) != v for k, v in values.items()):
-                for k, v in values.items():
-                    setattr(old, k, v)
-                changed.append(old)
-        Snapshot.objects.bulk_create(new, batch_size=2000)
+            else:
+                differ = [k for k, v in values.items() if getattr(old, k) != v]
+                if differ:
+                    for k in differ:
+                        setattr(old, k, values[k])
+                    changed_fields.update(differ)
+                    changed.append(old)
+        copyinsert.insert(Snapshot, new, batch_size=5000)  # COPY on PostgreSQL, bulk_create elsewhere
         if changed:
-            Snapshot.objects.bulk_update(changed, ["short_id", "time", "hostname", "paths", "restic_tags", "size",
-                                                   "files",
-                                                   "ci_id", "policy_id"], batch_size=2000)
+            Snapshot.objects.bulk_update(changed, sorted(changed_fields), batch_size=1000)
         gone = [s.pk for s in existing.values()]
         if gone:
-            Snapshot.objects.filter(pk__in=gone).delete()
+            # Forgotten in the repository: gone here too.  Inventory rows are not change-logged one by one,
+            # so no per-row delete signals: detach the restore tests, then one DELETE.
+            RestoreTest.objects.filter(backup_snapshot__in=gone).update(backup_snapshot=None)
+            doomed = Snapshot.objects.filter(pk__in=gone)
+            doomed._raw_delete(doomed.db)
     return {"created": len(new), "updated": len(changed), "deleted": len(gone), "snapshots": len(listed)}
 
 

@@ -94,6 +94,14 @@ def test_backup_retention_archive_and_restore_test(repos: Any, data_dir: Path, t
         if path.is_file():
             assert (restored / path.relative_to(data_dir)).read_bytes() == path.read_bytes()
 
+    ci = str(server.ci_id)
+    assert metric_value("cmdb_backup_snapshots", ci_id=ci, repository="primary") == 2
+    assert metric_value("cmdb_backup_snapshots", ci_id=ci, repository="archive") == 2
+    assert metric_value("cmdb_backup_restore_test_passed", ci_id=ci) == 1
+    assert metric_value("cmdb_backup_last_success_timestamp_seconds", ci_id=ci) == \
+        Snapshot.objects.get(repository=repos.primary, snapshot_id=ids[-1]).time.timestamp()
+    assert metric_value("cmdb_backup_archive_lag_seconds", policy="files") is not None
+
     sampled = services.restore_test(policy, ci_id=server.ci_id, sample_size=5)
     assert sampled.ok and sampled.details["files"] == 5
     assert set(Run.objects.values_list("status", flat=True)) == {"success"}
@@ -114,6 +122,18 @@ def test_a_corrupted_pack_is_found_by_check(repos: Any, data_dir: Path) -> None:
     assert not outcome.ok
     assert repos.primary.repo_url in outcome.message and "check" in outcome.message
     assert Run.objects.filter(operation="check").latest("id").status == "failed"
+    # ... and the metric the CMDBBackupCheckFailed alert watches says so (backup/rules/tests: the alert's unit test).
+    assert metric_value("cmdb_backup_check_success", repository="primary") == 0
+
+
+def metric_value(name: str, **labels: str) -> float | None:
+    from backup.metrics import collect
+
+    for family in collect():
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return None
 
 
 def test_a_restore_test_notices_a_damaged_snapshot(repos: Any, data_dir: Path) -> None:
