@@ -221,3 +221,21 @@ def test_unreachable_paths_fail_before_restic_runs(repos: Any, tmp_path: Path) -
     policy.validated_save()
     outcome = services.run_backup(policy)
     assert not outcome.ok and "cannot reach" in outcome.message
+
+
+def test_a_dump_command_is_backed_up_and_a_failing_dump_leaves_no_snapshot(repos: Any, tmp_path: Path) -> None:
+    assert services.init_repository(repos.primary).ok
+    policy = repos.Policy(name="dump", dump_command="printf 'CREATE TABLE t (x int);\\n'", repository=repos.primary)
+    policy.validated_save()
+    outcome = services.run_backup(policy)
+    assert outcome.ok, outcome.message
+    dumped = subprocess.run(["restic", "--no-cache", "-r", repos.primary.repo_url, "dump", "latest", "/dump.dump"],
+                            env={**os.environ, "RESTIC_PASSWORD": PASSWORD}, capture_output=True, check=True).stdout
+    assert dumped == b"CREATE TABLE t (x int);\n"
+
+    policy.dump_command = "printf 'half a dump'; echo 'pg_dump: error: connection refused' >&2; exit 3"
+    policy.validated_save()
+    failed = services.run_backup(policy)
+    assert not failed.ok and "exit 3" in failed.message and "connection refused" in failed.message
+    listed = json.loads(restic_cli(repos.primary.repo_url, PASSWORD, "snapshots", "--json"))
+    assert [s["id"] for s in listed] == [outcome.details["snapshot_id"]]  # the half dump was forgotten
