@@ -139,13 +139,13 @@ def coverage(ci_queryset: Any = None, *, now: dt.datetime | None = None) -> list
     now = now or timezone.now()
     cis = ci_queryset if ci_queryset is not None else ConfigurationItem.objects.all()
     cis = cis.filter(status__in=("active", "maintenance", "planned")).exclude(kind__in=EXEMPT_KINDS)
-    rows = cis.values_list("pk", "name", "kind", "criticality")
     children = _children()
     attached = _attached()
     effective = _spread(attached, children)
     critical = dict.fromkeys(ConfigurationItem.objects.filter(criticality__in=REQUIRED_CRITICALITY)
                              .values_list("pk", flat=True))
     required = _spread(critical, children)
+    rows = cis.values_list("pk", "name", "kind", "criticality")
     policies = {p.pk: p for p in Policy.objects.only("pk", "name", "rpo_hours", "restore_test_max_age_days")}
     last_backup = dict(Snapshot.objects.exclude(ci_id=None).values("ci_id").annotate(t=Max("time"))
                        .values_list("ci_id", "t"))
@@ -165,6 +165,7 @@ def coverage(ci_queryset: Any = None, *, now: dt.datetime | None = None) -> list
     if ci_queryset is not None:
         visible = set(ci_queryset.filter(pk__in=list(per_seed)).values_list("pk", flat=True))
     report: list[CoverageRow] = []
+    explained: dict[tuple[int, int, int], tuple[str, str]] = {}
     for pk, name, kind, crit in rows:
         found = effective.get(pk)
         backup, test = last_backup.get(pk), last_test.get(pk)
@@ -183,17 +184,19 @@ def coverage(ci_queryset: Any = None, *, now: dt.datetime | None = None) -> list
         test_bad = test is None or now - test > max_age
         if not (rpo_bad or test_bad):
             continue
-        if distance and visible is not None and seed not in visible:
-            # Never name a CI the caller may not see (tenant scope): say only that it is inherited.
-            explanation = f"inherited ({list(INHERITANCE)[rank]}) from a CI outside your view"
-        else:
-            explanation = _explain(distance, rank, *seed_names.get(seed, ("ci", str(seed))))
+        texts = explained.get(found)
+        if texts is None:  # the same few sentences for thousands of CIs: built once per (seed, distance, edge)
+            if distance and visible is not None and seed not in visible:
+                # Never name a CI the caller may not see (tenant scope): say only that it is inherited.
+                explanation = f"inherited ({list(INHERITANCE)[rank]}) from a CI outside your view"
+            else:
+                explanation = _explain(distance, rank, *seed_names.get(seed, ("ci", str(seed))))
+            texts = explained[found] = (f"{explanation}; RPO {rpo_hours} h",
+                                        f"{explanation}; restore test within {max_age.days} days")
         if rpo_bad:
-            report.append(CoverageRow(pk, name, kind, crit, "rpo_breached", label,
-                                      f"{explanation}; RPO {rpo_hours} h", backup, test))
+            report.append(CoverageRow(pk, name, kind, crit, "rpo_breached", label, texts[0], backup, test))
         if test_bad:
-            report.append(CoverageRow(pk, name, kind, crit, "no_restore_test", label,
-                                      f"{explanation}; restore test within {max_age.days} days", backup, test))
+            report.append(CoverageRow(pk, name, kind, crit, "no_restore_test", label, texts[1], backup, test))
     return report
 
 
