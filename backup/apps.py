@@ -14,4 +14,5 @@ class BackupConfig(DomainConfig):
     label = "backup"
     verbose_name = "Backup"
     api_urls = ("backup", ".api.urls")
+    ui_module = ".ui"
     metrics_module = ".metrics"

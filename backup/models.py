@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from croniter import croniter
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -55,6 +56,16 @@ def validate_cron(value: str, field: str) -> None:
     month_list = range(1, 13) if months == ["*"] else [int(m) for m in months]
     if not any(int(d) <= calendar.monthrange(2024, m)[1] for m in month_list for d in days):
         raise ValidationError({field: f"{value!r} never fires: no month in it has that day."})
+
+
+def dump_commands() -> dict[str, str]:
+    """Dump commands by name, as the operator configured them (``CMDB_BACKUP_DUMP_COMMANDS``).
+
+    Why names and not commands: whoever may edit a policy must not be able to run a command of their
+    choosing on the worker.  The operator decides what can run; a policy only picks one.
+    """
+    configured = getattr(settings, "CMDB_BACKUP_DUMP_COMMANDS", None) or {}
+    return {str(k): str(v) for k, v in configured.items()}
 
 
 def _reference_problem(value: Any) -> str | None:
@@ -111,8 +122,9 @@ class Policy(CIModel):
     name = models.CharField(max_length=100, unique=True)
     paths = models.JSONField(default=list, blank=True, help_text="Absolute paths the worker backs up")
     excludes = models.JSONField(default=list, blank=True, help_text="restic --exclude patterns")
-    dump_command = models.CharField(max_length=500, blank=True,
-                                    help_text="Instead of paths: a command whose standard output is backed up")
+    dump_command = models.CharField(max_length=100, blank=True,
+                                    help_text="Instead of paths: the name of a dump command the operator configured "
+                                              "(setting CMDB_BACKUP_DUMP_COMMANDS); its output is backed up")
     schedule = models.CharField(max_length=100, default="0 2 * * *", help_text="cron: when backups run")
     keep_last = models.PositiveIntegerField(default=0)
     keep_hourly = models.PositiveIntegerField(default=0)
@@ -164,6 +176,10 @@ class Policy(CIModel):
             errors["paths"] = "Give paths to back up or a dump_command."
         elif paths and self.dump_command:
             errors["dump_command"] = "Give either paths or a dump_command, not both."
+        if self.dump_command and self.dump_command not in dump_commands():
+            known = ", ".join(sorted(dump_commands())) or "none configured"
+            errors["dump_command"] = (f"Name a dump command the operator configured in CMDB_BACKUP_DUMP_COMMANDS "
+                                      f"({known}); commands themselves are not accepted here.")
         if not isinstance(self.excludes, list) or not all(isinstance(e, str) for e in self.excludes):
             errors["excludes"] = "A list of restic exclude patterns."
         if self.check_subset and not _SUBSET.match(self.check_subset):

