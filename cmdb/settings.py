@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "playbooks",
     "monitoring",
     "k8s",
+    "backup",
     "cmdb.software",
     "discovery",
     "vdi",

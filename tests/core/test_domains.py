@@ -13,7 +13,7 @@ from django.urls import resolve
 
 from cmdb.core import domains, hooks
 
-LOCAL_TOPS = {"cmdb", "discovery", "playbooks", "monitoring", "k8s", "vdi"}
+LOCAL_TOPS = {"cmdb", "discovery", "playbooks", "monitoring", "k8s", "vdi", "backup"}
 
 
 def test_every_app_of_the_project_uses_its_own_domain_config() -> None:

@@ -313,6 +313,8 @@ def _samples() -> dict[str, Sample]:
         "monitoring.incident": Sample(
             lambda w, s: Incident.objects.create(fingerprint=f"fp-{m(s)}", alertname=f"alert-{m(s)}",
                                                  ci_id=_ci(w, s), started_at=now())),
+        # --- backup
+        **_backup_samples(now, t, m, named),
         # --- software
         "software.softwareproduct": Sample(
             lambda w, s: _save(SoftwareProduct(vendor="ACME", name="Widget", slug="widget")),
@@ -448,6 +450,38 @@ def _vdi_samples() -> dict[str, Sample]:
         "vdi.licencepolicy": Sample(
             lambda w, s: _save(LicencePolicy(license=get(w, "software.license", s))),
             lambda w, s, n: {"license": licence(w, s, n), "on_exceed": "warn"}),
+    }
+
+
+def _backup_samples(now: Any, t: Any, m: Any, named: Any) -> dict[str, Sample]:
+    from backup.models import Policy, PolicyAttachment, Repository, RestoreTest, Run, Snapshot
+
+    ref = "env:CMDB_RESTIC_PASSWORD"
+    return {
+        "backup.repository": Sample(
+            lambda w, s: _save(Repository(name=f"repo-{m(s)}", repo_url=f"/srv/restic/{m(s)}", password_ref=ref,
+                                          tenant=t(w, s))),
+            lambda w, s, n: {**named("repo", s, n), "repo_url": f"/srv/restic/{n}", "password_ref": ref,
+                             "tenant": t(w, s).pk}),
+        "backup.policy": Sample(
+            lambda w, s: _save(Policy(name=f"bpol-{m(s)}", paths=["/srv"], repository=get(w, "backup.repository", s),
+                                      tenant=t(w, s))),
+            lambda w, s, n: {**named("bpol", s, n), "paths": ["/srv"], "repository": pk(w, "backup.repository", s),
+                             "tenant": t(w, s).pk}),
+        "backup.policyattachment": Sample(
+            lambda w, s: PolicyAttachment.objects.create(policy=get(w, "backup.policy", s), ci_id=_ci(w, s),
+                                                         description=m(s)),
+            lambda w, s, n: {"policy": pk(w, "backup.policy", s), "ci": _fresh_ci(w, s, n)}),
+        "backup.snapshot": Sample(
+            lambda w, s: Snapshot.objects.create(repository=get(w, "backup.repository", s), snapshot_id=m(s) * 8,
+                                                 short_id=m(s)[:8], time=now(), hostname=f"host-{m(s)}",
+                                                 ci_id=_ci(w, s), policy=get(w, "backup.policy", s))),
+        "backup.run": Sample(
+            lambda w, s: Run.objects.create(operation="backup", status="failed", ci_id=_ci(w, s), started=now(),
+                                            repository=get(w, "backup.repository", s), message=m(s))),
+        "backup.restoretest": Sample(
+            lambda w, s: RestoreTest.objects.create(ci_id=_ci(w, s), repository=get(w, "backup.repository", s),
+                                                    passed=True, tested_at=now(), message=m(s))),
     }
 
 
@@ -944,6 +978,7 @@ VIEW_WALKERS: dict[str | None, Callable[[Any, list[str], str], None]] = {
     "monitoring-alertmanager": _alertmanager,
     "discovery-reports": _reports,
     "vdi-capacity": _get_clean("/api/vdi/capacity/"),
+    "backup-coverage": _get_clean("/api/backup/coverage/"),
 }
 
 

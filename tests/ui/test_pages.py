@@ -30,6 +30,9 @@ def _complete(world):
     node = ExporterType.objects.create(name="node", slug="node", port=9100)
     Monitor.objects.create(ci_id=world.devices["web01"].ci_id, exporter_type=node)
     add_software_and_services(world)  # tests/services/world.py
+    from tests.backup.pages import add_backup_objects
+
+    add_backup_objects(world.devices["web01"].ci_id)  # tests/backup/pages.py
     from discovery.services import ingest_report
     from tests.discovery.helpers import report
 
