@@ -1,9 +1,12 @@
+from django.urls import path
+
 from cmdb.api.routers import CMDBRouter
 
 from . import views
 
 router = CMDBRouter("reconcile")
 router.register("runs", views.ReconcileRunViewSet)
-router.register("actions", views.ReconcileActionViewSet)
+router.register("plans", views.PlanViewSet)
+router.register("actions", views.PlanItemViewSet)
 router.register("drift", views.CIDriftViewSet)
-urlpatterns = router.urls
+urlpatterns = [path("reconcilers/", views.ReconcilerListView.as_view(), name="reconcilers"), *router.urls]
