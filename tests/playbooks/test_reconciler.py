@@ -164,7 +164,7 @@ def test_reconcile_runs_feed_discovery_with_facts_and_packages(tmp_path: Path, m
     # An apply hands them over for good.
     lines.clear()
     applied = run_execute(ReconcileRun.objects.create(reconciler="ansible", scope="all", dry_run=False), log=log)
-    assert applied.failed_count == 1 and applied.remaining_drift == 0
+    assert applied.failed_count == 1 and applied.remaining_drift == 0, (applied.error, lines)
     # Both inventory hosts are this machine: one discovered CI, created by the first report.
     [host] = Host.objects.all()
     assert host.name == socket.gethostname().split(".")[0] and host.kernel == os.uname().release

@@ -406,3 +406,20 @@ def test_api_lists_runs_shows_plans_and_triggers_runs(folder: Path, w: f.World, 
     from rest_framework.test import APIClient
 
     assert APIClient().get("/api/reconcile/runs/").status_code in (401, 403)
+
+
+def test_a_reaped_reconcile_job_fails_its_run(folder: Path, w: f.World, settings: Any) -> None:
+    """The worker running a reconcile job died (its job lease expired): the reaper fails the job, and the run
+    with it, instead of leaving the run "running" for ever."""
+    from cmdb.jobs.models import Job
+    from cmdb.jobs.reaper import jobs_reap
+
+    settings.TASKS = DB_TASKS
+    run = run_request(reconciler="folder", scope="tag:red", dry_run=False)
+    past = timezone.now() - dt.timedelta(minutes=5)
+    Job.objects.filter(pk=run.job_id).update(status="running", worker="gone:1", started=past, heartbeat=past,
+                                             lease_expires=past + dt.timedelta(seconds=60))
+    ReconcileRun.objects.filter(pk=run.pk).update(status="running", started=past)
+    assert jobs_reap().failed == (run.job_id,)
+    run.refresh_from_db()
+    assert run.status == "failed" and run.error.startswith("Worker lost: gone:1") and run.finished
