@@ -9,4 +9,5 @@ router.register("runs", views.ReconcileRunViewSet)
 router.register("plans", views.PlanViewSet)
 router.register("actions", views.PlanItemViewSet)
 router.register("drift", views.CIDriftViewSet)
-urlpatterns = [path("reconcilers/", views.ReconcilerListView.as_view(), name="reconcilers"), *router.urls]
+router.add_link("reconcilers", "reconcile-reconcilers")
+urlpatterns = [path("reconcilers/", views.ReconcilerListView.as_view(), name="reconcile-reconcilers"), *router.urls]
