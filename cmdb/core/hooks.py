@@ -32,6 +32,12 @@ ansible_facts_gathered = Signal()
 #: every receiver's reasons are recorded on the run; nobody connected means allow.
 reconcile_apply_requested = Signal()
 
+#: Sent after writes were rolled back on purpose (a reconcile dry run's ``writeback``, see
+#: cmdb/reconcile/services.py), with no arguments.  Rows read inside that block may have been written
+#: by it and are gone now: an in-process cache that keeps ids of rows it read (discovery's software
+#: cache) drops them.
+writes_rolled_back = Signal()
+
 #: Sent by whoever needs the CMDB's Ansible inventory, e.g. a discovery job gathering facts from the
 #: hosts the CMDB manages.  Keyword arguments: ``scope`` (the reconcile scope grammar, cmdb/reconcile/scope.py)
 #: and ``user`` (only what they may see; None: everything).  A receiver returns the inventory in

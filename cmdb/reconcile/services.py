@@ -217,8 +217,16 @@ def _writeback(run: ReconcileRun, reconciler: Reconciler, desired: list[Target],
     """``writeback`` in a savepoint: a dry run always rolls it back (with the change records it noted),
     whether or not the run itself sits inside an outer ``change_logging`` block."""
     block = rolled_back() if run.dry_run else atomic()
-    with block:
-        reconciler.writeback(desired, observed)
+    rolled = run.dry_run
+    try:
+        with block:
+            reconciler.writeback(desired, observed)
+    except BaseException:
+        rolled = True
+        raise
+    finally:
+        if rolled:  # caches that kept ids of rows read inside the block forget them
+            hooks.writes_rolled_back.send(sender=ReconcileRun)
 
 
 @dataclass

@@ -856,6 +856,7 @@ VIEW_WALKERS: dict[str | None, Callable[[Any, list[str], str], None]] = {
     "services-impact": _ci_question("/api/services/impact/"),
     "services-stack": _ci_question("/api/services/stack/"),
     "software-compliance": _get_clean("/api/software/compliance/"),
+    "reconcile-reconcilers": _get_clean("/api/reconcile/reconcilers/"),  # code metadata: names, options
     "ansible-inventory": _inventory,
     "monitoring-sd": _service_discovery,
     "monitoring-alertmanager": _alertmanager,
