@@ -20,3 +20,5 @@ def connect() -> None:
         post_delete.connect(clear_cache_on_change, sender=model, dispatch_uid=f"discovery_cache_{model.__name__}_d")
     # Facts an Ansible run gathered become discovery reports (see cmdb/core/hooks.py).
     hooks.ansible_facts_gathered.connect(ingest_ansible_facts, dispatch_uid="discovery.ingest_ansible_facts")
+    # A reconcile dry run ingests facts and rolls them back: versions read meanwhile are gone again.
+    hooks.writes_rolled_back.connect(clear_cache_on_change, dispatch_uid="discovery.cache_writes_rolled_back")

@@ -8,12 +8,12 @@ from cmdb.core import hooks
 
 
 def ansible_inventory(sender: Any = None, *, scope: str = "all", user: Any = None, **kwargs: Any) -> dict[str, Any]:
-    """The devices and VMs in ``scope`` that ``user`` may see (all when None), in ansible-runner's dict form."""
-    from .inventory import build_inventory, runner_inventory
-    from .reconcilers import scope_filters
+    """The devices and VMs in ``scope`` (the reconcile framework's grammar) that ``user`` may see (all when
+    None), in ansible-runner's dict form."""
+    from .inventory import runner_inventory
+    from .reconcilers import inventory_for_scope
 
-    device_filter, vm_filter = scope_filters(scope)
-    return runner_inventory(build_inventory(user=user, device_filter=device_filter, vm_filter=vm_filter))
+    return runner_inventory(inventory_for_scope(scope, user=user))
 
 
 def connect() -> None:

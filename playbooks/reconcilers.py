@@ -1,34 +1,33 @@
-"""The Ansible reconciler: the baseline playbook run through ansible-runner.
+"""The Ansible reconciler: a playbook run through ansible-runner, on the reconcile framework.
 
-- desired: the hosts in scope, with the CMDB inventory (groups, host variables, config contexts);
-- observe/plan: ``ansible-playbook --check --diff``; every task that would change a host is one
-  plan item with the task's diff; failed and unreachable hosts are recorded, not fatal;
-- apply: the real run (``--diff``), per-host outcome from the play recap;
+- kinds: devices and virtual machines; the framework resolves the scope to their CIs;
+- desired: those hosts, with the CMDB inventory (groups, host variables, config contexts);
+- observe: ``ansible-playbook --check --diff`` (no side effects: the facts it gathers stay in the
+  result); every task that would change a host is one plan item with the task's diff; failed and
+  unreachable hosts are recorded, not fatal;
+- apply: the real run (``--diff``); each plan item's outcome comes from that task's result on that
+  host (ok, failed with the task's message, or skipped when the host never reached it);
+- writeback: reachable hosts get ``last_seen``, and the gathered facts go to the core's hook
+  :data:`cmdb.core.hooks.ansible_facts_gathered` (discovery ingests them as reports of source
+  ``ansible``, name ``reconcile:ansible``); the framework runs writeback in a savepoint that a dry
+  run rolls back, so a dry run changes nothing in the CMDB, facts included;
 - verify: a second check run, which should plan nothing.
 
-Discovery: when enabled (``ANSIBLE_DISCOVERY_FACTS``, on by default when the discovery
-app is installed), the first check run of every reconcile — dry run or apply — also
-gathers facts and installed packages (``cmdb_discovery_facts``; the baseline play's
-pre-tasks) and hands them to the core's hook :data:`cmdb.core.hooks.ansible_facts_gathered`;
-discovery, listening there, turns each host's facts into a report (source type ``ansible``,
-name ``reconcile:ansible``) ingested in its own transaction right after that run;
-a report that fails is written to the run's log and the reconcile goes on.  This
-happens in a dry run too, on purpose: facts are an observation, as when the
-discovery agent runs, not a change the reconcile makes; the nightly dry run that
-looks for drift is then also the agentless inventory of the managed hosts.
-Apply and verify runs do not gather again.
-
-The playbook is ``baseline.yml`` of this package (``playbooks/baseline.yml``, installed with the
-CMDB) unless ``CMDB_PLAYBOOK`` names another.
+Options (declared, validated when a run or schedule is stored): ``playbook`` (one of this package's
+playbooks, ``baseline.yml`` by default), ``facts`` (gather facts and packages in the first check
+run; also needs the ``ANSIBLE_DISCOVERY_FACTS`` setting and a listener of the hook) and ``tags``
+(Ansible tags to limit every run to, comma-separated).
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import re
 import shutil
 import sys
 import tempfile
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from cmdb.core import hooks
-from cmdb.reconcile.base import DiffItem, Reconciler, Target, TargetOutcome, register
+from cmdb.reconcile.base import DiffItem, ItemOutcome, Option, Reconciler, Target, TargetOutcome, register
+from cmdb.reconcile.scope import Selection
 
 from .facts import facts_from_event
 from .inventory import build_inventory, runner_inventory
@@ -54,27 +54,36 @@ def discovery_facts_enabled() -> bool:
     return bool(getattr(settings, "ANSIBLE_DISCOVERY_FACTS", True)) and hooks.ansible_facts_gathered.has_listeners()
 
 
-def playbook_path() -> Path:
-    return Path(os.environ.get("CMDB_PLAYBOOK", PLAYBOOK_DIR / "baseline.yml"))
+DEFAULT_PLAYBOOK = "baseline.yml"
+KINDS = ("dcim.device", "virtualization.virtualmachine")
 
 
-def scope_filters(scope: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """``all``, ``ci:1,2``, ``host:name``, ``site:slug``, ``tenant:slug``, ``role:slug``, ``tag:slug``,
-    ``platform:slug`` → (device filter, VM filter)."""
-    if scope in ("", "all"):
-        return {}, {}
-    kind, _, value = scope.partition(":")
-    values = [v for v in value.split(",") if v]
-    if not values:
-        raise ValueError(f"Scope {scope!r} names no value.")
-    if kind == "ci":
-        ids = [int(v) for v in values]
-        return {"ci_id__in": ids}, {"ci_id__in": ids}
-    lookups = {"host": "name__in", "site": "site__slug__in", "tenant": "tenant__slug__in",
-               "role": "role__slug__in", "tag": "tags__slug__in", "platform": "platform__slug__in"}
-    if kind not in lookups:
-        raise ValueError(f"Unknown scope kind {kind!r}; use all, ci, host, site, tenant, role, tag or platform.")
-    return {lookups[kind]: values}, {lookups[kind]: values}
+def playbooks() -> tuple[str, ...]:
+    """The playbooks a run may name: the ``*.yml`` of this package (never a path from the request)."""
+    return tuple(sorted(p.name for p in PLAYBOOK_DIR.glob("*.yml")))
+
+
+def playbook_path(name: str = DEFAULT_PLAYBOOK) -> Path:
+    return PLAYBOOK_DIR / name
+
+
+def _tags_error(value: str) -> str | None:
+    """Tags go on the ansible-playbook command line: names only, no spaces or options."""
+    name = r"[A-Za-z0-9_][A-Za-z0-9_\-]*"
+    return None if re.fullmatch(rf"({name}(,{name})*)?", value) else "Give tag names separated by commas."
+
+
+def inventory_for_scope(scope: str, *, user: Any = None) -> dict[str, Any]:
+    """The inventory (``--list`` form) of the devices and VMs in ``scope`` (the framework's grammar) that
+    ``user`` may see (all when None); :class:`ValueError` for a scope that does not parse."""
+    from cmdb.reconcile.scope import ScopeError, resolve_scope
+
+    try:
+        selection = resolve_scope(scope, KINDS, user=user)
+    except ScopeError as exc:
+        raise ValueError(str(exc)) from exc
+    return build_inventory(user=user, device_filter={"ci_id__in": selection.ids_of(KINDS[0])},
+                           vm_filter={"ci_id__in": selection.ids_of(KINDS[1])})
 
 
 @dataclass
@@ -84,6 +93,8 @@ class PlaybookResult:
     inventory: dict[str, Any] = field(default_factory=dict)
     #: Per host, the facts gathered when the run was asked to (``setup`` merged with ``package_facts``).
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: In an apply: the outcome of each plan item whose task ran.
+    item_outcomes: list[ItemOutcome] = field(default_factory=list)
 
 
 def _diff_text(diff: Any) -> str:
@@ -116,17 +127,32 @@ def _operation(res: dict[str, Any]) -> str:
 
 
 class AnsibleReconciler(Reconciler):
+    """The reference implementation: read this with :mod:`cmdb.reconcile.base` before writing a reconciler."""
+
     name = "ansible"
+    summary = "Runs a playbook of this package (baseline.yml) against devices and VMs"
+    kinds = KINDS
     lease_ttl = 600
+    options = (
+        Option("playbook", str, DEFAULT_PLAYBOOK, "Playbook of the CMDB's playbooks folder", choices=playbooks),
+        Option("facts", bool, True, "Gather facts and packages in the first check run and hand them to discovery"),
+        Option("tags", str, "", "Ansible tags to run (comma-separated; empty: all tasks)", validate=_tags_error),
+    )
 
-    def __init__(self, playbook: Path | None = None, *, discovery_facts: bool | None = None) -> None:
-        self.playbook = playbook or playbook_path()
-        self.discovery_facts = discovery_facts_enabled() if discovery_facts is None else discovery_facts
-        self._facts_fed = False
+    def __init__(self) -> None:
+        self._facts_gathered = False
 
-    def desired(self, scope: str) -> list[Target]:
-        device_filter, vm_filter = scope_filters(scope)
-        inventory = build_inventory(device_filter=device_filter, vm_filter=vm_filter)
+    @property
+    def playbook(self) -> Path:
+        return playbook_path(self.option("playbook"))
+
+    @property
+    def discovery_facts(self) -> bool:
+        return bool(self.option("facts")) and discovery_facts_enabled()
+
+    def desired(self, selection: Selection) -> list[Target]:
+        inventory = build_inventory(device_filter={"ci_id__in": selection.ids_of(KINDS[0])},
+                                    vm_filter={"ci_id__in": selection.ids_of(KINDS[1])})
         self._inventory = inventory
         return [Target(name=host, ci_id=hv.get("cmdb", {}).get("ci_id"), data=hv)
                 for host, hv in sorted(inventory["_meta"]["hostvars"].items())]
@@ -137,13 +163,22 @@ class AnsibleReconciler(Reconciler):
             inventory = {"_meta": {"hostvars": {t.name: t.data for t in desired}}}
         return runner_inventory(inventory, {t.name for t in desired})
 
-    def run_playbook(self, desired: list[Target], *, check: bool, facts: bool = False) -> PlaybookResult:
-        """One ansible-playbook run; ``facts`` gathers facts and packages (see the module docstring)."""
-        import ansible_runner
+    def run_playbook(self, desired: list[Target], *, check: bool, facts: bool = False,
+                     items: list[DiffItem] | None = None) -> PlaybookResult:
+        """One ansible-playbook run; ``facts`` gathers facts and packages (see the module docstring);
+        with ``items`` (an apply), each item's outcome is read from its task's result."""
+        try:
+            import ansible_runner
+        except ModuleNotFoundError as exc:  # a run that cannot start says what is missing
+            raise RuntimeError("The Ansible reconciler needs ansible-runner (and ansible-core): "
+                               "pip install ansible-runner ansible-core") from exc
 
         result = PlaybookResult()
         if not desired:
             return result
+        pending: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for index, item in enumerate(items or []):
+            pending[(item.target, item.resource)].append(index)
         ci_by_host = {t.name: t.ci_id for t in desired}
         workdir = Path(tempfile.mkdtemp(prefix="cmdb-ansible-"))
         try:
@@ -151,7 +186,7 @@ class AnsibleReconciler(Reconciler):
             bin_dir = str(Path(sys.executable).parent)
             runner = ansible_runner.run(
                 private_data_dir=str(workdir), playbook=str(self.playbook), inventory=inventory,
-                cmdline="--check --diff" if check else "--diff", quiet=True,
+                cmdline=self._cmdline(check), quiet=True,
                 extravars={"cmdb_discovery_facts": facts},
                 envvars={"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
                          "ANSIBLE_CONFIG": str(self.playbook.parent / "ansible.cfg"),
@@ -174,7 +209,12 @@ class AnsibleReconciler(Reconciler):
                 if kind == "runner_on_ok" and res.get("changed"):
                     changed[host] = changed.get(host, 0) + 1
                     result.items.append(self._item(host, ci_by_host.get(host), task, res))
-                elif kind == "runner_on_failed" and not data.get("ignore_errors"):
+                if kind in _ITEM_STATUS and pending.get((host, task)):
+                    index = pending[(host, task)].pop(0)
+                    status = _ITEM_STATUS[kind] if not data.get("ignore_errors") else "ok"
+                    message = "" if status == "ok" else _message(res) or kind.removeprefix("runner_on_")
+                    result.item_outcomes.append(ItemOutcome(index, status, message))
+                if kind == "runner_on_failed" and not data.get("ignore_errors"):
                     result.outcomes[host] = TargetOutcome(host, "failed", message=f"{task}: {_message(res)}")
                 elif kind == "runner_on_unreachable":
                     result.outcomes[host] = TargetOutcome(host, "unreachable", message=_message(res))
@@ -195,12 +235,16 @@ class AnsibleReconciler(Reconciler):
         return DiffItem(operation=_operation(res), target=host, resource=task, diff=diff or "(changed)",
                         ci_id=ci_id, data={"path": res.get("dest") or res.get("path") or ""})
 
+    def _cmdline(self, check: bool) -> str:
+        line = "--check --diff" if check else "--diff"
+        tags = self.option("tags")
+        return f"{line} --tags {tags}" if tags else line
+
     def observe(self, desired: list[Target]) -> PlaybookResult:
-        gather = self.discovery_facts and not self._facts_fed  # the first check run only, not verify's
+        """A check run; its facts stay in the result (writeback hands them on)."""
+        gather = self.discovery_facts and not self._facts_gathered  # the first check run only, not verify's
         result = self.run_playbook(desired, check=True, facts=gather)
-        if gather:
-            self._facts_fed = True
-            self.feed_discovery(result)
+        self._facts_gathered = self._facts_gathered or gather
         return result
 
     def feed_discovery(self, result: PlaybookResult) -> dict[str, Any]:
@@ -226,23 +270,43 @@ class AnsibleReconciler(Reconciler):
     def unhealthy(self, observed: PlaybookResult) -> list[TargetOutcome]:
         return [o for o in observed.outcomes.values() if o.status != "ok"]
 
-    def apply(self, desired: list[Target], items: list[DiffItem]) -> list[TargetOutcome]:
+    def apply(self, desired: list[Target], items: list[DiffItem]) -> list[ItemOutcome | TargetOutcome]:
+        """The real run on the hosts of the items; one outcome per item from its task's result, plus the
+        hosts that failed or were unreachable (their items that never ran are skipped by the framework)."""
         hosts = {i.target for i in items}
-        return list(self.run_playbook([t for t in desired if t.name in hosts], check=False).outcomes.values())
+        result = self.run_playbook([t for t in desired if t.name in hosts], check=False, items=items)
+        broken: list[ItemOutcome | TargetOutcome] = [o for o in result.outcomes.values() if o.status != "ok"]
+        unreachable = {o.target for o in result.outcomes.values() if o.status == "unreachable"}
+        done = {o.item for o in result.item_outcomes}
+        lost = [ItemOutcome(i, "failed", "host unreachable") for i, item in enumerate(items)
+                if i not in done and item.target in unreachable]
+        never = [ItemOutcome(i, "skipped", "the task did not run on this host") for i, item in enumerate(items)
+                 if i not in done and item.target not in unreachable]
+        return [*result.item_outcomes, *lost, *never, *broken]
 
     def writeback(self, desired: list[Target], observed: PlaybookResult) -> None:
-        """Reachable hosts were seen now: ``last_seen`` on their CI (rolled back in a dry run)."""
+        """Facts to discovery (through the hook) and ``last_seen`` of reachable hosts; the framework runs this
+        in a savepoint that a dry run rolls back."""
+        from cmdb.core.context import change_logging
         from cmdb.core.services import objects_update
         from cmdb.dcim.models import Device
         from cmdb.virtualization.models import VirtualMachine
 
+        if observed.facts or self.discovery_facts:
+            self.feed_discovery(observed)
         now = timezone.now()
         seen = {t.data["cmdb"]["id"]: t.data["cmdb"]["kind"] for t in desired
                 if observed.outcomes.get(t.name) and observed.outcomes[t.name].status != "unreachable"}
-        for kind, model in (("device", Device), ("vm", VirtualMachine)):
-            objs = list(model.objects.filter(pk__in=[pk for pk, k in seen.items() if k == kind]))
-            if objs:
-                objects_update(objs, [{"last_seen": now}] * len(objs))
+        with change_logging(user=self.user, source=f"reconcile:{self.name}"):
+            for kind, model in (("device", Device), ("vm", VirtualMachine)):
+                objs = list(model.objects.filter(pk__in=[pk for pk, k in seen.items() if k == kind]))
+                if objs:
+                    objects_update(objs, [{"last_seen": now}] * len(objs))
+
+
+#: ansible-runner event → the outcome of the plan item of that (host, task).
+_ITEM_STATUS = {"runner_on_ok": "ok", "runner_on_failed": "failed", "runner_on_skipped": "skipped",
+                "runner_on_unreachable": "failed"}
 
 
 def _message(res: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -114,7 +115,12 @@ def test_an_installed_wheel_migrates_and_serves_its_inventory(wheel: Path, tmp_p
         "    maker = Manufacturer.objects.create(name='Dell', slug='dell')\n"
         "    dtype = DeviceType.objects.create(model='R650', slug='r650', manufacturer=maker)\n"
         "    role = DeviceRole.objects.create(name='Server', slug='server')\n"
-        "    Device.objects.create(name='web01', site=site, device_type=dtype, role=role)\n"
+        "    from cmdb.extras.models import Tag\n"
+        "    web = Tag.objects.create(name='Web', slug='web')\n"
+        f"    local = {{'ansible_connection': 'local', 'ansible_python_interpreter': {sys.executable!r},\n"
+        f"             'cmdb_root': {str(tmp_path / 'root')!r}}}\n"
+        "    Device.objects.create(name='web01', site=site, device_type=dtype, role=role,\n"
+        "                          local_context_data=local).tags.set([web])\n"
         "print({m.__name__: m.__file__ for m in (cmdb, discovery, monitoring, playbooks)})\n"
         "print(PLAYBOOK_DIR, playbook_path().is_file(), (PLAYBOOK_DIR / 'roles/cmdb/tasks/main.yml').is_file())\n"
     )
@@ -126,3 +132,14 @@ def test_an_installed_wheel_migrates_and_serves_its_inventory(wheel: Path, tmp_p
     assert list(inventory["_meta"]["hostvars"]) == ["web01"]
     assert "web01" in inventory["site_zittau"]["hosts"]
     assert json.loads(cmdb("inventory", "--host", "web01"))["cmdb"]["name"] == "web01"
+    # An Ansible plan against localhost, from the installed package's playbooks (ansible-playbook comes from
+    # this venv: the fresh one has the dependencies only through its .pth line, not their scripts).
+    plan_env = {**env, "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}"}
+    done = subprocess.run([str(venv / "bin" / "cmdb"), "reconcile", "plan", "ansible", "--scope", "tag:web",
+                           "--option", "facts=false"], cwd=work, env=plan_env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 2, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"  # 2: drift (nothing applied yet)
+    assert "run 1: ansible dry run, scope tag:web: completed" in done.stdout, done.stdout
+    assert re.search(r"^plan 1: \d+ item\(s\) for 1 target\(s\)$", done.stdout, re.M), done.stdout
+    assert re.search(r"^[+~] \[web01\] Write the message of the day \(planned\)$", done.stdout, re.M)
+    assert not (tmp_path / "root").exists()  # a plan changes nothing

@@ -24,8 +24,22 @@ from django.dispatch import Signal
 #: facts and returns a JSON-able summary (a dict), or None.  Nobody connected: facts are not gathered.
 ansible_facts_gathered = Signal()
 
+#: Sent by the reconcile framework before every apply (cmdb/reconcile/services.py), so that change
+#: management can hold an apply back.  Keyword arguments: ``reconciler`` (its name), ``plan`` (the
+#: stored :class:`cmdb.reconcile.models.Plan`), ``items`` (the plan's items, ``DiffItem`` values),
+#: ``user`` (who asked, None for a schedule) and ``run`` (the ``ReconcileRun``).  A receiver returns
+#: None (no opinion) or ``{"allow": bool, "reasons": [str, ...]}``.  One deny refuses the apply and
+#: every receiver's reasons are recorded on the run; nobody connected means allow.
+reconcile_apply_requested = Signal()
+
+#: Sent after writes were rolled back on purpose (a reconcile dry run's ``writeback``, see
+#: cmdb/reconcile/services.py), with no arguments.  Rows read inside that block may have been written
+#: by it and are gone now: an in-process cache that keeps ids of rows it read (discovery's software
+#: cache) drops them.
+writes_rolled_back = Signal()
+
 #: Sent by whoever needs the CMDB's Ansible inventory, e.g. a discovery job gathering facts from the
-#: hosts the CMDB manages.  Keyword arguments: ``scope`` (``all``, ``ci:1,2``, ``site:slug``, ...)
+#: hosts the CMDB manages.  Keyword arguments: ``scope`` (the reconcile scope grammar, cmdb/reconcile/scope.py)
 #: and ``user`` (only what they may see; None: everything).  A receiver returns the inventory in
 #: ansible-runner's dict form, or raises ``ValueError`` for a scope it does not understand.
 ansible_inventory_requested = Signal()

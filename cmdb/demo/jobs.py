@@ -35,5 +35,5 @@ def load() -> None:
             ctx.roles.set(servers)
         if not Schedule.objects.filter(name="Nightly Ansible baseline check").exists():
             Schedule(name="Nightly Ansible baseline check", job_name="reconcile.run", cron="30 2 * * *",
-                     kwargs={"reconciler": "ansible", "scope": "tag:managed", "dry_run": True}, enabled=False,
+                     kwargs={"reconciler": "ansible", "scope": "tag:ansible-managed", "dry_run": True}, enabled=False,
                      description="Dry run of playbooks/baseline.yml; enable once hosts are reachable").validated_save()

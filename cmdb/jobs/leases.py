@@ -12,22 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
 from collections.abc import Iterator
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from .models import Lease
-
-
-class LeaseHeld(Exception):
-    """Someone else holds the lease."""
-
-    def __init__(self, name: str, holder: str | None) -> None:
-        super().__init__(f"{name} is held by {holder or 'another worker'}")
-        self.name = name
-        self.holder = holder
 
 
 def lease_acquire(name: str, holder: str, *, ttl: float, now: dt.datetime | None = None) -> bool:
@@ -61,12 +53,30 @@ def lease_holder(name: str, now: dt.datetime | None = None) -> str | None:
 
 
 @contextlib.contextmanager
-def leased(name: str, holder: str, *, ttl: float) -> Iterator[None]:
-    """Hold ``name`` for the block; raise :class:`LeaseHeld` if it is taken.  Long blocks call
-    :func:`lease_acquire` again to renew."""
+def leased(name: str, holder: str, *, ttl: float) -> Iterator[bool]:
+    """Hold ``name`` for the block, renewed every ``ttl/3`` seconds from a background thread.
+
+    Yields False (and holds nothing) when another live holder has it, so the caller decides
+    what "taken" means (a reconcile run is then skipped).  A process that dies stops renewing,
+    so its lease runs out after at most ``ttl`` seconds; nobody has to clean up.
+    """
     if not lease_acquire(name, holder, ttl=ttl):
-        raise LeaseHeld(name, lease_holder(name))
+        yield False
+        return
+    stop = threading.Event()
+
+    def renew() -> None:
+        try:
+            while not stop.wait(ttl / 3):
+                lease_acquire(name, holder, ttl=ttl)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=renew, daemon=True, name=f"lease {name}")
+    thread.start()
     try:
-        yield
+        yield True
     finally:
+        stop.set()
+        thread.join()
         lease_release(name, holder)

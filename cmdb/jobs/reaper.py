@@ -35,6 +35,7 @@ from typing import Any
 from django.apps import apps
 from django.db import transaction
 from django.db.models.functions import Now
+from django.dispatch import Signal
 from django.utils import timezone
 
 from .leases import lease_holder
@@ -45,6 +46,10 @@ logger = logging.getLogger(__name__)
 
 #: How a lost worker's job error starts (metrics count failures by it).
 WORKER_LOST = "Worker lost"
+
+#: Sent inside the reaper's transaction with ``jobs`` (the jobs just failed as worker lost; each has its
+#: ``error``), so records that follow a job's state (a reconcile run) end with it instead of staying running.
+jobs_lost = Signal()
 
 
 class WorkerLost(Exception):
@@ -107,6 +112,8 @@ def jobs_reap() -> ReapResult:
         Job.objects.bulk_update(expired, ["status", "attempt", "task_id", "lease_expires", "finished", "duration",
                                           "error", "log"])
         _fail_database_tasks(lost_tasks.get("DatabaseBackend", []), now)
+        if failed:
+            jobs_lost.send(sender=Job, jobs=failed)
         transaction.on_commit(lambda: _requeue(retried, now))
     _settle_rq_tasks(lost_tasks.get("RQBackend", []))
     for note in notes:

@@ -10,3 +10,4 @@ class ReconcileConfig(DomainConfig):
     ui_module = ".ui"
     jobs_module = ".jobs"
     metrics_module = ".metrics"
+    receivers_module = ".receivers"

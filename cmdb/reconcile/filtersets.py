@@ -6,14 +6,20 @@ from . import models
 class ReconcileRunFilterSet(BaseFilterSet):
     class Meta:
         model = models.ReconcileRun
-        fields = ["reconciler", "scope", "dry_run", "status", "user", "job", "schedule", "started", "finished",
+        fields = ["reconciler", "scope", "dry_run", "status", "user", "job", "schedule", "plan", "started", "finished",
                   "drift_count", "failed_count", "remaining_drift"]
 
 
-class ReconcileActionFilterSet(BaseFilterSet):
+class PlanFilterSet(BaseFilterSet):
     class Meta:
-        model = models.ReconcileAction
-        fields = ["run", "ci", "target", "operation", "resource", "result"]
+        model = models.Plan
+        fields = ["reconciler", "scope", "fingerprint", "created_by", "created"]
+
+
+class PlanItemFilterSet(BaseFilterSet):
+    class Meta:
+        model = models.PlanItem
+        fields = ["plan", "ci", "target", "operation", "resource", "outcome"]
 
 
 class CIDriftFilterSet(BaseFilterSet):

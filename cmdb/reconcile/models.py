@@ -1,9 +1,11 @@
-"""Reconcile runs, their plans and per-CI drift.
+"""Reconcile plans, runs and per-CI drift.
 
-A run's plan is a list of :class:`ReconcileAction` rows written once when the
-plan is made (operation, target, diff); apply fills in only the result
-columns.  :class:`CIDrift` keeps the latest verdict per (reconciler, CI) so a
-CI page can show drift without reading run history.
+A :class:`Plan` is the unit of work: the items (operation, target, diff) a reconciler found for a
+scope, written once with a fingerprint of the desired state and observation they came from.
+Applying a plan executes exactly its items and fills in only their outcome columns; a plan whose
+fingerprint no longer matches a fresh plan is refused ("re-plan").  A :class:`ReconcileRun` makes
+a plan (dry run) or makes and applies one, or applies a stored one.  :class:`CIDrift` keeps the
+latest verdict per (reconciler, CI) so a CI page can show drift without reading run history.
 """
 
 from __future__ import annotations
@@ -37,10 +39,39 @@ class DriftStatus(models.TextChoices):
     UNREACHABLE = "unreachable", "Unreachable"
 
 
+class Plan(models.Model):
+    """What a reconciler would change for a scope, frozen: apply executes exactly these items."""
+
+    reconciler = models.CharField(max_length=50, db_index=True)
+    scope = models.CharField(max_length=200, default="all")
+    options = models.JSONField(default=dict, blank=True)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of desired state and observation")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    targets = models.PositiveIntegerField(default=0, help_text="Hosts or objects in scope")
+
+    display_field = "reconciler"
+    tenant_scope = owned_by("created_by", tenant="tenant")
+    search_fields = ("reconciler", "scope")
+
+    class Meta:
+        ordering = ("-created", "-id")
+
+    def __str__(self) -> str:
+        return f"plan #{self.pk} of {self.reconciler} ({self.scope})"
+
+
 class ReconcileRun(models.Model):
     reconciler = models.CharField(max_length=50, db_index=True)
     scope = models.CharField(max_length=200, default="all")
     dry_run = models.BooleanField(default=True)
+    options = models.JSONField(default=dict, blank=True, help_text="Values of the reconciler's declared options")
+    plan = models.ForeignKey(Plan, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs",
+                             help_text="The plan this run made, or the stored plan it applied")
+    #: Set when the run was asked to apply a stored plan (rather than to plan afresh).
+    applies_plan = models.BooleanField(default=False)
     status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.PENDING, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                              related_name="+")
@@ -72,11 +103,16 @@ class ReconcileRun(models.Model):
     def __str__(self) -> str:
         return f"{self.reconciler} {'dry run' if self.dry_run else 'apply'} #{self.pk} ({self.scope})"
 
+    @property
+    def actions(self) -> models.QuerySet[PlanItem]:
+        """The items of this run's plan (with their outcomes when the run applied it)."""
+        return PlanItem.objects.filter(plan_id=self.plan_id) if self.plan_id else PlanItem.objects.none()
 
-class ReconcileAction(models.Model):
-    """One immutable plan item of a run, plus the outcome of applying it."""
 
-    run = models.ForeignKey(ReconcileRun, on_delete=models.CASCADE, related_name="actions")
+class PlanItem(models.Model):
+    """One immutable item of a plan, plus the outcome of applying it."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="items")
     index = models.PositiveIntegerField()
     ci = models.ForeignKey("core.ConfigurationItem", on_delete=models.SET_NULL, null=True, blank=True,
                            related_name="+")
@@ -85,7 +121,7 @@ class ReconcileAction(models.Model):
     resource = models.CharField(max_length=300, help_text="What changes (task, file, field)")
     diff = models.TextField(blank=True, help_text="Human-readable diff")
     data = models.JSONField(default=dict, blank=True)
-    result = models.CharField(max_length=20, choices=ActionResult.choices, default=ActionResult.PLANNED)
+    outcome = models.CharField(max_length=20, choices=ActionResult.choices, default=ActionResult.PLANNED)
     message = models.TextField(blank=True)
 
     display_field = "resource"
@@ -93,8 +129,8 @@ class ReconcileAction(models.Model):
     search_fields = ("target", "resource")
 
     class Meta:
-        ordering = ("run", "index")
-        constraints = [models.UniqueConstraint(fields=["run", "index"], name="reconcile_action_unique_index")]
+        ordering = ("plan", "index")
+        constraints = [models.UniqueConstraint(fields=["plan", "index"], name="reconcile_planitem_unique_index")]
 
     def __str__(self) -> str:
         return f"{self.operation} {self.target}: {self.resource}"

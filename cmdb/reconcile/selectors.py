@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from cmdb.users.permissions import restrict
 
-from .models import CIDrift, ReconcileAction, ReconcileRun
+from .models import CIDrift, Plan, PlanItem, ReconcileRun
 
 
 def drift_for_ci(ci_id: int, *, user: Any) -> list[dict[str, Any]]:
@@ -21,17 +21,22 @@ def drift_for_ci(ci_id: int, *, user: Any) -> list[dict[str, Any]]:
     ]
 
 
-def run_plan(run: ReconcileRun, *, user: Any) -> QuerySet[ReconcileAction]:
-    """The run's plan items the user may see (tenant-scoped through each item's CI)."""
-    return restrict(ReconcileAction.objects.filter(run=run), user).order_by("index")
+def run_plan(run: ReconcileRun, *, user: Any) -> QuerySet[PlanItem]:
+    """The items of the run's plan the user may see (tenant-scoped through each item's CI)."""
+    return restrict(run.actions, user).order_by("index")
 
 
-def plan_text(actions: QuerySet[ReconcileAction] | list[ReconcileAction]) -> str:
+def plan_items(plan: Plan, *, user: Any) -> QuerySet[PlanItem]:
+    """The plan's items the user may see (tenant-scoped through each item's CI)."""
+    return restrict(PlanItem.objects.filter(plan=plan), user).order_by("index")
+
+
+def plan_text(actions: QuerySet[PlanItem] | list[PlanItem]) -> str:
     """The whole plan as one readable text: a header per item, then its diff."""
     parts = []
     for a in actions:
         verb = {"create": "+", "delete": "-", "update": "~"}.get(a.operation, " ")
-        parts.append(f"{verb} [{a.target}] {a.resource} ({a.result})")
+        parts.append(f"{verb} [{a.target}] {a.resource} ({a.outcome})")
         if a.diff:
             parts.append(a.diff.rstrip("\n"))
     return "\n".join(parts) + ("\n" if parts else "")

@@ -1,102 +1,177 @@
-"""Running reconcilers: leases, stored plans, per-action results and per-CI drift.
+"""Running reconcilers: validation on store, leases, stored plans, per-item outcomes and per-CI drift.
 
-:func:`run_request` records a pending run and enqueues the ``reconcile.run``
-job; :func:`run_execute` (in the worker) takes the (reconciler, scope) lease,
-drives the reconciler through desired → observe → plan → [apply → verify] and
-stores everything.  A second run for the same scope while the lease is held
-ends as ``skipped``; a worker that dies stops renewing, so its lease expires.
+:func:`run_request` validates a run (reconciler, scope for the requester, options), records it as
+pending and enqueues the ``reconcile.run`` job; :func:`apply_request` does the same for applying a
+stored plan.  :func:`run_execute` (in the worker, or in the foreground for ``cmdb reconcile``) takes
+the (reconciler, scope) lease and drives the reconciler:
+
+* a **dry run** resolves the scope, observes, stores a :class:`~.models.Plan` and stops;
+* **plan and apply now** (``dry_run=False``) stores the plan, then applies its items and verifies;
+* **apply a stored plan** plans afresh first: if the fresh fingerprint differs from the stored
+  one the apply is refused with the difference ("re-plan"); otherwise exactly the stored items
+  are applied and each gets its outcome.
+
+Before every apply :data:`cmdb.core.hooks.reconcile_apply_requested` is sent (a deny refuses it).
+A second run for the same scope while the lease is held ends as ``skipped``; a worker that dies
+stops renewing, so its lease expires (:func:`cmdb.jobs.leases.leased`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
+import hashlib
+import json
 import logging
-import threading
 import traceback
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from cmdb.core.context import change_logging
-from cmdb.jobs.leases import lease_acquire, lease_release
+from cmdb.core import hooks
+from cmdb.core.context import atomic, rolled_back
+from cmdb.jobs.leases import leased
 
-from .base import DiffItem, Reconciler, Target, TargetOutcome, get_reconciler
-from .models import ActionResult, CIDrift, DriftStatus, ReconcileAction, ReconcileRun, RunStatus
+from .base import DiffItem, ItemOutcome, Reconciler, Target, TargetOutcome, get_reconciler, options_errors, reconcilers
+from .models import ActionResult, CIDrift, DriftStatus, Plan, PlanItem, ReconcileRun, RunStatus
+from .scope import Selection, resolve_scope, scope_errors
 
 logger = logging.getLogger(__name__)
 Log = Callable[..., None]  # log(message, level="info")
 
 
-class _DryRunRollback(Exception):
-    pass
+class RunRefused(ValueError):
+    """A run that may not be stored: ``errors`` maps the field (reconciler, scope, options, plan) to why."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in sorted(errors.items())))
+        self.errors = errors
 
 
 def lease_name(reconciler: str, scope: str) -> str:
     return f"reconcile:{reconciler}:{scope}"
 
 
-def run_request(*, reconciler: str, scope: str = "all", dry_run: bool = True, user: Any = None) -> ReconcileRun:
-    """Record a pending run and queue it; the worker picks it up."""
+def _default_log(message: str, level: str = "info") -> None:
+    logger.log(logging.ERROR if level == "error" else logging.INFO, "%s", message)
+
+
+# --- validation on store --------------------------------------------------------------------------------------
+
+
+def run_errors(*, reconciler: Any, scope: Any = "all", options: Any = None, dry_run: bool = True,
+               user: Any = None) -> dict[str, str]:
+    """``{field: message}`` for a run or schedule that may not be stored (empty: acceptable).
+
+    The scope must parse, name only kinds the reconciler manages and match at least one CI that
+    ``user`` may view (dry run) or change (apply); ``user`` None (a schedule) sees everything."""
+    known = reconcilers()
+    if not isinstance(reconciler, str) or reconciler not in known:
+        return {"reconciler": f"Unknown reconciler; known: {', '.join(sorted(known))}."}
+    cls = known[reconciler]
+    errors: dict[str, str] = {}
+    problems = options_errors(cls, options)
+    if problems:
+        errors["options"] = "; ".join(f"{k}: {v}" for k, v in sorted(problems.items()))
+    if not isinstance(scope, str) or not scope.strip():
+        errors["scope"] = "Give a scope such as all, ci:12, site:zittau tag:web."
+    else:
+        starter = user if getattr(user, "is_authenticated", False) else None
+        problem = scope_errors(scope, cls.kinds, user=starter, action="view" if dry_run else "change")
+        if problem:
+            errors["scope"] = problem
+    return errors
+
+
+def run_request(*, reconciler: str, scope: str = "all", dry_run: bool = True, options: dict[str, Any] | None = None,
+                user: Any = None, enqueue: bool = True) -> ReconcileRun:
+    """Validate, record a pending run and (``enqueue``) queue it; :class:`RunRefused` when invalid."""
+    errors = run_errors(reconciler=reconciler, scope=scope, options=options, dry_run=dry_run, user=user)
+    if errors:
+        raise RunRefused(errors)
+    return _record(reconciler=reconciler, scope=scope.strip(), dry_run=dry_run, options=options or {}, user=user,
+                   enqueue=enqueue)
+
+
+def apply_request(plan: Plan, *, user: Any = None, enqueue: bool = True) -> ReconcileRun:
+    """Record (and queue) a run that applies the stored ``plan``; its scope must still reach a CI
+    ``user`` may change."""
+    errors = run_errors(reconciler=plan.reconciler, scope=plan.scope, options=plan.options, dry_run=False, user=user)
+    if errors:
+        raise RunRefused(errors)
+    return _record(reconciler=plan.reconciler, scope=plan.scope, dry_run=False, options=plan.options, user=user,
+                   plan=plan, enqueue=enqueue)
+
+
+def _record(*, reconciler: str, scope: str, dry_run: bool, options: dict[str, Any], user: Any,
+            plan: Plan | None = None, enqueue: bool = True) -> ReconcileRun:
     from cmdb.jobs.registry import job_enqueue
     from cmdb.users.permissions import sole_tenant
 
-    get_reconciler(reconciler)  # unknown names fail here, not in the worker
     starter = user if getattr(user, "is_authenticated", False) else None
     with transaction.atomic():
-        run = ReconcileRun.objects.create(reconciler=reconciler, scope=scope, dry_run=dry_run, user=starter,
-                                          tenant_id=sole_tenant(starter))
-        job = job_enqueue("reconcile.run", kwargs={"run_id": run.pk}, user=user)
-        ReconcileRun.objects.filter(pk=run.pk).update(job=job)
-        run.job = job
+        run = ReconcileRun.objects.create(reconciler=reconciler, scope=scope, dry_run=dry_run, options=options,
+                                          user=starter, tenant_id=sole_tenant(starter), plan=plan,
+                                          applies_plan=plan is not None)
+        if enqueue:
+            job = job_enqueue("reconcile.run", kwargs={"run_id": run.pk}, user=user)
+            ReconcileRun.objects.filter(pk=run.pk).update(job=job)
+            run.job = job
     return run
 
 
-@contextlib.contextmanager
-def _held(name: str, holder: str, ttl: float) -> Iterator[bool]:
-    """Hold the lease and renew it every ttl/3 seconds from a background thread."""
-    if not lease_acquire(name, holder, ttl=ttl):
-        yield False
-        return
-    stop = threading.Event()
-
-    def renew() -> None:
-        try:
-            while not stop.wait(ttl / 3):
-                lease_acquire(name, holder, ttl=ttl)
-        finally:
-            connection.close()  # this thread's own connection
-
-    thread = threading.Thread(target=renew, daemon=True)
-    thread.start()
-    try:
-        yield True
-    finally:
-        stop.set()
-        thread.join()
-        lease_release(name, holder)
+# --- fingerprints and the difference between plans ------------------------------------------------------------
 
 
-def run_execute(run: ReconcileRun, *, log: Log | None = None) -> ReconcileRun:
-    """Drive one run to the end; never raises for a reconciler's failure (it is recorded)."""
-    log = log or (lambda message, level="info": logger.log(logging.ERROR if level == "error" else logging.INFO,
-                                                           "%s", message))
+def fingerprint(desired: list[Target], items: list[DiffItem], broken: list[TargetOutcome]) -> str:
+    """SHA-256 of the desired state (targets and their data) and the observation (items, failing targets)."""
+    body = {
+        "targets": [[t.name, t.ci_id, t.data] for t in desired],
+        "items": [i.as_dict() for i in items],
+        "broken": sorted([o.target, o.status] for o in broken),
+    }
+    text = json.dumps(body, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _key(item: DiffItem) -> tuple[str, str, str, str]:
+    return (item.operation, item.target, item.resource, item.diff)
+
+
+def plan_difference(stored: list[DiffItem], fresh: list[DiffItem]) -> str:
+    """What changed between a stored plan and a fresh one, one line per item (``-`` gone, ``+`` new)."""
+    old, new = [_key(i) for i in stored], [_key(i) for i in fresh]
+    lines = [f"- {key[0]} [{key[1]}] {key[2]}" for key in old if key not in new]
+    lines += [f"+ {key[0]} [{key[1]}] {key[2]}" for key in new if key not in old]
+    return "\n".join(lines) or "(the same items; the desired state or the set of failing targets changed)"
+
+
+# --- executing a run ------------------------------------------------------------------------------------------
+
+
+def run_execute(run: ReconcileRun, *, log: Log | None = None, progress: Callable[[str], None] | None = None
+                ) -> ReconcileRun:
+    """Drive one run to the end; never raises for a reconciler's failure (it is recorded).
+
+    ``progress(step)`` is called as the run moves on (the CLI draws its progress bar from it)."""
+    log = log or _default_log
     reconciler = get_reconciler(run.reconciler)
-    reconciler.bind(log=log, user=run.user, run_id=run.pk, dry_run=run.dry_run)
+    reconciler.bind(log=log, user=run.user, run_id=run.pk, dry_run=run.dry_run, options=run.options)
     started = timezone.now()
     ReconcileRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started=started)
-    with _held(lease_name(run.reconciler, run.scope), f"run-{run.pk}", reconciler.lease_ttl) as held:
+    name = lease_name(run.reconciler, run.scope)
+    with leased(name, f"run-{run.pk}", ttl=reconciler.lease_ttl) as held:
         if not held:
-            log(f"another run holds {lease_name(run.reconciler, run.scope)}; skipped")
+            log(f"another run holds {name}; skipped")
             _finish(run, started, status=RunStatus.SKIPPED, error="Another run of this reconciler and scope is active.")
             return _reload(run)
         try:
-            _drive(run, reconciler, log)
-        except Exception:
-            log("run failed")
+            _drive(run, reconciler, log, progress or (lambda step: None))
+        except Exception as exc:
+            log(f"run failed: {type(exc).__name__}: {exc}", level="error")
             _finish(run, started, status=RunStatus.FAILED, error=traceback.format_exc())
             return _reload(run)
     _finish(run, started)
@@ -115,77 +190,184 @@ def _finish(run: ReconcileRun, started: dt.datetime, *, status: str | None = Non
     ReconcileRun.objects.filter(pk=run.pk).update(**fields)
 
 
-def _permitted(run: ReconcileRun, desired: list[Target], log: Log) -> list[Target]:
-    """The targets the run's user may see (dry run) or change (apply); a schedule's run keeps all.
-
-    A scope is text ("all", "ci:12", "tenant:physics"): whatever it names, a user's run
-    plans and applies only what that user could plan and change by hand, judged on the typed
-    object (the device, the VM) through the permission gate.  Targets that are not CIs
-    are for superusers only.
-    """
-    from django.apps import apps
-
-    from cmdb.core.models import ConfigurationItem
-    from cmdb.users.permissions import grants_for, restrict
-
-    user = run.user
-    if user is None or grants_for(user).superuser:
-        return desired
+def _select(run: ReconcileRun, reconciler: Reconciler, log: Log) -> Selection:
+    """The run's scope resolved for its user: a dry run reaches what they may view, an apply what they may change."""
     action = "view" if run.dry_run else "change"
-    ids = {t.ci_id for t in desired if t.ci_id is not None}
-    allowed: set[int] = set()
-    kinds = ConfigurationItem.objects.filter(pk__in=ids).values_list("kind", flat=True).distinct()
-    for kind in kinds:
-        try:
-            model = apps.get_model(kind)
-        except (LookupError, ValueError):
-            continue
-        allowed.update(restrict(model._default_manager.filter(ci_id__in=ids), user, action)
-                       .values_list("ci_id", flat=True))
-    kept = [t for t in desired if t.ci_id in allowed]
-    if len(kept) != len(desired):
-        log(f"{len(desired) - len(kept)} targets in scope {run.scope} left out: {user} may not {action} them")
-    return kept
+    selection = resolve_scope(run.scope, reconciler.kinds, user=run.user, action=action)
+    if run.user is not None:
+        everything = len(resolve_scope(run.scope, reconciler.kinds))
+        if everything > len(selection):
+            log(f"{everything - len(selection)} targets in scope {run.scope} left out: "
+                f"{run.user} may not {action} them")
+    return selection
 
 
-def _drive(run: ReconcileRun, reconciler: Reconciler, log: Log) -> None:
-    desired = _permitted(run, reconciler.desired(run.scope), log)
-    log(f"{len(desired)} targets in scope {run.scope}")
-    observed = reconciler.observe(desired)
+def _permitted(run: ReconcileRun, selection: Selection, desired: list[Target]) -> list[Target]:
+    """Only targets of the selection: a reconciler that ignores its selection still cannot reach past the
+    run's user.  Targets that are not CIs are for runs without a limited user (schedules, superusers)."""
+    from cmdb.users.permissions import grants_for
+
+    if run.user is None or grants_for(run.user).superuser:
+        return desired
+    allowed = set(selection.ci_ids)
+    return [t for t in desired if t.ci_id in allowed]
+
+
+def _writeback(run: ReconcileRun, reconciler: Reconciler, desired: list[Target], observed: Any) -> None:
+    """``writeback`` in a savepoint: a dry run always rolls it back (with the change records it noted),
+    whether or not the run itself sits inside an outer ``change_logging`` block."""
+    block = rolled_back() if run.dry_run else atomic()
+    rolled = run.dry_run
     try:
-        with change_logging(user=run.user, source=f"reconcile:{run.reconciler}"):
+        with block:
             reconciler.writeback(desired, observed)
-            if run.dry_run:
-                # A dry run changes nothing, not even the CMDB: leaving the block by an exception
-                # rolls back the writes and drops their buffered change records.
-                raise _DryRunRollback
-    except _DryRunRollback:
-        pass
+    except BaseException:
+        rolled = True
+        raise
+    finally:
+        if rolled:  # caches that kept ids of rows read inside the block forget them
+            hooks.writes_rolled_back.send(sender=ReconcileRun)
+
+
+@dataclass
+class _Applied:
+    item_outcomes: dict[int, ItemOutcome]
+    target_outcomes: dict[str, TargetOutcome]
+
+
+def _drive(run: ReconcileRun, reconciler: Reconciler, log: Log, progress: Callable[[str], None]) -> None:
+    progress("desired")
+    selection = _select(run, reconciler, log)
+    desired = _permitted(run, selection, reconciler.desired(selection))
+    log(f"{len(desired)} targets in scope {run.scope}")
+    progress("observe")
+    observed = reconciler.observe(desired)
+    progress("writeback")
+    _writeback(run, reconciler, desired, observed)
+    progress("plan")
     items = reconciler.plan(desired, observed)
     broken = {o.target: o for o in reconciler.unhealthy(observed)}
-    _store_plan(run, items)
-    log(f"plan: {len(items)} changes, {len(broken)} targets failed or unreachable")
-    outcomes: dict[str, TargetOutcome] = dict(broken)
+    fresh_fp = fingerprint(desired, items, list(broken.values()))
+    if run.applies_plan and run.plan is not None:
+        plan = run.plan
+        stored = [_diff_item(i) for i in plan.items.order_by("index")]
+        if plan.fingerprint != fresh_fp:
+            difference = plan_difference(stored, items)
+            log(f"plan {plan.pk} is stale; re-plan", level="error")
+            ReconcileRun.objects.filter(pk=run.pk).update(
+                status=RunStatus.FAILED, targets=len(desired), drift_count=len(stored),
+                error=f"Plan {plan.pk} no longer matches the real system and the CMDB: re-plan.\n{difference}")
+            return
+        items = stored
+    else:
+        plan = _store_plan(run, reconciler, items, fresh_fp, len(desired))
+    log(f"plan {plan.pk}: {len(items)} changes, {len(broken)} targets failed or unreachable")
+    applied: _Applied | None = None
     remaining: list[DiffItem] | None = None
     if not run.dry_run and items:
-        for outcome in reconciler.apply(desired, items):
-            if outcome.target not in broken or outcome.status != "ok":
-                outcomes[outcome.target] = outcome
-        _store_results(run, outcomes)
+        reasons = _gate(run, plan, items)
+        if reasons is not None:
+            text = "; ".join(reasons) or "denied"
+            log(f"apply denied: {text}", level="error")
+            PlanItem.objects.filter(plan=plan).update(outcome=ActionResult.SKIPPED, message=f"apply denied: {text}")
+            ReconcileRun.objects.filter(pk=run.pk).update(
+                status=RunStatus.FAILED, targets=len(desired), drift_count=len(items),
+                error=f"Apply denied: {text}")
+            return
+        progress("apply")
+        applied = _spread(items, reconciler.apply(desired, items))
+        _store_outcomes(plan, applied)
+        progress("verify")
         remaining = reconciler.verify(desired)
         log(f"verify: {len(remaining)} changes still needed")
     elif not run.dry_run:
         remaining = []
-    failed = sum(1 for o in outcomes.values() if o.status != "ok")
-    drift_items = remaining if remaining is not None else items
-    _record_drift(run, desired, drift_items, outcomes)
+    targets = _target_outcomes(desired, items, broken, applied)
+    failed = sum(1 for o in targets.values() if o.status != "ok")
+    _record_drift(run, desired, remaining if remaining is not None else items, targets)
+    ok_items = sum(1 for o in applied.item_outcomes.values() if o.status == "ok") if applied else 0
     ReconcileRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.FAILED if failed else RunStatus.COMPLETED,
-        targets=len(desired), drift_count=len(items), failed_count=failed,
-        applied_count=sum(o.changed for o in outcomes.values() if o.status == "ok") if not run.dry_run else 0,
+        status=RunStatus.FAILED if failed else RunStatus.COMPLETED, plan=plan,
+        targets=len(desired), drift_count=len(items), failed_count=failed, applied_count=ok_items,
         remaining_drift=None if remaining is None else len(remaining),
-        summary={t.name: _target_summary(t, items, outcomes) for t in desired},
+        summary={t.name: _target_summary(t, items, targets) for t in desired},
     )
+    progress("done")
+
+
+def _diff_item(row: PlanItem) -> DiffItem:
+    return DiffItem(row.operation, row.target, row.resource, diff=row.diff, ci_id=row.ci_id, data=row.data)
+
+
+def _gate(run: ReconcileRun, plan: Plan, items: list[DiffItem]) -> list[str] | None:
+    """None when the apply may go ahead; else the reasons of the receivers of the gate hook that denied it."""
+    denied, reasons = False, []
+    for _receiver, answer in hooks.reconcile_apply_requested.send(
+            sender=ReconcileRun, reconciler=run.reconciler, plan=plan, items=items, user=run.user, run=run):
+        if not answer:
+            continue
+        if not answer.get("allow", True):
+            denied = True
+            reasons += [str(r) for r in answer.get("reasons") or []]
+    return reasons if denied else None
+
+
+def _spread(items: list[DiffItem], results: list[ItemOutcome | TargetOutcome]) -> _Applied:
+    """Item outcomes as given; a target outcome covers that target's items without one; the rest were skipped."""
+    by_item: dict[int, ItemOutcome] = {}
+    by_target: dict[str, TargetOutcome] = {}
+    for result in results:
+        if isinstance(result, ItemOutcome):
+            if 0 <= result.item < len(items):
+                by_item[result.item] = result
+        else:
+            by_target[result.target] = result
+    for index, item in enumerate(items):
+        if index in by_item:
+            continue
+        outcome = by_target.get(item.target)
+        if outcome is None:
+            by_item[index] = ItemOutcome(index, "skipped", "not applied")
+        else:
+            status = "ok" if outcome.status == "ok" else "failed"
+            by_item[index] = ItemOutcome(index, status, outcome.message or (
+                "" if outcome.status in ("ok", "failed") else outcome.status))
+    return _Applied(by_item, by_target)
+
+
+def _store_outcomes(plan: Plan, applied: _Applied) -> None:
+    rows = list(PlanItem.objects.filter(plan=plan).order_by("index"))
+    for row in rows:
+        outcome = applied.item_outcomes.get(row.index)
+        row.outcome = outcome.status if outcome else ActionResult.SKIPPED
+        row.message = outcome.message if outcome else "not applied"
+    PlanItem.objects.bulk_update(rows, ["outcome", "message"])
+
+
+def _target_outcomes(desired: list[Target], items: list[DiffItem], broken: dict[str, TargetOutcome],
+                     applied: _Applied | None) -> dict[str, TargetOutcome]:
+    """Per target: failed/unreachable when observe or apply said so or one of its items failed; else ok."""
+    out: dict[str, TargetOutcome] = {}
+    failed_items: dict[str, list[str]] = defaultdict(list)
+    changed: dict[str, int] = defaultdict(int)
+    if applied is not None:
+        for index, outcome in applied.item_outcomes.items():
+            target = items[index].target
+            if outcome.status == "failed":
+                failed_items[target].append(f"{items[index].resource}: {outcome.message}".strip())
+            elif outcome.status == "ok":
+                changed[target] += 1
+    for t in desired:
+        given = (applied.target_outcomes.get(t.name) if applied else None)
+        if t.name in broken:
+            out[t.name] = broken[t.name]
+        elif given is not None and given.status != "ok":
+            out[t.name] = given
+        elif failed_items.get(t.name):
+            out[t.name] = TargetOutcome(t.name, "failed", message="; ".join(failed_items[t.name])[:2000])
+        else:
+            out[t.name] = TargetOutcome(t.name, "ok", changed=changed.get(t.name, 0))
+    return out
 
 
 def _target_summary(target: Target, items: list[DiffItem], outcomes: dict[str, TargetOutcome]) -> dict[str, Any]:
@@ -194,25 +376,16 @@ def _target_summary(target: Target, items: list[DiffItem], outcomes: dict[str, T
             "status": outcome.status if outcome else "ok", "message": outcome.message if outcome else ""}
 
 
-def _store_plan(run: ReconcileRun, items: list[DiffItem]) -> None:
-    ReconcileAction.objects.bulk_create(
-        ReconcileAction(run=run, index=i, ci_id=item.ci_id, target=item.target[:200], operation=item.operation,
-                        resource=item.resource[:300], diff=item.diff, data=item.data)
+def _store_plan(run: ReconcileRun, reconciler: Reconciler, items: list[DiffItem], fp: str, targets: int) -> Plan:
+    plan = Plan.objects.create(reconciler=run.reconciler, scope=run.scope, options=run.options or {},
+                               fingerprint=fp, created_by=run.user, tenant_id=run.tenant_id, targets=targets)
+    PlanItem.objects.bulk_create(
+        PlanItem(plan=plan, index=i, ci_id=item.ci_id, target=item.target[:200], operation=item.operation,
+                 resource=item.resource[:300], diff=item.diff, data=item.data)
         for i, item in enumerate(items)
     )
-
-
-def _store_results(run: ReconcileRun, outcomes: dict[str, TargetOutcome]) -> None:
-    actions = list(ReconcileAction.objects.filter(run=run))
-    for action in actions:
-        outcome = outcomes.get(action.target)
-        if outcome is None:
-            action.result = ActionResult.SKIPPED
-        else:
-            action.result = {"ok": ActionResult.OK, "unreachable": ActionResult.UNREACHABLE}.get(
-                outcome.status, ActionResult.FAILED)
-            action.message = outcome.message
-    ReconcileAction.objects.bulk_update(actions, ["result", "message"])
+    ReconcileRun.objects.filter(pk=run.pk).update(plan=plan)
+    return plan
 
 
 def _record_drift(run: ReconcileRun, desired: list[Target], items: list[DiffItem],

@@ -11,10 +11,12 @@ from django.views.decorators.http import require_POST
 
 from cmdb.users.permissions import has_action, restrict
 
+from .api.serializers import describe_reconcilers
 from .base import reconcilers
 from .models import ReconcileRun
+from .scope import SCOPE_HELP
 from .selectors import drift_for_ci, run_plan
-from .services import run_request
+from .services import RunRefused, run_request
 
 
 @login_required
@@ -23,7 +25,8 @@ def run_list(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     runs = restrict(ReconcileRun.objects.select_related("user"), request.user)[:100]
     return render(request, "reconcile/run_list.html", {
-        "runs": runs, "reconcilers": sorted(reconcilers()),
+        "runs": runs, "reconcilers": sorted(reconcilers()), "described": describe_reconcilers(),
+        "scope_help": SCOPE_HELP,
         "can_run": has_action(request.user, ReconcileRun, "add"),
         "can_apply": has_action(request.user, ReconcileRun, "change"),
     })
@@ -51,9 +54,31 @@ def run_start(request: HttpRequest) -> HttpResponse:
     if reconciler not in reconcilers():
         messages.error(request, f"Unknown reconciler {reconciler!r}.")
         return redirect("reconcile:run_list")
-    run = run_request(reconciler=reconciler, scope=scope[:200], dry_run=dry_run, user=request.user)
+    try:
+        run = run_request(reconciler=reconciler, scope=scope[:200], dry_run=dry_run, user=request.user,
+                          options=_form_options(request, reconciler))
+    except RunRefused as exc:
+        for key, message in sorted(exc.errors.items()):
+            messages.error(request, f"{key}: {message}")
+        return redirect("reconcile:run_list")
     messages.success(request, f"Queued {'a dry run' if dry_run else 'an apply'} of {reconciler} for {scope}.")
     return redirect("reconcile:run_detail", pk=run.pk)
+
+
+def _form_options(request: HttpRequest, reconciler: str) -> dict[str, object]:
+    """The run form's option fields of ``reconciler`` (empty: the declared default), typed as declared."""
+    out: dict[str, object] = {}
+    for option in reconcilers()[reconciler].options:
+        raw = request.POST.get(f"option-{reconciler}-{option.name}", "").strip()
+        if raw == "":
+            continue
+        if option.type is bool:
+            out[option.name] = raw.lower() in ("true", "on", "1", "yes")
+        elif option.type is int:
+            out[option.name] = int(raw) if raw.lstrip("-").isdigit() else raw
+        else:
+            out[option.name] = raw
+    return out
 
 
 def ci_drift_panel(request: HttpRequest, ci_id: int) -> str:

@@ -119,7 +119,7 @@ def test_the_ansible_inventory_reaches_discovery_through_the_hook() -> None:
     f.device("web01", at=f.site("Zittau"), dtype=f.device_type(maker=f.manufacturer("Dell")), as_role=f.role("Server"))
     inventory = cmdb_inventory("all")
     assert "web01" in inventory["all"]["hosts"]
-    with pytest.raises(ValueError, match="Unknown scope kind"):
+    with pytest.raises(ValueError, match="Unknown scope term"):
         cmdb_inventory("bogus:x")
     from playbooks.receivers import connect
 

@@ -70,7 +70,8 @@ def test_plan_apply_verify_and_scheduled_drift_detection(tmp_path: Path, superus
     assert dry.remaining_drift is None and dry.applied_count == 0
     assert not any((tmp_path / n).exists() for n in hosts)
     motd = dry.actions.get(target="web01", resource="Write the message of the day")
-    assert "+web01 — managed by the CMDB" in motd.diff and motd.result == "planned"
+    assert "+web01 — managed by the CMDB" in motd.diff and motd.outcome == "planned"
+    assert dry.plan.fingerprint and dry.options == {}
     assert dry.actions.filter(target="web02").count() == dry.actions.filter(target="web01").count() >= 5
     # bad01 plans the tasks before its broken one, then fails; the others are unaffected.
     assert not dry.actions.filter(target="bad01", resource="Configure NTP servers").exists()
@@ -93,8 +94,10 @@ def test_plan_apply_verify_and_scheduled_drift_detection(tmp_path: Path, superus
         assert "--web.listen-address=:9100" in (root / "etc/default/prometheus-node-exporter").read_text()
         assert _drift(hosts[name]).status == "in_sync"
     assert not (tmp_path / "bad01/etc/chrony/chrony.conf").exists()
-    assert set(applied.actions.exclude(target="bad01").values_list("result", flat=True)) == {"ok"}
-    assert set(applied.actions.filter(target="bad01").values_list("result", flat=True)) == {"failed"}
+    # Per item, from each task's result: every planned task ran and changed its host, bad01's too (its
+    # broken task was never a plan item: the check run failed there, which the target's outcome says).
+    assert set(applied.actions.values_list("outcome", flat=True)) == {"ok"}
+    assert applied.actions.filter(target="bad01").exists()
     hosts["web01"].refresh_from_db()
     assert hosts["web01"].last_seen is not None
 
@@ -152,6 +155,16 @@ def test_reconcile_runs_feed_discovery_with_facts_and_packages(tmp_path: Path, m
     dry = run_execute(ReconcileRun.objects.create(reconciler="ansible", scope="all", dry_run=True), log=log)
     assert dry.failed_count == 1  # bad01's template, after its facts were gathered
     assert not (tmp_path / "web01").exists()  # the dry run changed nothing on the hosts
+    # ... nor in the CMDB: discovery was handed the facts (its log shows what it did), inside the savepoint
+    # that a dry run rolls back.
+    assert not Host.objects.exists() and not IngestRecord.objects.exists()
+    messages = [m for _lvl, m in lines]
+    assert any(re.fullmatch(r"discovery: 2 report\(s\): 1 create, 1 (noop|update); 0 failed", m) for m in messages)
+
+    # An apply hands them over for good.
+    lines.clear()
+    applied = run_execute(ReconcileRun.objects.create(reconciler="ansible", scope="all", dry_run=False), log=log)
+    assert applied.failed_count == 1 and applied.remaining_drift == 0, (applied.error, lines)
     # Both inventory hosts are this machine: one discovered CI, created by the first report.
     [host] = Host.objects.all()
     assert host.name == socket.gethostname().split(".")[0] and host.kernel == os.uname().release
@@ -165,7 +178,6 @@ def test_reconcile_runs_feed_discovery_with_facts_and_packages(tmp_path: Path, m
     # The second report finds the same machine (by its MACs); other processes may have added a virtual NIC meanwhile.
     assert any(re.fullmatch(rf"discovery: web01: (noop|update) ci {host.ci_id} \(rule mac\).*", m)
                for m in messages), messages
-    assert any(re.fullmatch(r"discovery: 2 report\(s\): 1 create, 1 (noop|update); 0 failed", m) for m in messages)
     if Path("/var/lib/dpkg/status").exists():  # package_facts read dpkg (through python-apt)
         installed = SoftwareInstallation.objects.filter(ci_id=host.ci_id)
         assert installed.count() > 50
@@ -175,6 +187,10 @@ def test_reconcile_runs_feed_discovery_with_facts_and_packages(tmp_path: Path, m
     applied = run_execute(ReconcileRun.objects.create(reconciler="ansible", scope="host:web01", dry_run=False),
                           log=log)
     assert applied.status == "completed" and applied.remaining_drift == 0
+    assert IngestRecord.objects.count() == 3
+    # The run's option switches it off.
+    run_execute(ReconcileRun.objects.create(reconciler="ansible", scope="host:web01", dry_run=False,
+                                            options={"facts": False}))
     assert IngestRecord.objects.count() == 3
 
     # A report that fails (here: the user who started the run may see the hosts, so the dry run plans them,
@@ -200,7 +216,7 @@ def test_reconcile_runs_feed_discovery_with_facts_and_packages(tmp_path: Path, m
     assert "1 targets in scope host:web01 left out: nobody may not view them" in [m for _lvl, m in lines]
     assert IngestRecord.objects.count() == 3
 
-    # Switched off: no facts, no reports.
+    # Switched off for the installation: no facts, no reports.
     settings.ANSIBLE_DISCOVERY_FACTS = False
-    run_execute(ReconcileRun.objects.create(reconciler="ansible", scope="host:web01", dry_run=True))
+    run_execute(ReconcileRun.objects.create(reconciler="ansible", scope="host:web01", dry_run=False))
     assert IngestRecord.objects.count() == 3

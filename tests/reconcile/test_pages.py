@@ -8,7 +8,7 @@ import pytest
 from django.test import RequestFactory
 from django.utils import timezone
 
-from cmdb.reconcile.models import CIDrift, ReconcileAction, ReconcileRun
+from cmdb.reconcile.models import CIDrift, Plan, PlanItem, ReconcileRun
 from cmdb.reconcile.views import ci_drift_panel
 from tests.api import factories as f
 
@@ -17,9 +17,10 @@ pytestmark = pytest.mark.django_db
 
 def _run() -> ReconcileRun:
     w = f.world()
-    run = ReconcileRun.objects.create(reconciler="ansible", status="completed", drift_count=1, targets=1,
+    plan = Plan.objects.create(reconciler="ansible", fingerprint="f" * 64, targets=1)
+    run = ReconcileRun.objects.create(reconciler="ansible", status="completed", drift_count=1, targets=1, plan=plan,
                                       summary={"web01": {"status": "ok", "changes": 1, "message": ""}})
-    ReconcileAction.objects.create(run=run, index=0, ci_id=w.devices["web01"].ci_id, target="web01",
+    PlanItem.objects.create(plan=plan, index=0, ci_id=w.devices["web01"].ci_id, target="web01",
                                    operation="update", resource="Write the message of the day",
                                    diff="--- before: /etc/motd\n+++ after: /etc/motd\n@@ -1 +1 @@\n"
                                         "-hacked\n+web01 <b>\n")
@@ -50,12 +51,20 @@ def test_start_a_dry_run_from_the_page(client: Any, superuser: Any, make_user: A
     from tests.jobs.conftest import DB_TASKS
 
     settings.TASKS = DB_TASKS
+    f.world()
     client.force_login(superuser)
+    form = client.get("/reconcile/runs/").content.decode()
+    assert 'name="option-ansible-playbook"' in form and "<option>baseline.yml</option>" in form
     with django_capture_on_commit_callbacks(execute=True):
-        r = client.post("/reconcile/runs/start/", {"reconciler": "ansible", "scope": "site:zittau", "mode": "dry_run"})
+        r = client.post("/reconcile/runs/start/", {"reconciler": "ansible", "scope": "site:zittau", "mode": "dry_run",
+                                                   "option-ansible-facts": "false", "option-ansible-tags": ""})
     run = ReconcileRun.objects.get()
     assert r.status_code == 302 and r["Location"] == f"/reconcile/runs/{run.pk}/"
-    assert run.dry_run and run.scope == "site:zittau" and run.job.task_id
+    assert run.dry_run and run.scope == "site:zittau" and run.job.task_id and run.options == {"facts": False}
+    # A scope that matches nothing is refused with the reason, and no run is stored.
+    r = client.post("/reconcile/runs/start/", {"reconciler": "ansible", "scope": "tag:nothing"}, follow=True)
+    assert "scope: Scope &#x27;tag:nothing&#x27; matches no CI" in r.content.decode()
+    assert ReconcileRun.objects.count() == 1
     viewer = make_user("viewer")
     client.force_login(viewer)
     assert client.post("/reconcile/runs/start/", {"reconciler": "ansible", "mode": "apply"}).status_code == 403

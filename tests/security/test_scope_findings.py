@@ -384,12 +384,22 @@ def test_a_tenant_admins_run_plans_and_applies_only_their_own_cis(world, superus
     _Touched.hosts = set()
     dry = run_execute(run_request(reconciler="test-device-notes", scope="all", dry_run=True, user=fresh(world.alice)))
     assert list(dry.actions.values_list("target", flat=True)) == ["srv-a"]
-    applied = run_execute(run_request(reconciler="test-device-notes", scope=f"ci:{world.srv_b.ci_id}",
-                                      dry_run=False, user=fresh(world.alice)))
+    # A scope naming only the other tenant's CI matches nothing of hers: refused when requested.
+    from cmdb.reconcile.services import RunRefused
+
+    with pytest.raises(RunRefused) as refused:
+        run_request(reconciler="test-device-notes", scope=f"ci:{world.srv_b.ci_id}", dry_run=False,
+                    user=fresh(world.alice))
+    assert "matches no CI that you may change" in refused.value.errors["scope"]
+    # A reconciler that ignores its selection (this one returns every device) still reaches only hers.
+    applied = run_execute(run_request(reconciler="test-device-notes", scope="all", dry_run=False,
+                                      user=fresh(world.alice)))
     assert applied.status == "completed" and _Touched.hosts == {"srv-a"}
     # A viewer may plan what they see but apply nothing; an administrator's run reaches everything.
-    viewer_run = run_execute(run_request(reconciler="test-device-notes", scope="all", dry_run=False,
-                                         user=fresh(world.viewer)))
+    with pytest.raises(RunRefused):
+        run_request(reconciler="test-device-notes", scope="all", dry_run=False, user=fresh(world.viewer))
+    viewer_run = run_execute(ReconcileRun.objects.create(reconciler="test-device-notes", scope="all", dry_run=False,
+                                                         user=fresh(world.viewer)))
     assert viewer_run.targets == 0
     run_execute(run_request(reconciler="test-device-notes", scope="all", dry_run=False, user=superuser))
     assert _Touched.hosts == {"srv-a", "srv-b"}

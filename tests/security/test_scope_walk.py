@@ -164,7 +164,7 @@ def _samples() -> dict[str, Sample]:
     from cmdb.extras.models import ConfigContext, CustomField, JournalEntry, Tag
     from cmdb.ipam.models import IPAddress, Prefix
     from cmdb.jobs.models import Job, Schedule
-    from cmdb.reconcile.models import CIDrift, ReconcileAction, ReconcileRun
+    from cmdb.reconcile.models import CIDrift, Plan, PlanItem, ReconcileRun
     from cmdb.services.models import RedundancyGroup, RedundancyMember, Relationship, RelationshipType, Service
     from cmdb.software.models import License, LicenseAssignment, SoftwareInstallation, SoftwareProduct, SoftwareVersion
     from cmdb.tenancy.models import Contact, ContactAssignment, ContactRole, TenantGroup
@@ -295,10 +295,13 @@ def _samples() -> dict[str, Sample]:
                                                      user=admin(w, s), tenant=t(w, s),
                                                      summary={f"dev-{m(s)}": {"changes": 1}}),
             lambda w, s, n: {"reconciler": "ansible", "scope": f"ci:{_ci(w, s)}", "dry_run": True}),
-        "reconcile.reconcileaction": Sample(
-            lambda w, s: ReconcileAction.objects.create(run=get(w, "reconcile.reconcilerun", s), index=0,
-                                                        ci_id=_ci(w, s), target=f"dev-{m(s)}",
-                                                        operation="update", resource=m(s))),
+        "reconcile.plan": Sample(
+            lambda w, s: Plan.objects.create(reconciler="ansible", scope=f"ci:{_ci(w, s)}", fingerprint=m(s),
+                                             created_by=admin(w, s), tenant=t(w, s))),
+        "reconcile.planitem": Sample(
+            lambda w, s: PlanItem.objects.create(plan=get(w, "reconcile.plan", s), index=0,
+                                                 ci_id=_ci(w, s), target=f"dev-{m(s)}",
+                                                 operation="update", resource=m(s))),
         "reconcile.cidrift": Sample(
             lambda w, s: CIDrift.objects.create(reconciler="ansible", ci_id=_ci(w, s), status="drifted",
                                                 run=get(w, "reconcile.reconcilerun", s), message=m(s),
@@ -973,6 +976,7 @@ VIEW_WALKERS: dict[str | None, Callable[[Any, list[str], str], None]] = {
     "services-impact": _ci_question("/api/services/impact/"),
     "services-stack": _ci_question("/api/services/stack/"),
     "software-compliance": _get_clean("/api/software/compliance/"),
+    "reconcile-reconcilers": _get_clean("/api/reconcile/reconcilers/"),  # code metadata: names, options
     "ansible-inventory": _inventory,
     "monitoring-sd": _service_discovery,
     "monitoring-alertmanager": _alertmanager,
