@@ -153,7 +153,7 @@ def test_query_count_does_not_grow_with_the_number_of_cis(api: APIClient) -> Non
 
     factories.landscape(servers=2, switches=1, vms=1)
     small = queries()
-    from tests.api import factories as f
+    from tests import factories as f
 
     dtype, role, site = (f.device_type("R750", maker=f.manufacturer("HPE")), f.role("Compute"), f.site("Bautzen"))
     for i in range(30):
