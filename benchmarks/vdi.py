@@ -38,7 +38,7 @@ def build(args: argparse.Namespace) -> None:
     from cmdb.core.bulk import bulk_create
     from cmdb.core.context import change_logging
     from cmdb.virtualization.models import Cluster, ClusterType, VirtualMachine
-    from tests.core import factories
+    from tests import factories
     from vdi.models import (
         ClusterPolicy,
         Desktop,

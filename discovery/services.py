@@ -164,12 +164,9 @@ def _relationships(report: dict[str, Any], ci_id: int, scope: ReporterScope,
 
 def _ensure_edges(ci_id: int, edges: dict[tuple[str, int], int], origin: str) -> None:
     """Create the edges ``(type slug, target) -> report index`` from ``ci_id`` that do not exist yet."""
-    try:
-        from cmdb.services.models import Relationship, RelationshipType
-        from cmdb.services.relationships import ensure_builtin_types
-    except ImportError:  # the services app is not installed: discovery keeps the targets in its facts only
-        return
     from cmdb.core.services import BatchValidationError, objects_create
+    from cmdb.services.models import Relationship, RelationshipType
+    from cmdb.services.relationships import ensure_builtin_types
 
     slugs = {slug for slug, _target in edges}
     types = {t.slug: t for t in RelationshipType.objects.filter(slug__in=slugs)}

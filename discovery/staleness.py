@@ -1,7 +1,7 @@
 """Staleness: a discovered CI not reported for ``STALE_DAYS`` is flagged, never deleted.
 
-:func:`flag_stale` runs from ``cmdb discover stale`` (cron/systemd timer, or a
-jobs schedule once that lands); an ingest clears the flag again.  Both
+:func:`flag_stale` runs from ``cmdb discover stale`` (cron/systemd timer) and as the job
+``discovery.stale`` on a schedule; an ingest clears the flag again.  Both
 directions are logged as changes.
 """
 

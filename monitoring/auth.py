@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +10,7 @@ from rest_framework import exceptions
 
 from cmdb.core.models import ConfigurationItem
 from cmdb.users.authentication import TokenAuthentication, client_address
+from cmdb.users.networks import address_in_networks
 from cmdb.users.permissions import ALL, grants_for
 
 
@@ -28,22 +28,6 @@ class MetricsDenied(Exception):
         self.status = status
 
 
-def _allowed_network(address: str | None) -> bool:
-    if not address:
-        return False
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    for cidr in getattr(settings, "METRICS_ALLOWED_NETWORKS", []):
-        try:
-            if ip in ipaddress.ip_network(cidr, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
-
-
 def metrics_caller(request: Any) -> MetricsCaller:
     """Authenticate a /metrics request or raise :class:`MetricsDenied` (401 without, 403 with wrong credentials)."""
     user = None
@@ -56,7 +40,7 @@ def metrics_caller(request: Any) -> MetricsCaller:
     elif getattr(request, "user", None) is not None and request.user.is_authenticated:
         user = request.user
     if user is None:
-        if _allowed_network(client_address(request)):
+        if address_in_networks(client_address(request), getattr(settings, "METRICS_ALLOWED_NETWORKS", [])):
             return MetricsCaller(user=None, unscoped=True)
         raise MetricsDenied(401, "Send an API token (Authorization: Token <key>) or scrape from an allowed network.")
     granted, tenants = grants_for(user).lookup(ConfigurationItem._meta.label_lower, "view")

@@ -17,6 +17,7 @@ from django.db import connections
 from django.db.models import F, FloatField, Func, QuerySet
 
 from cmdb.core.models import CIModel, ConfigurationItem
+from cmdb.services.selectors import service_names_by_ci
 from cmdb.users.permissions import restrict
 
 #: Rows per database round trip when streaming (server-side cursor on PostgreSQL).
@@ -84,15 +85,10 @@ def site_by_ci() -> dict[int, str]:
 
 
 def service_by_ci() -> dict[int, str]:
-    """{ci_id: service name} once the services app (issue 4) provides it; {} until then.
+    """{ci_id: service name} from the services app (``service_names_by_ci``, one query).
 
-    The services app may offer ``cmdb.services.selectors.service_names_by_ci()`` answering
-    with one query; this is the single place that joins it into the CI metrics.
+    This is the single place that joins the service names into the CI metrics.
     """
-    try:
-        from cmdb.services.selectors import service_names_by_ci  # type: ignore[import-not-found]
-    except ImportError:
-        return {}
     return dict(service_names_by_ci())
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from cmdb.core.models import ConfigurationItem
 from cmdb.core.services import BatchValidationError, objects_bulk_update, objects_create
+from cmdb.services.impact import services_impacted_each
 from cmdb.users.permissions import restrict
 
 from .models import Incident, IncidentStatus
@@ -55,12 +56,8 @@ def fingerprint_of(labels: dict[str, str]) -> str:
 
 
 def impacted_services(ci_ids: list[int], user: Any) -> dict[int, list[dict[str, Any]]]:
-    """Per CI, the services impacted by it going down, from impact analysis when it is installed."""
+    """Per CI, the services impacted by it going down, from impact analysis (``cmdb.services.impact``)."""
     if not ci_ids:
-        return {}
-    try:
-        from cmdb.services.impact import services_impacted_each  # type: ignore[import-not-found]
-    except ImportError:
         return {}
     try:
         found = services_impacted_each(ci_ids, mode="down", user=user)

@@ -8,8 +8,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.views.decorators.http import require_GET
 
 from cmdb.users.permissions import restrict
@@ -36,15 +34,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return StreamingHttpResponse(body, content_type=CONTENT_TYPE)
 
 
-def _base_template() -> str:
-    """The web UI's base page once the ui app is installed; a minimal page of our own until then."""
-    try:
-        get_template("ui/base.html")
-    except TemplateDoesNotExist:
-        return "monitoring/standalone_base.html"
-    return "ui/base.html"
-
-
 def _incidents(request: HttpRequest) -> Any:
     return restrict(Incident.objects.select_related("ci", "ci__tenant"), request.user, "view")
 
@@ -57,7 +46,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(status=status)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(request, "monitoring/incident_list.html",
-                  {"base_template": _base_template(), "page": page, "status": status})
+                  {"page": page, "status": status})
 
 
 @login_required
@@ -66,4 +55,4 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if incident is None:
         raise Http404("No such incident.")
     return render(request, "monitoring/incident_detail.html",
-                  {"base_template": _base_template(), "incident": incident})
+                  {"incident": incident})

@@ -1,7 +1,8 @@
-"""Django admin as the interim web UI (the real UI is its own issue).
+"""Django admin: the back office beside the web UI (:mod:`cmdb.ui`), for superusers.
 
-Every model gets a list with search and filters; the change log and the CI
-registry are read-only here, as they are in the API.
+Every model of an app that declares ``generic_admin = True`` (:class:`cmdb.core.domains.DomainConfig`)
+gets a list with search and filters; the change log and the CI registry are read-only here, as they
+are in the API.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from django.apps import apps
 from django.contrib import admin
 from django.db import models
 
+from cmdb.core.domains import domain_configs
 from cmdb.core.models import ConfigurationItem, ObjectChange
 
 admin.site.site_header = "CMDB administration"
 admin.site.site_title = "CMDB"
-
-APPS = ("tenancy", "dcim", "ipam", "virtualization", "extras", "users")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -72,7 +72,9 @@ def _admin_for(model: type[models.Model]) -> type[admin.ModelAdmin]:
 
 admin.site.register(apps.get_model("users", "Token"), TokenAdmin)
 
-for app in APPS:
-    for model in apps.get_app_config(app).get_models():
+for config in domain_configs():
+    if not config.generic_admin:
+        continue
+    for model in config.get_models():
         if not admin.site.is_registered(model):
             admin.site.register(model, _admin_for(model))

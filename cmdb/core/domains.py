@@ -94,6 +94,9 @@ class DomainConfig(AppConfig):
     receivers_module: ClassVar[str | None] = None
     #: The app's part of ``cmdb demo``.
     demo_step: ClassVar[DemoStep | None] = None
+    #: Give every model of the app that has no admin class of its own a generic Django admin page
+    #: (list, search, filters; :mod:`cmdb.core.admin`).
+    generic_admin: ClassVar[bool] = False
 
     def module_path(self, path: str) -> str:
         """``path`` made absolute: ``".api.urls"`` of app ``discovery`` is ``discovery.api.urls``."""

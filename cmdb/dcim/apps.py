@@ -7,3 +7,4 @@ class DcimConfig(DomainConfig):
     verbose_name = "Data center"
     api_urls = ("dcim", ".api.urls")
     ui_module = ".ui"
+    generic_admin = True

@@ -179,6 +179,9 @@ class Platform(OrganizationalModel):
 class Device(CIModel):
     """A physical machine: server, switch, firewall, client, printer."""
 
+    #: Too many rows for a <select>: UI forms take its id, UI filters offer no menu (cmdb.ui.registry).
+    large_table = True
+
     name = models.CharField(max_length=64)
     device_type = models.ForeignKey(DeviceType, on_delete=models.PROTECT, related_name="instances")
     # Denormalised from device_type so the database can enforce one serial per manufacturer.
@@ -324,6 +327,9 @@ class Device(CIModel):
 
 class Interface(PrimaryModel):
     """A network interface of a device."""
+
+    #: Too many rows for a <select>: UI forms take its id, UI filters offer no menu (cmdb.ui.registry).
+    large_table = True
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="interfaces")
     name = models.CharField(max_length=64)

@@ -5,8 +5,8 @@ exist, which hardware models are bought, which services run as which VMs.
 The generator (:mod:`cmdb.demo.generator`) turns it into objects, adding the
 variable parts (serials, dates, addresses) from a seeded random generator and
 multiplying the countable parts by ``--scale``.  Keeping the story in one data
-module means later issues (services, licenses, backup policies) can extend it
-by reading the same names instead of guessing them.
+module means every part of the demo (services, licenses, a domain's demo step)
+extends it by reading the same names instead of guessing them.
 """
 
 from __future__ import annotations

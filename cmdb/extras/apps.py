@@ -7,3 +7,4 @@ class ExtrasConfig(DomainConfig):
     verbose_name = "Extras"
     api_urls = ("extras", ".api.urls")
     ui_module = ".ui"
+    generic_admin = True

@@ -7,3 +7,4 @@ class IpamConfig(DomainConfig):
     verbose_name = "IP address management"
     api_urls = ("ipam", ".api.urls")
     ui_module = ".ui"
+    generic_admin = True

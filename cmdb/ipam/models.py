@@ -50,6 +50,9 @@ def parse_network(value: str, *, host: bool) -> netaddr.IPNetwork:
 class Prefix(PrimaryModel):
     """A network, e.g. the /16 of a campus or the /24 VLAN of a building."""
 
+    #: Too many rows for a <select>: UI forms take its id, UI filters offer no menu (cmdb.ui.registry).
+    large_table = True
+
     prefix = models.CharField(max_length=43)
     family = models.PositiveSmallIntegerField(editable=False, default=4)
     site = models.ForeignKey("dcim.Site", on_delete=models.PROTECT, null=True, blank=True, related_name="prefixes")
@@ -99,6 +102,9 @@ class IPAddress(PrimaryModel):
     keys give the same API (``assigned_object_type``/``_id``) with joins and
     filters the database can index.
     """
+
+    #: Too many rows for a <select>: UI forms take its id, UI filters offer no menu (cmdb.ui.registry).
+    large_table = True
 
     address = models.CharField(max_length=49)
     family = models.PositiveSmallIntegerField(editable=False, default=4)

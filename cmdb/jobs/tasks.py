@@ -7,10 +7,12 @@ import socket
 
 from django_tasks import task
 
+from .interrupts import worker_signals_kept
 from .registry import job_run
 
 
 @task()
 def execute_job(job_id: int, attempt: int | None = None) -> str:
     # ``attempt`` is None only for messages queued by a version without attempts.
-    return job_run(job_id, attempt=attempt, worker=f"{socket.gethostname()}:{os.getpid()}")
+    with worker_signals_kept():  # ansible-runner, for one, replaces the worker's SIGTERM/SIGINT handlers
+        return job_run(job_id, attempt=attempt, worker=f"{socket.gethostname()}:{os.getpid()}")

@@ -14,7 +14,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 
 from django.db import close_old_connections, connection
@@ -22,6 +21,7 @@ from django_tasks import task_backends
 
 from cmdb.core.checkpoints import checkpoint_if_due
 
+from .interrupts import stop_signals_handled
 from .reaper import jobs_reap, reap_if_scheduler
 from .retention import housekeeping
 from .scheduler import scheduler_tick
@@ -82,8 +82,13 @@ def run_tasks(*, holder: str, burst: bool, queue: str = "default", fork: bool = 
     elif kind == "database":
         from django_tasks_db.management.commands.db_worker import Worker
 
-        Worker(queue_names=[queue], interval=1, batch=burst, backend_name="default", startup_delay=not burst,
-               max_tasks=None, worker_id=holder[:64], excluded_queue_names=[]).run()
+        worker = Worker(queue_names=[queue], interval=1, batch=burst, backend_name="default", startup_delay=not burst,
+                        max_tasks=None, worker_id=holder[:64], excluded_queue_names=[])
+        # The worker's own SIGTERM/SIGINT handling (db_worker's command installs it, its Worker does not):
+        # finish the current task and exit; a second signal exits at once.  Without it SIGTERM killed the
+        # worker mid-job and SIGINT ended it with a KeyboardInterrupt traceback.
+        with stop_signals_handled(worker.shutdown):
+            worker.run()
     else:
         raise RuntimeError(f"cmdb worker cannot run tasks of backend {kind}; use that backend's own worker")
 
@@ -106,7 +111,8 @@ def run_worker(*, burst: bool = False, scheduler: bool = True, tasks: bool = Tru
         if tasks:
             run_tasks(holder=holder, burst=burst)
         elif thread is not None:
-            while thread.is_alive():
-                time.sleep(1)
+            with stop_signals_handled(lambda signum, frame: stop.set()):  # the loop ends within a tick
+                while thread.is_alive():
+                    thread.join(1)
     finally:
         stop.set()

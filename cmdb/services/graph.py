@@ -72,10 +72,6 @@ class Graph:
         return len(self.ids)
 
     @property
-    def edge_count(self) -> int:
-        return len(self.dep_idx)
-
-    @property
     def services(self) -> np.ndarray:
         """Indexes of the service CIs."""
         return np.flatnonzero(self.is_service)

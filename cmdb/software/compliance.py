@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from .choices import LicenseMetric
 from .models import License, LicenseAssignment, SoftwareInstallation
@@ -317,7 +317,3 @@ def _row(pool: Pool, today: dt.date, expiring_days: int) -> dict[str, Any]:
             "end_date": pool.end_date.isoformat() if pool.end_date else None, "days_to_expiry": days_left,
             "status": status, "flags": flags, "note": pool.note}
 
-
-def expiring_within(days: int, *, today: dt.date | None = None) -> QuerySet:
-    today = today or dt.date.today()
-    return License.objects.filter(Q(end_date__gte=today) & Q(end_date__lte=today + dt.timedelta(days=days)))

@@ -7,3 +7,4 @@ class TenancyConfig(DomainConfig):
     verbose_name = "Tenancy"
     api_urls = ("tenancy", ".api.urls")
     ui_module = ".ui"
+    generic_admin = True

@@ -18,7 +18,7 @@ from django.forms.models import modelform_factory
 from cmdb.api.registry import endpoint_path
 from cmdb.users.permissions import reference_queryset
 
-from .registry import LARGE_MODELS, ModelView
+from .registry import ModelView, is_large
 
 
 class ParseOnlyModelForm(forms.ModelForm):
@@ -42,7 +42,7 @@ def _formfield(view: ModelView, user: Any, action: str, instance: Any, bulk: boo
             if hook is not None:
                 qs = hook(instance, qs)
             field.queryset = qs
-            if related._meta.label_lower in LARGE_MODELS and hook is None and not f.many_to_many:
+            if is_large(related) and hook is None and not f.many_to_many:
                 field.widget = forms.NumberInput(attrs={"placeholder": f"{related._meta.verbose_name} ID"})
                 field.help_text = f"ID of the {related._meta.verbose_name}"
             parent = view.dependent.get(f.name)

@@ -26,16 +26,18 @@ from django.db import models
 from django.urls import reverse
 from django.utils.text import slugify
 
-#: Related models too large for a <select>: forms take their id, filters are not offered as menus.
-LARGE_MODELS = {
-    "dcim.device", "dcim.interface", "virtualization.virtualmachine", "virtualization.vminterface",
-    "ipam.ipaddress", "ipam.prefix", "core.configurationitem", "contenttypes.contenttype", "auth.user",
-}
+#: Django's own models too large for a <select>; the project's models say so themselves (``large_table = True``).
+LARGE_DJANGO_MODELS = frozenset({"contenttypes.contenttype", "auth.user"})
 #: The registry columns every CI list may show (status, tenant, ...), for ``register(columns=[..., *CI_COLUMNS])``.
 CI_COLUMNS = ["status", "tenant", "criticality", "owner", "last_seen", "tags"]
 #: Fields never shown as attributes nor edited.
 HIDDEN_FIELDS = {"id", "ci", "custom_field_data", "created", "last_updated", "local_context_data"}
 NATURAL_KEYS = ("slug", "name", "model", "address", "prefix")
+
+
+def is_large(model: type[models.Model]) -> bool:
+    """Whether a related model has too many rows for a <select>: forms take its id, filters offer no menu."""
+    return bool(getattr(model, "large_table", False)) or model._meta.label_lower in LARGE_DJANGO_MODELS
 
 
 @dataclass
@@ -212,7 +214,7 @@ def register(
         if f is None or f.many_to_many:
             continue
         if f.choices or isinstance(f, models.BooleanField) or (
-            f.is_relation and f.related_model._meta.label_lower not in LARGE_MODELS
+            f.is_relation and not is_large(f.related_model)
         ):
             choice_like.append(n)
     view = ModelView(

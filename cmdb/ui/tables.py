@@ -22,7 +22,7 @@ from cmdb.api.filters import _subset, reject_unknown, with_custom_fields
 from cmdb.ui.format import badge_class, format_when
 from cmdb.users.permissions import referable_ids, restrict
 
-from .registry import LARGE_MODELS, Column, ModelView, _model_field, object_url
+from .registry import Column, ModelView, _model_field, is_large, object_url
 
 PAGE_SIZES = (25, 50, 100, 250, 500, 1000)
 DEFAULT_PAGE_SIZE = 50
@@ -112,7 +112,7 @@ def with_columns(queryset: QuerySet, columns: list[Column]) -> QuerySet:
             if not path:
                 continue
             f = _model_field(queryset.model, path) if "__" not in path else None
-            if f is not None and f.related_model._meta.label_lower not in LARGE_MODELS:
+            if f is not None and not is_large(f.related_model):
                 prefetch.add(path)
             else:
                 select.add(path)
@@ -228,7 +228,7 @@ def filter_widgets(view: ModelView, user: Any, params: QueryDict) -> list[dict[s
         label = str(f.verbose_name)
         if f.is_relation:
             related = f.related_model
-            if related._meta.label_lower in LARGE_MODELS:
+            if is_large(related):
                 continue
             param = f"{name}_id"
             qs = restrict(related._default_manager.all(), user, "view")

@@ -8,3 +8,4 @@ class UsersConfig(DomainConfig):
     api_urls = ("users", ".api.urls")
     jobs_module = ".jobs"  # users.ldap_sync
     receivers_module = ".directory"
+    generic_admin = True

@@ -7,3 +7,4 @@ class VirtualizationConfig(DomainConfig):
     verbose_name = "Virtualization"
     api_urls = ("virtualization", ".api.urls")
     ui_module = ".ui"
+    generic_admin = True

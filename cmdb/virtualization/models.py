@@ -45,6 +45,9 @@ class Cluster(CIModel):
 class VirtualMachine(CIModel):
     """A virtual machine on a cluster, optionally pinned to a host device."""
 
+    #: Too many rows for a <select>: UI forms take its id, UI filters offer no menu (cmdb.ui.registry).
+    large_table = True
+
     name = models.CharField(max_length=64)
     site = models.ForeignKey(
         "dcim.Site", on_delete=models.PROTECT, null=True, blank=True, related_name="virtual_machines"
@@ -116,6 +119,9 @@ class VirtualMachine(CIModel):
 
 class VMInterface(PrimaryModel):
     """A virtual network interface of a VM."""
+
+    #: Too many rows for a <select>: UI forms take its id, UI filters offer no menu (cmdb.ui.registry).
+    large_table = True
 
     virtual_machine = models.ForeignKey(VirtualMachine, on_delete=models.CASCADE, related_name="interfaces")
     name = models.CharField(max_length=64)

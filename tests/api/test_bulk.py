@@ -9,8 +9,8 @@ from cmdb.dcim.models import Device, Interface, Site
 from cmdb.extras.models import CustomField
 from cmdb.ipam.models import IPAddress
 from cmdb.tenancy.models import Tenant
+from tests import factories as f
 
-from . import factories as f
 from .helpers import assert_nested, ok
 
 pytestmark = pytest.mark.django_db

@@ -20,8 +20,8 @@ from cmdb.dcim.models import Device, Interface, Site
 from cmdb.ipam.models import IPAddress
 from cmdb.services.models import Relationship
 from cmdb.services.relationships import ensure_builtin_types
+from tests import factories as f
 
-from . import factories as f
 from .helpers import ok
 
 pytestmark = pytest.mark.django_db

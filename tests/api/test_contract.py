@@ -6,8 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 
 import cmdb
+from tests import factories as f
 
-from . import factories as f
 from .helpers import EMPTY_ENDPOINTS, MODEL_ENDPOINTS, assert_list_shape, assert_nested, names, ok, query
 
 pytestmark = pytest.mark.django_db

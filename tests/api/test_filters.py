@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from cmdb.dcim.models import Device
+from tests import factories as f
 
-from . import factories as f
 from .helpers import names, ok
 
 pytestmark = pytest.mark.django_db

@@ -19,8 +19,7 @@ import pytest
 from django.urls import resolve
 
 from cmdb.dcim.models import Device
-
-from . import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ import pytest
 from cmdb.core.context import change_logging
 from cmdb.core.models import ObjectChange
 from cmdb.dcim.models import Device
+from tests import factories as f
 
-from . import factories as f
 from .helpers import ok
 
 pytestmark = pytest.mark.django_db

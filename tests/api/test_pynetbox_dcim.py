@@ -10,8 +10,8 @@ from pynetbox.core.response import Record
 
 import cmdb
 from cmdb.dcim.models import Device, Interface
+from tests import factories as f
 
-from . import factories as f
 from .pynb import crud_cycle, record_traffic
 
 pytestmark = pytest.mark.live

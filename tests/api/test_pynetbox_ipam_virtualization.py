@@ -7,8 +7,8 @@ from pynetbox.core.query import RequestError
 
 from cmdb.dcim.models import Interface
 from cmdb.ipam.models import IPAddress
+from tests import factories as f
 
-from . import factories as f
 from .pynb import crud_cycle, record_traffic
 
 pytestmark = pytest.mark.live

@@ -6,8 +6,8 @@ import pytest
 from pynetbox.core.query import RequestError
 
 from cmdb.users.models import Token
+from tests import factories as f
 
-from . import factories as f
 from .pynb import crud_cycle, record_traffic
 
 pytestmark = pytest.mark.live

@@ -15,8 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from cmdb.api.filters import COMMON_PARAMS, with_custom_fields
 from cmdb.dcim.models import Device
 from cmdb.extras.models import CustomField
+from tests import factories as f
 
-from . import factories as f
 from .endpoints import list_routes
 from .helpers import names, ok
 

@@ -89,7 +89,7 @@ def test_observations_are_read_only_and_listed(api: Any, repo: dict[str, Any]) -
 
 
 def test_attachments_and_schema(api: Any, repo: dict[str, Any]) -> None:
-    from tests.core import factories
+    from tests import factories
 
     policy = api.post("/api/backup/policies/", policy_payload(repo), format="json").json()
     server = factories.device("srv1")

@@ -20,7 +20,7 @@ import pytest
 
 from backup import services
 from backup.models import Repository, Snapshot
-from tests.core import factories
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 

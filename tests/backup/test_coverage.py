@@ -11,7 +11,7 @@ from django.utils import timezone
 from backup import coverage as cov
 from backup.models import Policy, PolicyAttachment, Repository, RestoreTest, Snapshot
 from cmdb.services.models import Relationship, RelationshipType, Service
-from tests.core import factories
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ import pytest
 from backup import restic as r
 from backup import services
 from backup.models import RestoreTest, Run, Snapshot
-from tests.core import factories
+from tests import factories
 
 from .conftest import PASSWORD
 

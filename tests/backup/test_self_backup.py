@@ -19,7 +19,7 @@ from backup import selfbackup, services
 from backup.models import Repository, Run
 from cmdb.core.context import change_logging
 from cmdb.core.models import ObjectChange
-from tests.core import factories
+from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

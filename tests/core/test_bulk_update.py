@@ -76,7 +76,7 @@ def test_the_queries_do_not_grow_with_the_rows() -> None:
 
 
 def test_cis_and_tags_are_refused() -> None:
-    from tests.core import factories
+    from tests import factories
 
     device = factories.device("srv-1")
     with pytest.raises(TypeError, match="registry"):

@@ -15,7 +15,7 @@ from cmdb.core.models import ObjectChange
 from cmdb.dcim.models import Device, Interface, Manufacturer, Site
 from cmdb.extras.models import Tag
 from cmdb.users.models import Token
-from tests.core import factories
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from cmdb.core.services import BatchValidationError, objects_create, objects_upd
 from cmdb.dcim.models import Device, Interface, Location, Rack
 from cmdb.ipam.models import IPAddress
 from cmdb.virtualization.models import VirtualMachine, VMInterface
-from tests.core import factories
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def test_db_unique_serial_per_manufacturer():
     other_type = factories.device_type("OptiPlex 7010")  # same manufacturer (Dell)
     assert_db_refuses([raw_device("a", serial="ABC123"), raw_device("b", serial="ABC123", dtype=other_type)])
     # Same serial from another manufacturer, and empty serials, are fine.
-    hpe = factories.device_type("ProLiant DL380", maker="HPE")
+    hpe = factories.device_type("ProLiant DL380", maker=factories.manufacturer("HPE"))
     Device.objects.bulk_create([raw_device("c", serial="ABC123"), raw_device("d", serial="ABC123", dtype=hpe),
                                 raw_device("e", serial=""), raw_device("f", serial="")])
     assert Device.objects.filter(serial="ABC123").count() == 2

@@ -10,7 +10,7 @@ from cmdb.core.services import BatchValidationError, objects_create
 from cmdb.dcim.models import Device
 from cmdb.extras.customfields import validate_custom_fields
 from cmdb.extras.models import CustomField
-from tests.core import factories
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 

@@ -114,7 +114,7 @@ def test_first_answer_takes_the_first_non_none_answer_and_passes_errors_on() -> 
 @pytest.mark.django_db
 def test_the_ansible_inventory_reaches_discovery_through_the_hook() -> None:
     from discovery.runs import cmdb_inventory
-    from tests.api import factories as f
+    from tests import factories as f
 
     f.device("web01", at=f.site("Zittau"), dtype=f.device_type(maker=f.manufacturer("Dell")), as_role=f.role("Server"))
     inventory = cmdb_inventory("all")

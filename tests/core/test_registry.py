@@ -11,7 +11,7 @@ from cmdb.core.services import objects_create, objects_delete, objects_update
 from cmdb.dcim.models import Device, Rack
 from cmdb.tenancy.models import Contact
 from cmdb.virtualization.models import Cluster, ClusterType, VirtualMachine
-from tests.core import factories
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 

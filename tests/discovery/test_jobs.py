@@ -20,7 +20,7 @@ from cmdb.jobs.scheduler import scheduler_tick
 from cmdb.jobs.worker import run_tasks
 from discovery.models import Host, IngestRecord
 from discovery.services import ingest_report
-from tests.api import factories as f
+from tests import factories as f
 from tests.jobs.conftest import DB_TASKS, task_backend  # noqa: F401 - a fixture
 
 from .helpers import report

@@ -8,7 +8,7 @@ import pytest
 
 from cmdb.core.models import ObjectChange
 from cmdb.extras.configcontexts import ConfigContext, deep_merge
-from tests.api import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

@@ -55,7 +55,7 @@ def gql_for(client_for: Callable[..., APIClient]) -> Callable[..., GQL]:
 
 @pytest.fixture
 def world(db: Any) -> Any:
-    from tests.api.factories import world
+    from tests.factories import world
 
     return world()
 
@@ -68,7 +68,7 @@ def full_world(world: Any) -> Any:
 
     from cmdb.extras.configcontexts import ConfigContext
     from cmdb.extras.models import CustomField, JournalEntry
-    from tests.api import factories
+    from tests import factories
     from tests.services.world import add_software_and_services
 
     add_software_and_services(world)

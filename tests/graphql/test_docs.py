@@ -49,7 +49,7 @@ def test_documented_queries_run(index: int, full_world: Any, gql: GQL) -> None:
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl (apt-get install curl)")
 def test_documented_curl_command(live_server: Any, transactional_db: Any, superuser: Any, make_token: Any) -> None:
-    from tests.api.factories import world
+    from tests.factories import world
 
     world()
     command = re.search(r"```sh\n(curl .*?)\n```", _section(), flags=re.DOTALL).group(1)  # type: ignore[union-attr]

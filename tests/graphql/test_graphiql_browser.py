@@ -46,7 +46,7 @@ def test_graphiql_runs_a_query_under_the_csp(live_server: Any, transactional_db:
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tests.api.factories import world
+    from tests.factories import world
 
     world()
     get_user_model().objects.create_superuser("sysadmin", password="correct-horse-battery")

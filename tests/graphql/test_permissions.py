@@ -64,7 +64,7 @@ def test_more_than_the_brief_form_needs_view_permission(full_world: Any, devices
 
 def test_nested_lists_show_only_rows_the_reader_may_view(full_world: Any, readers: dict[str, Any],
                                                          client_for: Any) -> None:
-    from tests.api import factories
+    from tests import factories
 
     w = full_world
     factories.device("b-at-zittau", at=w.zittau, dtype=w.r650, as_role=w.server, tenant=w.tenant_b)
@@ -101,7 +101,7 @@ def test_filters_cannot_probe_what_the_reader_may_not_see(full_world: Any, devic
 def test_an_address_on_another_tenants_interface_hides_its_assignment(full_world: Any, readers: dict[str, Any],
                                                                       client_for: Any) -> None:
     from cmdb.dcim.models import Interface
-    from tests.api import factories
+    from tests import factories
 
     w = full_world
     theirs = Interface.objects.get(device=w.devices["db01"], name="eth0")  # tenant B's device

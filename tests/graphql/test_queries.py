@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cmdb.dcim.models import Interface
-from tests.api import factories
+from tests import factories
 
 from .conftest import GQL
 

@@ -8,7 +8,7 @@ from typing import Any
 from cmdb.dcim.models import Device
 from cmdb.virtualization.models import VirtualMachine
 from monitoring.models import ExporterType, Monitor
-from tests.api import factories as f
+from tests import factories as f
 
 
 @dataclass

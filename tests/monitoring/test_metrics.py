@@ -45,6 +45,15 @@ def test_allowed_network_needs_no_token(client: Any, settings: Any) -> None:
     assert client.get("/metrics", REMOTE_ADDR="192.0.2.7").status_code == 401
 
 
+def test_allowed_network_matches_like_token_networks(client: Any, settings: Any) -> None:
+    """The same address rules as tokens' allowed_ips (cmdb.users.networks): an IPv4 rule written in IPv4-mapped
+    IPv6 form matches IPv4 clients (reported plain or mapped), a garbage rule matches nothing."""
+    settings.METRICS_ALLOWED_NETWORKS = ["garbage", "::ffff:10.99.0.0/112"]
+    assert client.get("/metrics", REMOTE_ADDR="10.99.1.2").status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="::ffff:10.99.1.2").status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="10.98.1.2").status_code == 401
+
+
 def test_ci_info_one_series_per_ci_with_its_labels(api: APIClient) -> None:
     land = factories.landscape()
     srv = land.devices[0]
@@ -144,7 +153,7 @@ def test_query_count_does_not_grow_with_the_number_of_cis(api: APIClient) -> Non
 
     factories.landscape(servers=2, switches=1, vms=1)
     small = queries()
-    from tests.api import factories as f
+    from tests import factories as f
 
     dtype, role, site = (f.device_type("R750", maker=f.manufacturer("HPE")), f.role("Compute"), f.site("Bautzen"))
     for i in range(30):

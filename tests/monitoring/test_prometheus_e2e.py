@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from cmdb.core.models import ConfigurationItem
-from tests.api import factories as f
+from tests import factories as f
 
 from . import factories
 from .prom import Prometheus, binary

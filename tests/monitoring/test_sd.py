@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from cmdb.users.models import ObjectPermission
-from tests.api import factories as f
+from tests import factories as f
 
 from . import factories
 

@@ -49,7 +49,7 @@ def test_open_update_resolve(api: APIClient) -> None:
     assert (incident.status, incident.ci_id, incident.alertname, incident.severity) == (
         "open", srv.ci_id, "NodeDown", "critical")
     assert incident.summary == "srv00 is down" and incident.ended_at is None
-    assert incident.impacted_services == []  # impact analysis (issue 4) not installed on this branch
+    assert incident.impacted_services == []  # no service depends on srv00
     assert api.post(URL, payload(srv.ci_id), format="json").json()["results"][0]["result"] == "updated"
     incident.refresh_from_db()
     assert incident.notifications == 2 and Incident.objects.count() == 1

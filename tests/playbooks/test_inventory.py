@@ -15,7 +15,7 @@ import pytest
 from django.core.management import call_command
 
 from cmdb.extras.configcontexts import ConfigContext
-from tests.api import factories as f
+from tests import factories as f
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 

@@ -25,7 +25,7 @@ from cmdb.jobs.worker import run_tasks
 from cmdb.reconcile.models import CIDrift, ReconcileRun
 from cmdb.reconcile.selectors import drift_for_ci
 from cmdb.reconcile.services import run_execute
-from tests.api import factories as f
+from tests import factories as f
 from tests.jobs.conftest import DB_TASKS
 
 pytestmark = [

@@ -14,7 +14,7 @@ from cmdb.reconcile.base import options_errors
 from cmdb.reconcile.models import ReconcileRun
 from cmdb.reconcile.services import run_errors, run_request
 from playbooks.reconcilers import AnsibleReconciler, inventory_for_scope, playbooks
-from tests.api import factories as f
+from tests import factories as f
 from tests.jobs.conftest import DB_TASKS
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,7 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from cmdb.reconcile.models import Plan, ReconcileRun
-from tests.api import factories as f
+from tests import factories as f
 from tests.jobs.conftest import DB_TASKS
 
 pytestmark = pytest.mark.django_db(transaction=True)

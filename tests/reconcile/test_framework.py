@@ -31,7 +31,7 @@ from cmdb.reconcile.models import Plan, ReconcileRun
 from cmdb.reconcile.scope import ScopeError, parse_scope, resolve_scope
 from cmdb.reconcile.selectors import plan_text
 from cmdb.reconcile.services import RunRefused, apply_request, lease_name, run_errors, run_execute, run_request
-from tests.api import factories as f
+from tests import factories as f
 from tests.jobs.conftest import DB_TASKS
 from tests.users.test_permissions import grant
 

@@ -13,7 +13,7 @@ from cmdb.jobs import metrics as job_metrics
 from cmdb.jobs.models import Job
 from cmdb.reconcile import metrics as reconcile_metrics
 from cmdb.reconcile.models import CIDrift, ReconcileRun
-from tests.api import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from cmdb.reconcile.models import CIDrift, Plan, PlanItem, ReconcileRun
 from cmdb.reconcile.views import ci_drift_panel
-from tests.api import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

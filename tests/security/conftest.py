@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from cmdb.tenancy.models import Contact
 from cmdb.users.models import ObjectPermission
 from cmdb.virtualization.models import Cluster, ClusterType, VirtualMachine
-from tests.core import factories
+from tests import factories
 
 ALL_ACTIONS = ["view", "add", "change", "delete"]
 

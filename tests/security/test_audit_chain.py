@@ -39,7 +39,7 @@ from cmdb.core.context import change_logging
 from cmdb.core.models import ObjectChange
 from cmdb.dcim.models import Site
 from cmdb.tenancy.models import Contact
-from tests.core import factories
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 

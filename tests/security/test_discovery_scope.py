@@ -81,7 +81,7 @@ def test_a_report_naming_another_tenant_is_refused(world: Any) -> None:
 
 
 def test_a_reporter_of_several_tenants_names_one(world: Any) -> None:
-    from tests.core import factories
+    from tests import factories
 
     c = factories.tenant("Faculty C")
     carol = get_user("carol")

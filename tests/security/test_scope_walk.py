@@ -34,7 +34,7 @@ from cmdb.api.viewsets import CMDBModelViewSet
 from cmdb.core.context import change_logging
 from cmdb.core.scope import check_scopes, declared_scope, scope_of, scope_problems
 from cmdb.users.permissions import restrict
-from tests.core import factories
+from tests import factories
 
 from .conftest import fresh, token_client
 

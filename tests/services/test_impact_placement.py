@@ -22,7 +22,7 @@ from cmdb.services.graph import clear_cache
 from cmdb.services.impact import HA_FIELD, failure_heading, impact_of
 from cmdb.services.models import RedundancyGroup, RedundancyMember, Relationship, Service
 from cmdb.services.relationships import ensure_builtin_types
-from tests.api import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from pynetbox.core.query import RequestError
 
 from cmdb.core.models.registry import ConfigurationItem
 from cmdb.services.relationships import ensure_builtin_types
+from tests import factories as f
 
-from ..api import factories as f
 from ..api.pynb import crud_cycle
 
 pytestmark = pytest.mark.live

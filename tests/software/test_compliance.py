@@ -18,8 +18,7 @@ from cmdb.software.models import (
     SoftwareVersion,
 )
 from cmdb.tenancy.models import Tenant
-
-from ..api import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.date(2026, 6, 1)

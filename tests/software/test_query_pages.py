@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from cmdb.core.models.registry import ConfigurationItem
 from cmdb.software.models import SoftwareInstallation, SoftwareProduct, SoftwareVersion
-from tests.api import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

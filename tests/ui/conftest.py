@@ -1,4 +1,4 @@
-"""Fixtures for the web-UI tests: a small world (tests/api/factories) and logged-in clients."""
+"""Fixtures for the web-UI tests: a small world (tests/factories.py) and logged-in clients."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def _clear_cache() -> Any:
 
 @pytest.fixture
 def world(db: Any) -> Any:
-    from tests.api.factories import world as make_world
+    from tests.factories import world as make_world
 
     return make_world()
 

@@ -13,7 +13,7 @@ import pytest
 
 from cmdb.core.models import ObjectChange
 from cmdb.dcim.models import Device
-from tests.api import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from cmdb.core.services import objects_create
 from cmdb.services.models import RedundancyGroup, RedundancyMember, Relationship
 from cmdb.services.relationships import ensure_builtin_types
 from cmdb.software.models import SoftwareInstallation, SoftwareProduct, SoftwareVersion
-from tests.api import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

@@ -146,7 +146,7 @@ def test_detail_shows_related_objects_and_rack_elevation(admin_client, world):
 
 @pytest.mark.django_db
 def test_detail_query_count_is_constant(admin_client, world, django_assert_max_num_queries):
-    from tests.api.factories import interface
+    from tests.factories import interface
 
     d = world.devices["web01"]
     url = f"/dcim/devices/{d.pk}/"

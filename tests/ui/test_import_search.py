@@ -87,7 +87,7 @@ def test_export_then_import_round_trip(admin_client, world):
 
 @pytest.mark.django_db
 def test_search_groups_by_kind(admin_client, world):
-    from tests.api.factories import interface
+    from tests.factories import interface
 
     interface("eth9", on=world.devices["sw01"], mac_address="00:1A:2B:3C:4D:5E")
     body = admin_client.get("/search/?q=SN-WEB01").content.decode()

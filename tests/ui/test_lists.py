@@ -114,7 +114,7 @@ def _count_queries(client, url: str) -> int:
 
 @pytest.mark.django_db
 def test_device_list_query_count_is_constant(admin_client, world):
-    from tests.api.factories import device
+    from tests.factories import device
 
     all_columns = "&".join(f"columns={c}" for c in
                            ["name", "status", "tenant", "site", "location", "rack", "role", "device_type",
@@ -136,7 +136,7 @@ def test_device_list_query_count_is_constant(admin_client, world):
 
 @pytest.mark.django_db
 def test_list_query_count_constant_for_a_tenant_scoped_user(grant, world, django_assert_max_num_queries):
-    from tests.api.factories import device
+    from tests.factories import device
 
     c = grant("faculty", ["dcim.device", "dcim.site", "dcim.rack", "tenancy.tenant", "dcim.devicerole",
                           "dcim.manufacturer", "dcim.devicetype", "dcim.platform", "dcim.location",

@@ -15,7 +15,7 @@ def _complete(world):
     from cmdb.extras.models import CustomField, JournalEntry
     from cmdb.ipam.models import Prefix
     from cmdb.tenancy.models import TenantGroup
-    from tests.api.factories import contact_assignment
+    from tests.factories import contact_assignment
     from tests.services.world import add_software_and_services
 
     contact_assignment(world)

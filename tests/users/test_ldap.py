@@ -30,7 +30,7 @@ from cmdb.dcim.models import Device
 from cmdb.users.directory import apply_mappings, normalise_dn
 from cmdb.users.ldapconfig import LDAP_BACKEND, LOCAL_BACKEND, ldap_settings
 from cmdb.users.models import DirectoryAccount, LDAPGroupMapping, ObjectPermission
-from tests.core import factories
+from tests import factories
 
 from . import slapd
 from .slapd import AD_BASE, AD_READER_DN, PASSWORD, READER_DN, READER_PW, UNI, ad_group, uni_group

@@ -14,7 +14,7 @@ from cmdb.dcim.models import Device, Interface, Manufacturer, Site
 from cmdb.tenancy.models import Tenant
 from cmdb.users.models import ObjectPermission
 from cmdb.users.permissions import restrict
-from tests.core import factories
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from cmdb.dcim.models import Site
 from cmdb.users.models import Token
-from tests.core import factories
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 

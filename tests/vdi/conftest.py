@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cmdb.virtualization.models import Cluster, ClusterType, VirtualMachine
-from tests.core import factories
+from tests import factories
 
 
 @pytest.fixture

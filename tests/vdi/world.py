@@ -1,4 +1,4 @@
-"""One object of every VDI model on top of the API test world (tests/api/factories.py), for page tests."""
+"""One object of every VDI model on top of the API test world (tests/factories.py), for page tests."""
 
 from __future__ import annotations
 

@@ -15,6 +15,9 @@ class ConfigurationItem(models.Model):
     owns the row (``kind`` names it, e.g. ``dcim.device``) keeps the details.
     """
 
+    #: Too many rows for a <select>: UI forms take its id, UI filters offer no menu (cmdb.ui.registry).
+    large_table = True
+
     kind = models.CharField(max_length=50, db_index=True)
     name = models.CharField(max_length=255, db_index=True)
     status = models.CharField(max_length=20, choices=LifecycleStatus.choices, default=LifecycleStatus.ACTIVE)

@@ -1,7 +1,9 @@
-"""Builders for real rows the API tests read, filter and change (ORM, no mocks).
+"""Builders for the real rows tests read, filter and change (ORM, no mocks): one builder per object.
 
-Every builder creates the object through the model's own ``save()`` so the CI
-registry and the change log stay consistent, exactly as other writers do.
+Every builder creates its object through the model's own ``save()``, so the CI registry and the
+change log stay consistent, exactly as other writers do.  The objects that other objects merely
+point at (tenant, site, manufacturer, device type, device role) are fetched by name when they exist,
+so a test may ask for ``site("Zittau")`` twice and get one site; everything else is always new.
 ``world()`` builds a small, fixed data set used by the read and filter tests.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import models
 from django.utils.text import slugify
 
 from cmdb.dcim.models import (
@@ -35,32 +38,43 @@ def _save(obj: Any) -> Any:
     return obj
 
 
+def _named(model: type[models.Model], name: str, **extra: Any) -> Any:
+    """The ``model`` row called ``name``, created (with its slug and ``extra``) when there is none."""
+    found = model._default_manager.filter(name=name).first()
+    return found if found is not None else _save(model(name=name, slug=slugify(name), **extra))
+
+
 def tenant_group(name: str = "Faculties", **extra: Any) -> TenantGroup:
     return _save(TenantGroup(name=name, slug=slugify(name), **extra))
 
 
 def tenant(name: str = "Informatik", **extra: Any) -> Tenant:
-    return _save(Tenant(name=name, slug=slugify(name), **extra))
+    return _named(Tenant, name, **extra)
 
 
 def site(name: str = "Zittau", **extra: Any) -> Site:
-    return _save(Site(name=name, slug=slugify(name), **extra))
+    return _named(Site, name, **extra)
 
 
 def location(name: str, *, at: Site, **extra: Any) -> Location:
     return _save(Location(name=name, slug=slugify(name), site=at, **extra))
 
 
-def rack(name: str, *, at: Site, **extra: Any) -> Rack:
-    return _save(Rack(name=name, site=at, **extra))
+def rack(name: str = "R1", *, at: Site | None = None, **extra: Any) -> Rack:
+    return _save(Rack(name=name, site=at or site(), **extra))
 
 
 def manufacturer(name: str = "Dell", **extra: Any) -> Manufacturer:
-    return _save(Manufacturer(name=name, slug=slugify(name), **extra))
+    return _named(Manufacturer, name, **extra)
 
 
-def device_type(model: str = "PowerEdge R650", *, maker: Manufacturer, interfaces: tuple[str, ...] = (),
+def device_type(model: str = "PowerEdge R650", *, maker: Manufacturer | None = None, interfaces: tuple[str, ...] = (),
                 **extra: Any) -> DeviceType:
+    """The type ``model`` of ``maker`` (default Dell); a new type gets ``interfaces`` as interface templates."""
+    maker = maker or manufacturer()
+    found = DeviceType.objects.filter(manufacturer=maker, model=model).first()
+    if found is not None:
+        return found
     dt = _save(DeviceType(manufacturer=maker, model=model, slug=slugify(model), **extra))
     for name in interfaces:
         _save(InterfaceTemplate(device_type=dt, name=name))
@@ -68,15 +82,21 @@ def device_type(model: str = "PowerEdge R650", *, maker: Manufacturer, interface
 
 
 def role(name: str = "Server", **extra: Any) -> DeviceRole:
-    return _save(DeviceRole(name=name, slug=slugify(name), **extra))
+    return _named(DeviceRole, name, **extra)
 
 
 def platform(name: str = "Debian", **extra: Any) -> Platform:
     return _save(Platform(name=name, slug=slugify(name), **extra))
 
 
-def device(name: str, *, at: Site, dtype: DeviceType, as_role: DeviceRole, **extra: Any) -> Device:
-    return _save(Device(name=name, site=at, device_type=dtype, role=as_role, **extra))
+def device(name: str, *, at: Site | None = None, dtype: DeviceType | None = None, as_role: DeviceRole | None = None,
+           save: bool = True, **extra: Any) -> Device:
+    """A device in ``at`` (default Zittau) of ``dtype`` (default the R650) with ``as_role`` (default Server).
+
+    ``save=False`` returns it unsaved, for tests of validation that must see the write refused.
+    """
+    obj = Device(name=name, site=at or site(), device_type=dtype or device_type(), role=as_role or role(), **extra)
+    return _save(obj) if save else obj
 
 
 def interface(name: str, *, on: Device, **extra: Any) -> Interface:

@@ -3,7 +3,7 @@
 import pytest
 
 from cmdb.users.models import ObjectPermission
-from tests.core import factories
+from tests import factories
 
 
 @pytest.mark.django_db
