@@ -72,7 +72,10 @@ def cmdb_serve(env: dict[str, str], workers: int = 4, timeout: float = 180) -> I
                             and len(worker_pids(proc.pid)) == workers:
                         break
                 time.sleep(0.25)
-            yield base, proc.pid
+            try:
+                yield base, proc.pid
+            except AssertionError as exc:  # the server's side of a failed assertion: its log
+                raise AssertionError(f"{exc}\nserver log (end):\n{output()}") from None
         finally:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)  # gunicorn's master stops its workers

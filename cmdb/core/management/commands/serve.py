@@ -102,5 +102,12 @@ class Command(BaseCommand):
         # Render the OpenAPI schema once in the master; forked workers inherit it.
         for fmt in ("json", "yaml"):
             CachedSchemaView.content(fmt)
+        # Rendering read the database (custom fields become cf_ filters).  A connection opened here
+        # would be inherited by every forked worker: several processes on one PostgreSQL socket
+        # garble each other's messages ("the connection is lost" under concurrent requests).  Close
+        # it, so each worker opens its own.
+        from django.db import connections
+
+        connections.close_all()
         self.stdout.write(f"Serving the CMDB on http://{bind}/ with {opts['workers']} workers")
         App().run()
