@@ -14,9 +14,8 @@ from django.utils import timezone
 from cmdb.ui.format import badge_class, format_when
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-#: The reconcile templates belong to the reconcile branch being reworked in parallel; they adopt the
-#: filters when it merges (their badges are already coloured by the status classes in ui.css).
-NOT_YET = ("cmdb/reconcile/",)
+#: Templates exempt from the one-format rule (none: every page uses the shared filters).
+NOT_YET: tuple[str, ...] = ()
 
 PAGES = ["/services/impact/?ci=web01", "/software/compliance/", "/software/which/?product=openssl&below=3.0.13",
          "/software/installed-on/?host=web01", "/software/end-of-support/?within=90"]
