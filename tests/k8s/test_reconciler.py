@@ -50,6 +50,8 @@ def test_plan_apply_prune_and_conflicts_through_the_framework(k8s_cluster: Clust
     assert '+ spec.hard.pods: "10"' in dry.actions.get(index=1).diff
     assert ns.name not in {n.metadata.name for n in core.list_namespace().items}  # a dry run changes nothing
     assert not NamespaceStatus.objects.exists()  # ... in the CMDB either (writeback rolled back)
+    k8s_cluster.refresh_from_db()
+    assert k8s_cluster.served_version == ""  # observing writes nothing, not even the discovered version
 
     applied = run_execute(apply_request(dry.plan, enqueue=False))
     assert (applied.status, applied.failed_count, applied.applied_count, applied.remaining_drift) == (
@@ -59,6 +61,8 @@ def test_plan_apply_prune_and_conflicts_through_the_framework(k8s_cluster: Clust
     assert core.read_namespaced_resource_quota("cmdb-quota", ns.name).spec.hard == {"pods": "10"}
     status = NamespaceStatus.objects.get(namespace=ns)  # recorded by verify: nothing left
     assert (status.drift_items, status.conflicts, status.error) == (0, 0, "")
+    k8s_cluster.refresh_from_db()
+    assert k8s_cluster.served_version.startswith("v1.")
 
     # The quota is no longer wanted: a delete item, skipped unless the run prunes.
     ns.pods = None
