@@ -80,13 +80,17 @@ def label_value(text: str) -> str:
     return slugify(text)[:63].strip("-_.")
 
 
-def managed_namespaces(*, user: Any = None, scope: str = "all", action: str = "view") -> QuerySet[Namespace]:
+def managed_namespaces(*, user: Any = None, scope: str = "all", action: str = "view",
+                       ci_ids: Iterable[int] | None = None) -> QuerySet[Namespace]:
     """The managed namespaces in ``scope`` that ``user`` may ``action`` (all of them without a user).
 
     Scopes: ``all``, ``cluster:<name>[,…]``, ``tenant:<slug>[,…]``, ``service:<slug>[,…]``,
-    ``namespace:<name>[,…]``, ``ci:<id>[,…]``.
+    ``namespace:<name>[,…]``, ``ci:<id>[,…]``.  ``ci_ids`` (the reconcile framework's resolved
+    selection) limits the answer to those namespace CIs; unmanaged ones among them are left out.
     """
     queryset = Namespace.objects.filter(managed=True)
+    if ci_ids is not None:
+        queryset = queryset.filter(ci_id__in=list(ci_ids))
     if scope not in ("", "all"):
         kind, _, value = scope.partition(":")
         values = [v for v in value.split(",") if v]

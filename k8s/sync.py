@@ -454,8 +454,6 @@ def plan_cluster(cluster: Cluster, objects: list[DesiredObject], *, prune_scope:
         result.calls = conn.calls
         result.versions = dict(conn.versions)
         conn.close()
-    if result.served_version and result.served_version != cluster.served_version:
-        Cluster.objects.filter(pk=cluster.pk).update(served_version=result.served_version)
     return result
 
 
@@ -548,12 +546,17 @@ def verify(*, user: Any = None, scope: str = "all") -> list[ClusterPlan]:
 
 def record_status(plans: list[ClusterPlan]) -> int:
     """Upsert every planned namespace's :class:`NamespaceStatus` from ``plans`` (one query per cluster and one
-    bulk upsert); returns the rows written.  Called with a verify's plan, so the status is what is left."""
+    bulk upsert), and each cluster's ``served_version`` as discovered; returns the status rows written.
+    Called with a verify's plan, so the status is what is left.  Planning itself writes nothing, so a
+    dry run leaves the CMDB as it was."""
     from django.utils import timezone
 
     now = timezone.now()
     rows = []
     for cluster_plan in plans:
+        if cluster_plan.served_version:
+            Cluster.objects.filter(pk=cluster_plan.cluster_id).exclude(
+                served_version=cluster_plan.served_version).update(served_version=cluster_plan.served_version)
         ids = dict(Namespace.objects.filter(cluster_id=cluster_plan.cluster_id, name__in=cluster_plan.namespaces)
                    .values_list("name", "pk"))
         drift: Counter[str] = Counter()

@@ -22,7 +22,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from cmdb.jobs.leases import LeaseHeld, leased
+from cmdb.jobs.leases import lease_holder, leased
 
 from .drivers.libvirt import DriverError, HostTarget, LibvirtDriver
 from .models import Desktop, DesktopState, HostCapacity, Pool, PoolType
@@ -79,17 +79,18 @@ def run_pool(pool: Pool, *, dry_run: bool = False, at: dt.datetime | None = None
     """Observe, plan and (unless ``dry_run``) apply the pool's desktops, under the pool's lease."""
     holder = holder or f"vdi-run-{uuid.uuid4().hex[:12]}"
     result = RunResult(pool.name, dry_run)
-    try:
-        with leased(f"vdi:pool:{pool.pk}", holder, ttl=LEASE_TTL):
-            own = driver is None
-            driver = driver or driver_for(pool)
-            try:
-                _run(pool, driver, result, at, dry_run)
-            finally:
-                if own:
-                    driver.close()
-    except LeaseHeld as exc:
-        result.held_by = exc.holder or "another run"
+    name = f"vdi:pool:{pool.pk}"
+    with leased(name, holder, ttl=LEASE_TTL) as held:
+        if not held:
+            result.held_by = lease_holder(name) or "another run"
+            return result
+        own = driver is None
+        driver = driver or driver_for(pool)
+        try:
+            _run(pool, driver, result, at, dry_run)
+        finally:
+            if own:
+                driver.close()
     return result
 
 

@@ -261,7 +261,11 @@ def test_wrong_token_or_unreachable_server_is_a_failed_plan_naming_the_cluster(
 
 
 def test_the_served_version_is_discovered(world: World) -> None:
-    _plan(world.cluster, scope=f"cluster:{world.cluster.name}")
+    plans = sync.plan(scope=f"cluster:{world.cluster.name}")
+    assert [p.served_version for p in plans] == ["v1.20.2"]
+    world.cluster.refresh_from_db()
+    assert world.cluster.served_version == ""  # planning (a reconciler's observe) writes nothing
+    sync.record_status(plans)
     world.cluster.refresh_from_db()
     assert world.cluster.served_version == "v1.20.2"
 

@@ -171,18 +171,43 @@ def test_two_concurrent_runs_provision_once(vdi_world, hypervisor):
 
 
 @pytest.mark.django_db
-def test_the_vdi_reconciler_adapter_plans_and_applies_through_the_pool_runs(lab, hypervisor):
+def test_the_vdi_reconciler_plans_and_applies_a_stored_plan_through_the_framework(lab, hypervisor):
+    from cmdb.reconcile.base import reconcilers
+    from cmdb.reconcile.services import RunRefused, apply_request, run_execute, run_request
+
+    assert reconcilers()["vdi"].kinds == ("vdi.pool",)
+    dry = run_execute(run_request(reconciler="vdi", scope=f"name:{lab.name}", enqueue=False))
+    assert (dry.status, dry.error, dry.targets, dry.drift_count) == ("completed", "", 1, 2)
+    items = dry.plan.items.order_by("index")
+    assert [(i.operation, i.target, i.resource, i.ci_id) for i in items] == [
+        ("create", "lab", "lab-001", lab.ci_id), ("create", "lab", "lab-002", lab.ci_id)]
+    assert ours(hypervisor) == {}  # observing and planning changed nothing
+
+    applied = run_execute(apply_request(dry.plan, enqueue=False))
+    assert (applied.status, applied.applied_count, applied.remaining_drift) == ("completed", 2, 0), applied.error
+    outcomes = [(i.resource, i.outcome, i.message) for i in applied.plan.items.order_by("index")]
+    assert [o[:2] for o in outcomes] == [("lab-001", "ok"), ("lab-002", "ok")]
+    assert all(o[2].startswith("cloned from ") and o[2].endswith(" on hv1") for o in outcomes), outcomes
+    assert sorted(ours(hypervisor)) == ["lab-001", "lab-002"]
+    assert Desktop.objects.filter(pool=lab, state="ready").count() == 2
+
+    again = run_execute(apply_request(dry.plan, enqueue=False))  # the stored plan is stale now
+    assert again.status == "failed" and "re-plan" in again.error
+    with pytest.raises(RunRefused, match="Unknown scope term 'pool:'"):
+        run_request(reconciler="vdi", scope=f"pool:{lab.name}", enqueue=False)
+
+
+@pytest.mark.django_db
+def test_the_vdi_reconciler_skips_stored_items_a_racing_run_already_applied(lab, hypervisor):
     from cmdb.reconcile.base import get_reconciler
+    from cmdb.reconcile.scope import resolve_scope
 
     rec = get_reconciler("vdi")
-    targets = rec.desired(f"pool:{lab.name}")
-    assert [(t.name, t.ci_id) for t in targets] == [("lab", lab.ci_id)]
+    targets = rec.desired(resolve_scope(f"ci:{lab.ci_id}", rec.kinds))
     items = rec.plan(targets, rec.observe(targets))
-    assert [(i.operation, i.target, i.resource) for i in items] == [("create", "lab", "lab-001"),
-                                                                   ("create", "lab", "lab-002")]
-    assert ours(hypervisor) == {}  # observing and planning changed nothing
-    (outcome,) = rec.apply(targets, items)
-    assert (outcome.target, outcome.status, outcome.changed) == ("lab", "ok", 2)
+    assert [i.resource for i in items] == ["lab-001", "lab-002"]
+    run_pool(lab)  # another run provisions the pool between plan and apply
+    outcomes = rec.apply(targets, items)
+    assert [(o.item, o.status, o.message) for o in outcomes] == [(0, "skipped", "no longer needed"),
+                                                                 (1, "skipped", "no longer needed")]
     assert sorted(ours(hypervisor)) == ["lab-001", "lab-002"]
-    with pytest.raises(ValueError, match="unknown scope"):
-        rec.desired("site:zittau")
