@@ -83,6 +83,8 @@ def test_demo_contexts_are_idempotent_and_apply() -> None:
     from cmdb.jobs.models import Schedule
 
     w = f.world()
+    # The demo's Ansible schedule is scoped to tag:ansible-managed; a scope that matches no CI is refused.
+    w.devices["web01"].tags.add(f.tag("ansible-managed"))
     load()
     load()
     assert ConfigContext.objects.filter(name="baseline").count() == 1
