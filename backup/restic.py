@@ -206,6 +206,31 @@ def backup_stdin(target: Target, stream: IO[bytes], filename: str, *, tags: list
     return json.loads(lines[-1])
 
 
+def backup_command(target: Target, command: str | list[str], filename: str, *, what: str,
+                   tags: list[str] | None = None, host: str | None = None, shell: bool = False,
+                   env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Stream ``command``'s standard output into restic as ``filename`` (a database dump).
+
+    A command that fails makes the backup fail even though restic stored what it received: that
+    partial snapshot is forgotten, so the inventory never counts a truncated dump as a good backup.
+    ``what`` names the command in the error (``pg_dump``, ``dump command``).
+    """
+    with tempfile.TemporaryFile() as errors:
+        dump = subprocess.Popen(command, shell=shell, stdout=subprocess.PIPE, stderr=errors, env=env)  # noqa: S603
+        try:
+            summary = backup_stdin(target, dump.stdout, filename, tags=tags, host=host)  # type: ignore[arg-type]
+        finally:
+            dump.stdout.close()  # type: ignore[union-attr]
+            code = dump.wait()
+        if code != 0:
+            errors.seek(0)
+            if summary.get("snapshot_id"):
+                run(target, "forget", summary["snapshot_id"])
+            raise ResticError(target.url, f"{what} failed (exit {code}): "
+                              f"{errors.read().decode('utf-8', 'replace')[-2000:]}")
+    return summary
+
+
 def snapshots(target: Target, snapshot_id: str | None = None) -> list[dict[str, Any]]:
     """Every snapshot of the repository (or the one ``snapshot_id`` names), as restic lists them."""
     return via_resticpy(target, "snapshots", snapshot_id=snapshot_id) or []

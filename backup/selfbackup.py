@@ -53,21 +53,9 @@ def backup_database(repository: Repository, **kw: Any) -> Outcome:
 
     def work(target: r.Target) -> dict[str, Any]:
         if connection.vendor == "postgresql":
-            with tempfile.TemporaryFile() as errors:
-                dump = subprocess.Popen(["pg_dump", "--format=custom", "--no-owner"],  # noqa: S607
-                                        stdout=subprocess.PIPE, stderr=errors, env=_pg_env(connection.settings_dict))
-                try:
-                    summary = r.backup_stdin(target, dump.stdout, PG_FILE.lstrip("/"), tags=[SELF_TAG],  # type: ignore[arg-type]
-                                             host="cmdb")
-                finally:
-                    dump.stdout.close()  # type: ignore[union-attr]
-                    code = dump.wait()
-                if code != 0:
-                    errors.seek(0)
-                    if summary.get("snapshot_id"):
-                        r.run(target, "forget", summary["snapshot_id"])
-                    raise r.ResticError(target.url, f"pg_dump failed (exit {code}): "
-                                        f"{errors.read().decode('utf-8', 'replace')[-2000:]}")
+            summary = r.backup_command(target, ["pg_dump", "--format=custom", "--no-owner"], PG_FILE.lstrip("/"),
+                                       what="pg_dump", tags=[SELF_TAG], host="cmdb",
+                                       env=_pg_env(connection.settings_dict))
         elif connection.vendor == "sqlite":
             folder = tempfile.mkdtemp(prefix="cmdb-self-")
             try:

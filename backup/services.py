@@ -19,7 +19,6 @@ import os
 import random
 import shutil
 import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -134,25 +133,13 @@ def run_backup(policy: Policy, *, ci: ConfigurationItem | None = None, host: str
 
 def _dump_backup(target: r.Target, policy: Policy, tags: list[str], host: str) -> dict[str, Any]:
     """Stream ``dump_command``'s output into restic; a failing dump fails the backup (and its snapshot is forgotten)."""
-    with tempfile.TemporaryFile() as errors:
-        command = dump_commands().get(policy.dump_command)
-        if command is None:
-            raise r.ResticError(target.url, f"dump command {policy.dump_command!r} is not configured on this worker "
-                                "(CMDB_BACKUP_DUMP_COMMANDS)")
-        # The operator's own command (a policy only names it), hence a shell: pipes and variables are theirs.
-        dump = subprocess.Popen(command, shell=True, stdout=subprocess.PIPE, stderr=errors)  # noqa: S602
-        try:
-            summary = r.backup_stdin(target, dump.stdout, f"{policy.name}.dump", tags=tags, host=host)  # type: ignore[arg-type]
-        finally:
-            dump.stdout.close()  # type: ignore[union-attr]
-            code = dump.wait()
-        if code != 0:
-            errors.seek(0)
-            if summary.get("snapshot_id"):
-                r.run(target, "forget", summary["snapshot_id"])
-            raise r.ResticError(target.url, f"dump command failed (exit {code}): "
-                                f"{errors.read().decode('utf-8', 'replace')[-2000:]}")
-    return summary
+    command = dump_commands().get(policy.dump_command)
+    if command is None:
+        raise r.ResticError(target.url, f"dump command {policy.dump_command!r} is not configured on this worker "
+                            "(CMDB_BACKUP_DUMP_COMMANDS)")
+    # The operator's own command (a policy only names it), hence a shell: pipes and variables are theirs.
+    return r.backup_command(target, command, f"{policy.name}.dump", what="dump command",  # noqa: S604
+                            tags=tags, host=host, shell=True)
 
 
 # --- the inventory ----------------------------------------------------------------------------------------------
