@@ -18,6 +18,11 @@ class ICSError(ValueError):
     """The text is not an iCalendar timetable this reader understands; the message says where."""
 
 
+#: The most weeks one lecture series may repeat (ten years): a larger COUNT is a typo or an attack,
+#: and past about 10^8 weeks the date arithmetic overflows.
+MAX_WEEKLY_COUNT = 520
+
+
 @dataclass(frozen=True)
 class Event:
     uid: str
@@ -87,7 +92,12 @@ def _rrule(value: str, start: dt.datetime, number: int) -> dt.datetime:
             count = int(parts["COUNT"])
         except ValueError as exc:
             raise ICSError(f"line {number}: COUNT={parts['COUNT']!r} is not a number") from exc
-        return start + dt.timedelta(weeks=max(0, count - 1))
+        if not 1 <= count <= MAX_WEEKLY_COUNT:
+            raise ICSError(f"line {number}: COUNT={count} is outside 1…{MAX_WEEKLY_COUNT} (weeks of a lecture series)")
+        try:
+            return start + dt.timedelta(weeks=count - 1)
+        except OverflowError:
+            raise ICSError(f"line {number}: the series would end after the year 9999") from None
     raise ICSError(f"line {number}: a weekly recurrence needs UNTIL or COUNT (an endless lecture series)")
 
 

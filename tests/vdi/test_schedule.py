@@ -65,6 +65,8 @@ def test_the_parser_reads_weekly_series_and_time_zones():
     ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20260112T100000Z\nDTEND:20260112T110000Z\nRRULE:FREQ=DAILY;COUNT=3\n"
      "END:VEVENT\nEND:VCALENDAR", "only weekly"),
     ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20260112T100000Z\nEND:VEVENT\nEND:VCALENDAR", "DTEND"),
+    ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20260112T100000Z\nDTEND:20260112T110000Z\n"
+     "RRULE:FREQ=WEEKLY;COUNT=99999999999999\nEND:VEVENT\nEND:VCALENDAR", "outside 1…520"),
 ])
 def test_what_does_not_parse_is_refused_with_the_reason(text, message):
     with pytest.raises(ICSError, match=message):
