@@ -132,7 +132,9 @@ class Policy(CIModel):
     keep_weekly = models.PositiveIntegerField(default=4)
     keep_monthly = models.PositiveIntegerField(default=12)
     keep_yearly = models.PositiveIntegerField(default=0)
-    rpo_hours = models.PositiveIntegerField(default=24, validators=[MinValueValidator(1)],
+    # Upper bounds: a hundred years is beyond any policy, and far larger values overflow the durations
+    # the coverage report compares with.
+    rpo_hours = models.PositiveIntegerField(default=24, validators=[MinValueValidator(1), MaxValueValidator(876_000)],
                                             help_text="Recovery point objective: newest good backup at most this old")
     repository = models.ForeignKey(Repository, on_delete=models.PROTECT, related_name="policies")
     check_schedule = models.CharField(max_length=100, blank=True, default="0 4 * * 0")
@@ -140,7 +142,8 @@ class Policy(CIModel):
                                     help_text="restic check --read-data-subset (5%, 1/10, 500M)")
     restore_test_schedule = models.CharField(max_length=100, blank=True, default="0 5 * * 0")
     restore_sample_size = models.PositiveIntegerField(default=20, help_text="Files restored per restore test (0: all)")
-    restore_test_max_age_days = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
+    restore_test_max_age_days = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1),
+                                                                                MaxValueValidator(36_500)])
     archive_repository = models.ForeignKey(Repository, on_delete=models.PROTECT, null=True, blank=True,
                                            related_name="archive_policies")
     archive_years = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(100)],
