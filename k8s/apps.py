@@ -13,3 +13,4 @@ class K8sConfig(DomainConfig):
     ui_module = ".ui"
     reconcilers_module = ".reconcilers"
     metrics_module = ".metrics"
+    receivers_module = ".receivers"

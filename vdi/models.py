@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from cmdb.core.models.base import ChangeLoggedModel, CIModel, OrganizationalModel
@@ -135,6 +135,12 @@ class Pool(CIModel):
     entitled_groups = models.JSONField(default=list, blank=True, help_text="Names of the user groups entitled")
     cluster = models.ForeignKey("virtualization.Cluster", on_delete=models.PROTECT, related_name="vdi_pools")
     driver = models.CharField(max_length=10, choices=Driver.choices, default=Driver.LIBVIRT)
+    kube_cluster = models.CharField(max_length=100, blank=True,
+                                    help_text="KubeVirt pools: the Kubernetes cluster CI's name (blank: the host "
+                                              "cluster's name)")
+    kube_namespace = models.CharField(max_length=63, default="vdi", validators=[RegexValidator(
+        r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "A namespace name (DNS-1123 label).")],
+        help_text="KubeVirt pools: the namespace of the pool's VirtualMachines")
 
     search_fields = ("name", "description")
 

@@ -59,9 +59,12 @@ licence_consumption_requested = Signal()
 #: and ``VirtualMachine`` objects and hands them to the Kubernetes domain, which plans and applies them on
 #: its cluster like its own desired objects (server-side apply with its field manager, dry runs by the
 #: server).  Keyword arguments: ``cluster`` (the name of the Kubernetes cluster CI), ``owner`` (a label
-#: value naming the sender's set, e.g. ``vdi-pool-cad``: objects carrying that owner label the set no
-#: longer contains are deleted), ``objects`` (complete manifests: ``apiVersion``, ``kind``,
-#: ``metadata.namespace``/``name``), ``apply`` (False: plan only, nothing changes) and ``user``.
+#: value naming the sender's set, e.g. ``vdi-pool-cad``: live objects of that owner the set no longer
+#: contains are ``delete`` items), ``objects`` (the owner's complete set, as manifests: ``apiVersion``,
+#: ``kind``, ``metadata.namespace``/``name``), ``kinds`` (``[(apiVersion, kind), ...]`` the owner may have
+#: live, listed for deletions even when ``objects`` has none of them), ``apply`` (False: plan only,
+#: nothing changes), ``only`` (with ``apply``: the ``(kind, namespace, name)`` items to carry out, the
+#: stored plan's; None: all) and ``user`` (who asks: view the cluster CI to plan, change it to apply).
 #: A receiver returns ``{"error": str, "items": [{"action": "create"|"update"|"delete"|"none"|"error",
 #: "kind", "namespace", "name", "diff", "status": "planned"|"ok"|"failed", "message"}]}``; ``error`` is
 #: set (and ``items`` empty) when the cluster could not be reached or is unknown.  Nobody connected: the
