@@ -12,5 +12,6 @@ class VdiConfig(DomainConfig):
     web_urls = [("vdi/", ".urls")]
     ui_module = ".ui"
     reconcilers_module = ".reconcilers"
+    jobs_module = ".jobs"
     metrics_module = ".metrics"
     receivers_module = ".receivers"
