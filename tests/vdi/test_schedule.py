@@ -182,5 +182,5 @@ def test_an_excluded_week_leaves_the_pool_at_its_rules(vdi_world, settings):
 
 
 def test_a_bad_exdate_is_refused_naming_the_line():
-    with pytest.raises(ICSError, match="line 6: EXDATE '2026011' is not a date"):
+    with pytest.raises(ICSError, match="line 10: EXDATE '2026011' is not a date"):
         parse_ics(EXDATE_ICS.replace("EXDATE;VALUE=DATE:20260216", "EXDATE;VALUE=DATE:2026011"))
