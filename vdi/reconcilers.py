@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from typing import Any
 
 from cmdb.jobs.leases import lease_holder, leased
@@ -23,6 +23,7 @@ from cmdb.reconcile.base import DiffItem, ItemOutcome, Reconciler, Target, Targe
 from cmdb.reconcile.scope import Selection
 
 from .models import Pool
+from .placement import Placement
 from .plan import PlanItem, plan_pool
 
 KIND = "vdi.pool"
@@ -105,7 +106,7 @@ class VdiReconciler(Reconciler):
                     still = {(i.action, i.desktop): i for i in plan_pool(
                         pool.name, wanted=wanted_size(pool), spare=pool.spare, max_size=pool.max_size,
                         desktops=views, orphans=orphans)}
-                    load = Counter(v.host for v in views if v.host)
+                    placement = Placement.of(pool)
                     host_ids = {h.name: h.device_id for h in driver.hosts.values()}
                     for index in indices:
                         stored = PlanItem(**items[index].data)
@@ -113,7 +114,7 @@ class VdiReconciler(Reconciler):
                         if item is None:
                             outcomes.append(ItemOutcome(index, "skipped", "no longer needed"))
                             continue
-                        done = _apply(pool, driver, item, load, host_ids)
+                        done = _apply(pool, driver, item, placement, host_ids)
                         placed = f" on {done.host}" if done.host else ""
                         outcomes.append(ItemOutcome(index, done.status, f"{done.message}{placed}"))
                 finally:
