@@ -1,4 +1,4 @@
-from cmdb.core.domains import DomainConfig
+from cmdb.core.domains import DemoStep, DomainConfig
 
 
 class VdiConfig(DomainConfig):
@@ -15,3 +15,4 @@ class VdiConfig(DomainConfig):
     jobs_module = ".jobs"
     metrics_module = ".metrics"
     receivers_module = ".receivers"
+    demo_step = DemoStep(".demo.demo_step", stage="extend", order=200)
