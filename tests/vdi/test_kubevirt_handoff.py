@@ -142,3 +142,26 @@ def test_a_cluster_without_kubevirt_is_a_failed_pool_naming_the_missing_kind(vdi
     assert answer["error"] == ""
     assert [(i["action"], i["status"]) for i in answer["items"]] == [("error", "failed")]
     assert "does not serve example.invalid/v1 VirtualMachinePool" in answer["items"][0]["message"]
+
+
+def test_the_kubernetes_domain_plans_only_for_who_may_view_and_applies_only_for_who_may_change(
+        vdi_world, monkeypatch):
+    """Checked on the cluster CI before anything is sent to a server (here there is none to reach)."""
+    from django.contrib.auth import get_user_model
+
+    from cmdb.users.models import ObjectPermission
+    from k8s.models import Cluster
+
+    monkeypatch.setenv("CMDB_K8S_NONE_TOKEN", "x")
+    Cluster(name="campus", api_url="https://127.0.0.1:1", credentials="env:CMDB_K8S_NONE_TOKEN").validated_save()
+    pool = make_pool(vdi_world, "kv", driver="kubevirt", kube_cluster="campus", min_size=1)
+    user = get_user_model().objects.create_user("viewer")
+    assert kubevirt.handoff(pool, user=user).error == "no Kubernetes cluster 'campus' in the CMDB that you may view"
+    grant = ObjectPermission(name="k8s view", object_types=["k8s.cluster"], actions=["view"])
+    grant.save()
+    grant.users.add(user)
+    user = get_user_model().objects.get(pk=user.pk)  # permissions are cached per user object
+    planned = kubevirt.handoff(pool, user=user)
+    assert planned.error.startswith("cluster campus (https://127.0.0.1:1): ")  # allowed: the server is not there
+    applied = kubevirt.handoff(pool, apply=True, user=user)
+    assert applied.error == "no Kubernetes cluster 'campus' in the CMDB that you may change"
