@@ -116,22 +116,29 @@ def fetch(url: str, *, timeout: float = TIMEOUT, deadline: float = DEADLINE, max
         raise FeedError(f"{host}: the feed is not {charset} text ({exc.__class__.__name__})") from None
 
 
-def refresh(source: Any) -> bool:
+def refresh(source: Any, *, user: Any = None, via: str = "job") -> bool:
     """Fetch ``source``'s feed, and if it parses and differs from the stored content, save it (its lectures
-    are parsed again).  True if it changed; raises :class:`FeedError` or ``ICSError``, leaving it as it was."""
+    are parsed again), change-logged as ``via`` by ``user``.  True if it changed; raises :class:`FeedError`,
+    ``ICSError`` or ``ValidationError``, leaving it as it was.  The download happens before any transaction
+    is opened: a slow feed holds no database connection in a transaction."""
+    from cmdb.core.context import change_logging
+
     from .ics import parse_ics
 
     text = fetch(source.feed_url)
     parse_ics(text)
     if text == source.content:
         return False
-    source.content = text
-    source.validated_save()
+    with change_logging(user=user, source=via):
+        source.content = text
+        source.validated_save()
     return True
 
 
 def refresh_all(*, log: Any = None) -> dict[str, Any]:
     """Refresh every timetable with a feed URL; one feed's failure is reported, never stops the others."""
+    from django.core.exceptions import ValidationError
+
     from .ics import ICSError
     from .models import TimetableSource
 
@@ -143,8 +150,8 @@ def refresh_all(*, log: Any = None) -> dict[str, Any]:
                 summary["changed"].append(label)
             else:
                 summary["unchanged"] += 1
-        except (FeedError, ICSError) as exc:
-            summary["failed"][label] = str(exc)
+        except (FeedError, ICSError, ValidationError) as exc:
+            summary["failed"][label] = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             if log:
                 log(f"timetable {label}: {exc}", level="warning")
     return summary

@@ -158,3 +158,36 @@ def test_size_and_time_limits(server):
 
     Feed.routes["/trickle"] = trickle
     assert "took longer than 0.5 s" in feeds_error(f"{server}/trickle", timeout=1, deadline=0.5)
+
+
+def test_the_api_refreshes_one_timetable_for_who_may_change_it(vdi_world, server):
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    from cmdb.core.models import ObjectChange
+    from cmdb.users.models import ObjectPermission
+
+    Feed.routes["/plan.ics"] = (200, {}, ICS.encode())
+    source = TimetableSource(pool=make_pool(vdi_world, max_size=30), name="Z7", feed_url=f"{server}/plan.ics",
+                             room_filter="Z-7.01", size=24)
+    source.validated_save()
+    url = f"/api/vdi/timetables/{source.pk}/refresh/"
+    viewer = get_user_model().objects.create_user("viewer")
+    grant = ObjectPermission(name="vdi view", object_types=["vdi.timetablesource"], actions=["view"])
+    grant.save()
+    grant.users.add(viewer)
+    api = APIClient()
+    api.force_authenticate(viewer)
+    assert api.post(url).status_code == 403  # viewing is not enough
+    admin = get_user_model().objects.create_superuser("root")
+    api.force_authenticate(admin)
+    assert api.post(url).json()["changed"] is False
+    Feed.routes["/plan.ics"] = (200, {}, ICS.replace("LOCATION:Z-7.01\r", "LOCATION:Z-2.01\r").encode())
+    answer = api.post(url)
+    assert answer.status_code == 200 and answer.json()["changed"] is True, answer.content
+    assert source.lectures.count() == 1
+    assert ObjectChange.objects.filter(source="api", user=admin).exists()
+    Feed.routes["/plan.ics"] = (500, {}, b"")
+    answer = api.post(url)
+    assert answer.status_code == 400 and "HTTP 500" in answer.json()["feed_url"][0]
+    assert api.post("/api/vdi/timetables/999999/refresh/").status_code == 404
