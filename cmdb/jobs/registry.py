@@ -80,7 +80,7 @@ class Retry:
             raise ValueError("Retry delay must be 0 to 86400 seconds.")
 
 
-class JobEnded(Exception):  # noqa: N818 - not an error: how a job function ends other than "completed"
+class JobEnded(Exception):
     """Base of the ways a job function ends other than returning; ``result`` is stored as the job's result."""
 
     status = "failed"
@@ -272,8 +272,9 @@ def job_run(job_id: int, *, attempt: int | None = None, worker: str = "",
             result = fn(ctx, **record.kwargs)
         except JobEnded as exc:
             status, result, error = exc.status, exc.result, exc.message
+            reason = exc.message.strip().splitlines()[-1] if exc.message.strip() else ""  # a traceback's last line
             ctx.lines.append({"time": timezone.now().isoformat(), "level": "error" if status == "failed" else "info",
-                              "message": f"{status}: {exc.message.strip().splitlines()[-1] if exc.message.strip() else ''}"})
+                              "message": f"{status}: {reason}"})
         except Exception as exc:  # a job's failure is data, not a worker crash
             import traceback
 

@@ -4,14 +4,12 @@ from rest_framework import serializers
 
 from cmdb.api.fields import ChoiceField
 from cmdb.api.serializers import BaseModelSerializer
-
 from cmdb.jobs.models import JobStatus
 
 from .. import models
 from ..base import reconcilers
-from .options import ReconcileOptionsField, options_errors_by_name
 from ..scope import SCOPE_HELP
-
+from .options import ReconcileOptionsField, options_errors_by_name
 
 _STATUS_LABELS = {value: str(label) for value, label in JobStatus.choices}
 
