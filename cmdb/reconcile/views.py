@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -63,15 +63,16 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def plan_apply(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue applying exactly this stored plan (CSRF-protected POST; add and change on runs; the form's
     confirmation box ticked).  A plan already known to be stale — a newer plan of the same reconciler,
     scope and options differs from it — is refused here; any other staleness is found when the run
     plans afresh, and the run (shown on this page and the run's) fails with the difference."""
     plan = restrict(Plan.objects.all(), request.user).filter(pk=pk).first()
-    if plan is None:
+    if plan is None:  # before the method: another tenant's plan is a 404 whatever the method
         raise Http404
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     if not _may_apply(request.user):
         raise PermissionDenied
     if request.POST.get("confirm") != "yes":
