@@ -28,7 +28,7 @@ class ReconcileOptionsField(serializers.JSONField):
     """The values of the run's reconciler's declared options (a JSON object; checked against the
     reconciler in :meth:`ReconcileRunSerializer.validate`, where the reconciler is known)."""
 
-    default_error_messages = {"not_object": "Give the options as a JSON object, e.g. {\"prune\": true}."}
+    default_error_messages = {"not_object": "Give the options as a JSON object (name: value)."}
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("help_text", "Values of the reconciler's declared options; each reconciler's are typed "
