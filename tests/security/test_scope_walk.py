@@ -1052,6 +1052,8 @@ def _page_with_pk(w: Any, name: str) -> tuple[str, Any] | None:
     objects = {
         "monitoring:incident-detail": ("monitoring.incident", "pk"),
         "reconcile:run_detail": ("reconcile.reconcilerun", "pk"),
+        "reconcile:plan_detail": ("reconcile.plan", "pk"),
+        "reconcile:plan_apply": ("reconcile.plan", "pk"),
         "jobs:job_detail": ("jobs.job", "pk"),
         "jobs:schedule_edit": ("jobs.schedule", "pk"),
         "discovery-reconciliation": ("discovery.host", "ci_id"),
