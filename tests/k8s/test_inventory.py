@@ -110,7 +110,7 @@ def _pod(images: list[str]) -> dict[str, Any]:
             "spec": {"containers": [{"name": f"c{i}", "image": image} for i, image in enumerate(images)]}}
 
 
-def _workloads(api: Any, namespace: str) -> None:
+def _workloads(api: Any, dynamic: Any, namespace: str) -> None:
     apps = client.AppsV1Api(api)
     selector = {"matchLabels": {"app": "x"}}
     apps.create_namespaced_deployment(namespace, {
@@ -124,15 +124,14 @@ def _workloads(api: Any, namespace: str) -> None:
         "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
         "spec": {"selector": selector, "template": _pod(["ghcr.io/org/agent@sha256:" + "c" * 64])}})
     # v1.20 serves CronJob in batch/v1beta1 only: discovery must find it there.
-    api.call_api(f"/apis/batch/v1beta1/namespaces/{namespace}/cronjobs", "POST", body={
+    dynamic.resources.get(api_version="batch/v1beta1", kind="CronJob").create(namespace=namespace, body={
         "apiVersion": "batch/v1beta1", "kind": "CronJob", "metadata": {"name": "report"},
         "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {
-            "spec": {"restartPolicy": "OnFailure", "containers": [{"name": "r", "image": "busybox:1.36"}]}}}}}},
-        header_params={"Content-Type": "application/json"}, auth_settings=["BearerToken"], _return_http_data_only=True)
+            "spec": {"restartPolicy": "OnFailure", "containers": [{"name": "r", "image": "busybox:1.36"}]}}}}}})
 
 
 def test_discovery_records_nodes_namespaces_workloads_and_images(
-        k8s_cluster: Cluster, k8s_admin: Any, fresh_namespace: Any) -> None:
+        k8s_cluster: Cluster, k8s_admin: Any, k8s_dynamic: Any, fresh_namespace: Any) -> None:
     from discovery.models import Host
 
     suffix = secrets.token_hex(3)
@@ -149,7 +148,7 @@ def test_discovery_records_nodes_namespaces_workloads_and_images(
     managed = fresh_namespace("managed")
     Namespace(cluster=k8s_cluster, name=managed, tenant=tenant).validated_save()
     orphan = fresh_namespace("orphan")
-    _workloads(k8s_admin, orphan)
+    _workloads(k8s_admin, k8s_dynamic, orphan)
 
     result = inventory.discover_cluster(k8s_cluster)
     assert not result.error, result.error
