@@ -219,3 +219,35 @@ def test_an_unreachable_cluster_or_a_wrong_token_is_a_failed_result_naming_the_c
     gone.validated_save()
     result = inventory.discover_cluster(gone)
     assert result.error.startswith(f"cluster {gone.name} (https://127.0.0.1:9)"), result.error
+
+
+def test_node_links_need_one_candidate_and_a_manual_link_is_kept() -> None:
+    """By system UUID only when the discovered hosts with it agree on one machine (cloned VMs share UUIDs);
+    by name only when one device or VM has it; a link set by hand survives every discovery."""
+    from discovery.models import Host
+
+    suffix = secrets.token_hex(3)
+    cluster = Cluster(name=f"l-{suffix}", api_url="https://127.0.0.1:1", credentials="env:CMDB_K8S_NONE")
+    cluster.validated_save()
+    clone_a, clone_b = factories.vm(f"clone-a-{suffix}"), factories.vm(f"clone-b-{suffix}")
+    shared = f"shared-{suffix}"
+    Host(name=f"ha-{suffix}", system_uuid=shared, virtual_machine=clone_a).save()
+    Host(name=f"hb-{suffix}", system_uuid=shared, virtual_machine=clone_b).save()
+    factories.vm(f"twin-{suffix}")
+    factories.device(f"twin-{suffix}")
+    manual_vm = factories.vm(f"manual-{suffix}")
+    base = _listing(1, suffix)
+    template = next(iter(base.nodes.values()))
+    nodes = {f"clone-a-x-{suffix}": {**template, "system_uuid": shared},  # ambiguous UUID, no such name either
+             f"twin-{suffix}": dict(template),  # a device and a VM of that name
+             f"manual-{suffix}": dict(template)}
+    inventory.record(cluster, inventory.Listing(nodes, set(), {}))
+    found = {n.name: (n.device_id, n.virtual_machine_id, n.link_rule) for n in Node.objects.filter(cluster=cluster)}
+    assert found[f"clone-a-x-{suffix}"] == (None, None, "")
+    assert found[f"twin-{suffix}"] == (None, None, "")
+    assert found[f"manual-{suffix}"] == (None, manual_vm.pk, "name")
+    other = factories.vm(f"elsewhere-{suffix}")
+    Node.objects.filter(cluster=cluster, name=f"manual-{suffix}").update(virtual_machine=other, link_rule="manual")
+    inventory.record(cluster, inventory.Listing(nodes, set(), {}))
+    kept = Node.objects.get(cluster=cluster, name=f"manual-{suffix}")
+    assert (kept.virtual_machine_id, kept.link_rule) == (other.pk, "manual")
