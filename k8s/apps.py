@@ -13,5 +13,6 @@ class K8sConfig(DomainConfig):
     ui_module = ".ui"
     reconcilers_module = ".reconcilers"
     metrics_module = ".metrics"
+    receivers_module = ".receivers"
     jobs_module = ".jobs"
     demo_step = DemoStep(".demo.demo_step", stage="extend", order=120)

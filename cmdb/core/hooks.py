@@ -53,6 +53,33 @@ ansible_inventory_requested = Signal()
 machines_by_system_uuid = Signal()
 
 
+#: Sent by the licence compliance report (cmdb/software/compliance.py) to ask for seats used by something
+#: other than an installation on a CI, e.g. VDI desktops cloned from a golden image (the VDI domain answers).
+#: Keyword arguments: ``products`` (the product ids of the licences in the report).  A receiver returns
+#: None or ``{"source": "vdi", "label": "VDI", "rows": [{"product_id": int, "tenant_id": int | None,
+#: "seats": {metric: int}}, ...]}``: per product and tenant, the seats it uses under each licence metric
+#: (``device``, ``core``, ``user``, ``subscription``, ``concurrent``, ``site``); the report takes the
+#: metric of each licence.  ``source`` names the report's column; a receiver must not send this hook itself.
+#: Nobody connected: the report counts installations and assignments only, and has no extra column.
+licence_consumption_requested = Signal()
+
+#: Sent by the VDI reconciler for pools whose driver is KubeVirt: it renders their ``VirtualMachinePool``
+#: and ``VirtualMachine`` objects and hands them to the Kubernetes domain, which plans and applies them on
+#: its cluster like its own desired objects (server-side apply with its field manager, dry runs by the
+#: server).  Keyword arguments: ``cluster`` (the name of the Kubernetes cluster CI), ``owner`` (a label
+#: value naming the sender's set, e.g. ``vdi-pool-cad``: live objects of that owner the set no longer
+#: contains are ``delete`` items), ``objects`` (the owner's complete set, as manifests: ``apiVersion``,
+#: ``kind``, ``metadata.namespace``/``name``), ``kinds`` (``[(apiVersion, kind), ...]`` the owner may have
+#: live, listed for deletions even when ``objects`` has none of them), ``apply`` (False: plan only,
+#: nothing changes), ``only`` (with ``apply``: the ``(kind, namespace, name)`` items to carry out, the
+#: stored plan's; None: all) and ``user`` (who asks: view the cluster CI to plan, change it to apply).
+#: A receiver returns ``{"error": str, "items": [{"action": "create"|"update"|"delete"|"none"|"error",
+#: "kind", "namespace", "name", "diff", "status": "planned"|"ok"|"failed", "message"}]}``; ``error`` is
+#: set (and ``items`` empty) when the cluster could not be reached or is unknown.  Nobody connected: the
+#: KubeVirt pools are not provisioned (the sender reports that).
+kubevirt_objects_published = Signal()
+
+
 def first_answer(signal: Signal, **kwargs: Any) -> Any:
     """The first receiver's non-None answer to ``signal`` (None when nobody answers).
 
