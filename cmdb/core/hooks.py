@@ -44,6 +44,14 @@ writes_rolled_back = Signal()
 #: ansible-runner's dict form, or raises ``ValueError`` for a scope it does not understand.
 ansible_inventory_requested = Signal()
 
+#: Sent by whoever knows machines only by their SMBIOS system UUID and wants the device or virtual machine
+#: the CMDB records for them (the Kubernetes discovery: a node reports ``status.nodeInfo.systemUUID``).
+#: Keyword arguments: ``system_uuids`` (a set of lower-case UUID strings) and ``user`` (only records they
+#: may change; None: any).  A receiver answers with one query for all of them: ``{uuid: ("device", id)}`` or
+#: ``{uuid: ("virtual_machine", id)}`` for the UUIDs it can place unambiguously, or None.  Nobody
+#: connected: machines are matched by other means (names) only.
+machines_by_system_uuid = Signal()
+
 
 #: Sent by the licence compliance report (cmdb/software/compliance.py) to ask for seats used by something
 #: other than an installation on a CI, e.g. VDI desktops cloned from a golden image (the VDI domain answers).

@@ -173,7 +173,7 @@ def _samples() -> dict[str, Sample]:
     from cmdb.virtualization.models import Cluster, ClusterGroup, VirtualMachine, VMInterface
     from discovery.models import AttributeSource, Host, IngestRecord
     from k8s.models import Cluster as K8sCluster
-    from k8s.models import K8sSubject, RoleMapping
+    from k8s.models import K8sSubject, Node, RoleMapping, Workload
     from k8s.models import Namespace as K8sNamespace
     from monitoring.models import ExporterType, Incident, Monitor
 
@@ -379,6 +379,14 @@ def _samples() -> dict[str, Sample]:
         "k8s.namespace": Sample(
             lambda w, s: _save(K8sNamespace(cluster=get(w, "k8s.cluster", s), name=f"ns-{m(s)}", tenant=t(w, s))),
             lambda w, s, n: {"name": f"ns-{m(s)}-{n}", "cluster": pk(w, "k8s.cluster", s), "tenant": t(w, s).pk}),
+        "k8s.node": Sample(
+            lambda w, s: _save(Node(cluster=get(w, "k8s.cluster", s), name=f"node-{m(s)}", tenant=t(w, s))),
+            lambda w, s, n: {"name": f"node-{m(s)}-{n}", "cluster": pk(w, "k8s.cluster", s), "tenant": t(w, s).pk}),
+        "k8s.workload": Sample(
+            lambda w, s: _save(Workload(cluster=get(w, "k8s.cluster", s), namespace=get(w, "k8s.namespace", s),
+                                        kind="Deployment", name=f"wl-{m(s)}", tenant=t(w, s))),
+            lambda w, s, n: {"name": f"wl-{m(s)}-{n}", "kind": "Deployment", "cluster": pk(w, "k8s.cluster", s),
+                             "namespace": pk(w, "k8s.namespace", s), "tenant": t(w, s).pk}),
         "k8s.rolemapping": Sample(
             lambda w, s: _save(RoleMapping(contact_role=f"role-{m(s, 'shared')}", cluster_role="view")),
             lambda w, s, n: {"contact_role": f"r-{m(s, 'shared')}-{n}", "cluster_role": "view"}),
