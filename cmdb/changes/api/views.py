@@ -94,6 +94,13 @@ class ChangeViewSet(SerializerWriteMixin, CMDBModelViewSet):
     serializer_class = serializers.ChangeSerializer
     filterset_class = filtersets.ChangeFilterSet
 
+    @property
+    def required_action(self) -> str | None:
+        """Approvers need only see a change (membership of its groups is checked); moving it needs *change*."""
+        return {"approve": "view", "reject": "view", "approvals": "view", "history": "view",
+                "transition": "change", "apply": "change", "plans": "change" if self.request.method == "POST"
+                else "view"}.get(self.action or "")
+
     def check_editable(self, instance: Any) -> None:
         if instance.state != models.ChangeState.DRAFT:
             raise ValidationError({"state": [f"Change {instance.pk} is {instance.state}: only drafts are edited "
@@ -263,6 +270,10 @@ class UnauthorizedChangeViewSet(ReadOnlyCMDBViewSet):
     serializer_class = serializers.UnauthorizedChangeSerializer
     filterset_class = filtersets.UnauthorizedChangeFilterSet
     http_method_names = ["get", "post", "head", "options"]
+
+    @property
+    def required_action(self) -> str | None:
+        return "change" if self.action == "acknowledge" else None
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         raise ValidationError({"detail": "Unauthorized changes are found by reconcile runs and discovery."})
