@@ -27,6 +27,7 @@ from cmdb.users.permissions import has_action, restrict
 from .. import filtersets, models
 from ..approvals import ApprovalRefused, decide
 from ..approvals import status as approval_status
+from ..gate import Decision
 from ..gate import decide as gate_decide
 from ..plans import PlanRefused, attach
 from ..transitions import TransitionRefused, allowed_from, transition
@@ -316,14 +317,16 @@ class GateView(APIView):
         visible = set(restrict(ConfigurationItem.objects.filter(pk__in=wanted), request.user, "view")
                       .values_list("pk", flat=True))
         hidden = [c for c in wanted if c not in visible]
-        decision = gate_decide([c for c in wanted if c in visible], user=request.user,
-                               reconciler=data["reconciler"] or None, plan=plan, at=data["at"])
-        if hidden:
+        shown = [c for c in wanted if c in visible]
+        if shown or plan is not None or not wanted:
+            decision = gate_decide(shown, user=request.user, reconciler=data["reconciler"] or None, plan=plan,
+                                   at=data["at"])
+        else:
+            decision = Decision(False)
+        if hidden:  # a CI the asker may not see is answered as one that does not exist
             decision.allow = False
             decision.reasons = [f"CI {c} does not exist." for c in hidden] + decision.reasons
             decision.changes = []
-        if not wanted and plan is None:
-            decision.reasons = ["Name the CIs to change (ci_ids) or a plan."]
         seen = set(restrict(models.Change.objects.filter(pk__in=decision.changes), request.user, "view")
                    .values_list("pk", flat=True))
         decision.changes = [c for c in decision.changes if c in seen]
