@@ -1,0 +1,206 @@
+"""Change management at scale: assessment, collision checks and the gate on the 100,000-CI graph.
+
+Generates, on PostgreSQL (database ``cmdb_bench_changes``, dropped at the end), the data-center
+graph of the impact benchmark (:func:`benchmarks.impact.build`: 100,000 CIs, 300,000 relationships,
+a core switch pair, hosts in clusters, VMs, applications, services), then measures, in one run:
+
+* ``assessment.assess`` of one change touching a core switch (the walk reaches most of the data
+  center: impacted CIs and services with paths, tenants and contacts, SLA exposure, risk), and of
+  one touching a random application;
+* ``collisions.find`` of a new change against 1,000 and against 10,000 scheduled changes.  Every
+  scheduled change's window overlaps the new one's (the worst case: the SQL window prefilter
+  keeps them all, so all their blast radii are intersected); their radii are real impact walks
+  of random CIs.  Measured for a new change on a random host and on the core switch (whose radius
+  is ~100,000 CIs);
+* the gate's answer (``cmdb.changes.gate``), when that module is present.
+
+Usage: ``.venv/bin/python -m benchmarks.changes [--cis 100000 --edges 300000 --runs 20]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import inspect
+import random
+import time
+from typing import Any
+
+from . import _pg
+from .impact import build
+
+SEED = 18
+
+
+def timed(fn: Any) -> tuple[float, Any]:
+    t = time.perf_counter()
+    out = fn()
+    return (time.perf_counter() - t) * 1000, out
+
+
+def radii(graph: Any, cis: list[int]) -> list[list[int]]:
+    """The blast radius (the CI and what fails or degrades with it) of each CI, walked on the cached graph."""
+    import numpy as np
+
+    from cmdb.services.impact import DOWN, propagate
+
+    out = []
+    for ci in cis:
+        _state, _parent, order = propagate(graph, graph.locate([ci]), DOWN)
+        out.append(np.union1d(np.array([ci], dtype=np.int64), graph.ids[order]).tolist())
+    return out
+
+
+def scheduled(n: int, cis: list[int], rad: list[list[int]], window: tuple[dt.datetime, dt.datetime],
+              rng: random.Random) -> None:
+    """``n`` scheduled changes whose windows all overlap ``window``, with their CIs and radii (bulk SQL)."""
+    from cmdb.changes.models import Change
+
+    lo, hi = window
+    rows = []
+    for k in range(n):
+        start = lo - dt.timedelta(minutes=rng.randint(0, 180))
+        end = hi + dt.timedelta(minutes=rng.randint(0, 180))
+        rows.append(Change(title=f"bench change {k}", type="normal", state="scheduled", window_start=start,
+                           window_end=end, blast_radius=rad[k % len(rad)], risk_score=10.0))
+    made = Change.objects.bulk_create(rows, batch_size=1000)
+    through = Change.cis.through
+    through.objects.bulk_create([through(change_id=c.pk, configurationitem_id=cis[k % len(cis)])
+                                 for k, c in enumerate(made)], batch_size=5000)
+
+
+def new_change(ci: int, window: tuple[dt.datetime, dt.datetime], title: str) -> Any:
+    from cmdb.changes.models import Change
+
+    change = Change.objects.create(title=title, type="normal", state="submitted", window_start=window[0],
+                                   window_end=window[1])
+    change.cis.set([ci])
+    return change
+
+
+def gate_timings(core: int, runs: int) -> tuple[list[float], str]:
+    """p95 of the gate's answer if cmdb.changes.gate offers a callable taking CI ids; else why not measured."""
+    try:
+        gate = importlib.import_module("cmdb.changes.gate")
+    except ImportError:
+        return [], "not measured: cmdb.changes.gate is not on this branch yet"
+    fn = next((getattr(gate, name) for name in ("decide", "check", "ask", "answer", "evaluate")
+               if callable(getattr(gate, name, None))), None)
+    if fn is None:
+        return [], "not measured: no decide/check/ask/answer function found in cmdb.changes.gate"
+    params = inspect.signature(fn).parameters
+    kwargs: dict[str, Any] = {}
+    for name in params:
+        if name in ("ci_ids", "cis"):
+            kwargs[name] = [core]
+        elif name == "user":
+            kwargs[name] = None
+    try:
+        times = [timed(lambda: fn(**kwargs))[0] for _ in range(runs)]
+    except TypeError as exc:
+        return [], f"not measured: {fn.__name__}{inspect.signature(fn)} ({exc})"
+    return times, f"{fn.__module__}.{fn.__name__}({', '.join(kwargs)})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _pg.add_pg_arguments(parser, "cmdb_bench_changes")
+    parser.add_argument("--cis", type=int, default=100_000)
+    parser.add_argument("--edges", type=int, default=300_000)
+    parser.add_argument("--runs", type=int, default=20, help="repetitions per measurement")
+    parser.add_argument("--scheduled", type=int, nargs=2, default=[1000, 10_000])
+    args = parser.parse_args()
+    _pg.recreate(args)
+    try:
+        run(args)
+    finally:
+        if not args.keep:
+            _pg.drop(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    _pg.setup_django(args)
+    from cmdb.changes import assessment, collisions
+    from cmdb.services.graph import get_graph
+
+    t0 = time.perf_counter()
+    info = build(args.cis, args.edges)
+    print(f"generated {args.cis:,} CIs and {info['edges']:,} relationships in {time.perf_counter() - t0:.1f} s",
+          flush=True)
+    graph = get_graph()
+    rng = random.Random(SEED)
+    ids = info["ids"]
+    core = ids["core"][0]
+    app = rng.choice(list(ids["app"]))
+    host = rng.choice(list(ids["host"]))
+    window = (dt.datetime(2027, 1, 12, 20, tzinfo=dt.UTC), dt.datetime(2027, 1, 12, 23, tzinfo=dt.UTC))
+
+    rows = [["scenario", "p50 ms", "p95 ms", "runs", "goal", "notes"]]
+    core_change = new_change(core, window, "core switch firmware")
+    app_change = new_change(app, window, "application release")
+    n_assess = max(3, args.runs // 4)
+    a_core = [timed(lambda: assessment.assess(core_change))[0] for _ in range(n_assess)]
+    data = assessment.assess(core_change)
+    rows.append(["assessment, change on a core switch", f"{_pg.median(a_core):.0f}", f"{_pg.pct(a_core, .95):.0f}",
+                 str(n_assess), "", f"{data['summary']['affected']:,} CIs, {len(data['services']):,} services, "
+                 f"risk {data['risk']['score']}"])
+    a_app = [timed(lambda: assessment.assess(app_change))[0] for _ in range(args.runs)]
+    data_app = assessment.assess(app_change)
+    rows.append(["assessment, change on a random application", f"{_pg.median(a_app):.1f}",
+                 f"{_pg.pct(a_app, .95):.1f}", str(args.runs), "",
+                 f"{data_app['summary']['affected']:,} CIs, {len(data_app['services'])} services"])
+    refresh_ms = timed(lambda: assessment.refresh(core_change))[0]
+    assessment.refresh(app_change)
+
+    # Scheduled changes on random CIs (applications, VMs, hosts): real radii from impact walks.
+    pool = rng.sample(list(ids["app"]), 600) + rng.sample(list(ids["vm"]), 300) + rng.sample(list(ids["host"]), 100)
+    t1 = time.perf_counter()
+    rad = radii(graph, pool)
+    sizes = sorted(len(r) for r in rad)
+    print(f"walked {len(pool)} radii in {time.perf_counter() - t1:.1f} s (median {sizes[len(sizes) // 2]} CIs, "
+          f"max {sizes[-1]:,})", flush=True)
+    host_change = new_change(host, window, "host maintenance")
+    assessment.refresh(host_change)
+    made = 0
+    goals = {1000: "< 200 ms", 10_000: "< 1 s"}
+    for target in args.scheduled:
+        scheduled(target - made, pool[made % len(pool):] + pool, rad[made % len(rad):] + rad, window, rng)
+        made = target
+        for label, change in (("random host", host_change), ("core switch", core_change)):
+            change.refresh_from_db()
+            times, found = [], []
+            for _ in range(args.runs):
+                ms, found = timed(lambda c=change: collisions.find(c))
+                times.append(ms)
+            rows.append([f"collision check vs {target:,} scheduled, new change on a {label}",
+                         f"{_pg.median(times):.1f}", f"{_pg.pct(times, .95):.1f}", str(args.runs),
+                         goals.get(target, ""), f"{len(found):,} collisions, radius {len(change.blast_radius):,} CIs"])
+        rec = [timed(lambda: collisions.record(host_change))[0] for _ in range(max(3, args.runs // 4))]
+        rows.append([f"record (rewrite collision rows) vs {target:,}, random host", f"{_pg.median(rec):.1f}",
+                     f"{_pg.pct(rec, .95):.1f}", str(len(rec)), "", ""])
+
+    gate, how = gate_timings(core, max(args.runs, 100))
+    if gate:
+        rows.append(["gate answer", f"{_pg.median(gate):.2f}", f"{_pg.pct(gate, .95):.2f}", str(len(gate)),
+                     "p95 < 20 ms", how])
+    else:
+        rows.append(["gate answer", "-", "-", "0", "p95 < 20 ms", how])
+    text, md = _pg.render(rows)
+    print(text)
+    header = [f"Machine: {_pg.machine()}  ",
+              f"Data: {args.cis:,} CIs, {info['edges']:,} relationships (benchmarks/impact.py's data center); "
+              f"scheduled changes' radii from impact walks of {len(pool)} random applications, VMs and hosts "
+              f"(median {sizes[len(sizes) // 2]} CIs, max {sizes[-1]:,})  ",
+              f"refresh (assess + store + record collisions) of the core-switch change: {refresh_ms:.0f} ms  "]
+    notes = ["Every scheduled change's window overlaps the new change's: the SQL prefilter keeps all of them, "
+             "the worst case for the numpy intersection.",
+             "The machine is shared (2 CPUs, several builds and test runs at once): the load average above is "
+             "the one at the end of the run; timings on an idle machine are lower.",
+             "Reproduce: `.venv/bin/python -m benchmarks.changes`."]
+    path = _pg.write_result("changes", "Change management benchmark", header, md, notes)
+    print(f"written {path}")
+
+
+if __name__ == "__main__":
+    main()
