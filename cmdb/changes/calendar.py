@@ -110,8 +110,9 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
         for d in week:
             lo = dt.datetime.combine(d, dt.time(0), tzinfo=tz)
             hi = dt.datetime.combine(d + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+            shown = [e for e in entries if e["change"].window_start < hi and e["change"].window_end > lo]
             cells.append({"day": d, "today": d == today, "outside": view == "month" and d.month != day.month,
-                          "entries": [e for e in entries if e["change"].window_start < hi and e["change"].window_end > lo]})
+                          "entries": shown})
         rows.append(cells)
     context = {"view": view, "day": day, "weeks": rows, "entries": entries, "truncated": len(changes) >= MAX_EVENTS,
                "title": day.strftime("%B %Y") if view == "month" else f"Week of {first:%d %b %Y}",

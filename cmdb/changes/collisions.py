@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,23 +40,17 @@ def _parse(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """
     lengths = np.fromiter((0 if len(t) <= 2 else t.count(",") + 1 for t in texts), dtype=np.int64, count=len(texts))
     body = ",".join(t.strip()[1:-1] for t in texts if len(t) > 2)
-    if body:
-        try:
-            flat = np.array(body.split(","), dtype=np.int64) if len(body) < 64 else _fromstring(body)
-        except ValueError:
-            flat = None
-        if flat is None or flat.size != int(lengths.sum()):
-            rows = [json.loads(t) for t in texts]
-            lengths = np.array([len(r) for r in rows], dtype=np.int64)
-            flat = np.array([int(x) for r in rows for x in r], dtype=np.int64)
-        return flat, lengths
-    return np.zeros(0, dtype=np.int64), lengths
-
-
-def _fromstring(body: str) -> np.ndarray:
-    # np.fromstring in text mode (sep given) is C-speed and skips the whitespace after each comma.
-    arr = np.fromstring(body, dtype=np.int64, sep=",")  # noqa: NPY201 - text mode is not deprecated
-    return arr
+    if not body:
+        return np.zeros(0, dtype=np.int64), lengths
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # numpy's "could not be read to its end"
+        # Text mode (sep given): C-speed, and the whitespace after each comma is skipped.
+        flat = np.fromstring(body, dtype=np.int64, sep=",")
+    if flat.size != int(lengths.sum()):  # not a plain list of integers: parse it properly
+        rows = [json.loads(t) for t in texts]
+        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+        flat = np.array([int(x) for r in rows for x in r], dtype=np.int64)
+    return flat, lengths
 
 
 def shared_with(radius: np.ndarray, ids: np.ndarray, lengths: np.ndarray,

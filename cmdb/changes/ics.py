@@ -28,7 +28,7 @@ def escape(text: str) -> str:
     """A TEXT value (RFC 5545 3.3.11): ``\\`` ``;`` ``,`` escaped, newlines as ``\\n``, other controls dropped."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-    return "".join(ch for ch in text if ch == "\t" or ord(ch) >= 0x20 and ord(ch) != 0x7F)
+    return "".join(ch for ch in text if ch == "\t" or (ord(ch) >= 0x20 and ord(ch) != 0x7F))
 
 
 def fold(line: str) -> str:
