@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import models
 
 from cmdb.core.models import ChangeLoggedModel
-from cmdb.core.scope import SHARED, owned_by
+from cmdb.core.scope import SHARED
 
 
 class ChangeType(models.TextChoices):
@@ -99,7 +99,7 @@ class Change(ChangeLoggedModel):
     finished_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     display_field = "title"
-    tenant_scope = owned_by("requester", tenant="tenant")
+    tenant_path = "tenant"
     search_fields = ("title", "description")
     snapshot_exclude = frozenset({"created", "last_updated", "assessment", "blast_radius"})
 
