@@ -55,12 +55,10 @@ def collision_map(changes: list[Any], visible_ids: set[int]) -> dict[int, list[i
 
 
 def _detail_url(change: Any) -> str | None:
-    for name in ("changes:change-detail", "changes-change-detail", "changes-detail"):
-        try:
-            return reverse(name, args=[change.pk])
-        except NoReverseMatch:
-            continue
-    return None
+    try:
+        return reverse("changes:change_detail", args=[change.pk])
+    except NoReverseMatch:  # the change pages are not mounted (a project without the changes' urls)
+        return None
 
 
 def _parse_day(value: str | None, today: dt.date) -> dt.date:

@@ -9,8 +9,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.test import Client
 
-from cmdb.changes import ics
+from cmdb.changes import collisions, ics
 
 UTC = dt.UTC
 
@@ -93,3 +94,112 @@ def test_calendar_round_trips_through_a_parser() -> None:
     for e in events:
         assert re.fullmatch(r"\d{8}T\d{6}Z", e["DTSTAMP"])
 
+
+
+# --- the page and the feed -----------------------------------------------------------------------
+
+W0 = dt.datetime(2027, 1, 12, 19, tzinfo=UTC)  # a Tuesday evening
+H = dt.timedelta(hours=1)
+
+
+@pytest.fixture
+def scene(make_user) -> dict[str, Any]:
+    """Two colliding changes of tenant CS, one of HR colliding with the first, one quiet CS change."""
+    from cmdb.changes.models import Change
+    from cmdb.tenancy.models import Tenant
+
+    from ..users.test_permissions import grant
+
+    cs = Tenant.objects.create(name="CS", slug="cs")
+    hr = Tenant.objects.create(name="HR", slug="hr")
+
+    def make(title: str, tenant: Any, start: dt.datetime, radius: list[int], state: str = "scheduled") -> Any:
+        return Change.objects.create(title=title, tenant=tenant, state=state, window_start=start,
+                                     window_end=start + 2 * H, blast_radius=radius)
+
+    a = make("core switch firmware", cs, W0, [1, 2, 3])
+    b = make("portal release, part 1; with commas", cs, W0 + H, [3, 4])
+    c = make("hr payroll patch", hr, W0, [2])
+    d = make("cs quiet change", cs, W0 + dt.timedelta(days=3), [50])
+    e = make("cs draft", cs, W0 + dt.timedelta(days=4), [60], state="draft")
+    for change in (a, b, c, d):
+        collisions.record(change)
+    user = make_user("cs-admin")
+    grant(types=["changes.change", "changes.changecollision"], actions=["view"], users=[user], tenants=[cs])
+    return {"a": a, "b": b, "c": c, "d": d, "e": e, "user": user, "cs": cs}
+
+
+@pytest.fixture
+def now_in_january(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feed spans 90 days back to a year ahead of now: keep 'now' just before the scene."""
+    from django.utils import timezone
+
+    fixed = dt.datetime(2027, 1, 10, 12, tzinfo=UTC)
+    monkeypatch.setattr(timezone, "now", lambda: fixed)
+
+
+@pytest.mark.django_db
+def test_month_and_week_pages_mark_collisions(scene: dict[str, Any], superuser: Any) -> None:
+    client = Client()
+    client.force_login(superuser)
+    page = client.get("/changes/calendar/", {"view": "month", "date": "2027-01-05"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "January 2027" in html
+    a, b, c, d = (scene[k] for k in "abcd")
+    for change in (a, b, c, d):
+        assert f'data-change="{change.pk}"' in html
+    assert f"collides with CHG{b.pk}, CHG{c.pk}" in html  # a collides with b (CS) and c (HR)
+    assert html.count("cal-event state-scheduled cal-collision") >= 3 and "3 colliding" in html
+    assert f'href="/changes/{a.pk}/"' in html
+    week = client.get("/changes/calendar/", {"view": "week", "date": "2027-01-13"}).content.decode()
+    assert "Week of 11 Jan 2027" in week and f'data-change="{a.pk}"' in week and f'data-change="{d.pk}"' in week
+    later = client.get("/changes/calendar/", {"view": "week", "date": "2027-01-25"}).content.decode()
+    assert f'data-change="{a.pk}"' not in later
+    assert client.get("/changes/calendar/", {"view": "bogus", "date": "nonsense"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_pages_need_a_login_and_are_tenant_scoped(scene: dict[str, Any]) -> None:
+    assert Client().get("/changes/calendar/").status_code == 302
+    client = Client()
+    client.force_login(scene["user"])
+    html = client.get("/changes/calendar/", {"date": "2027-01-12"}).content.decode()
+    a, b, c = scene["a"], scene["b"], scene["c"]
+    assert f'data-change="{a.pk}"' in html and f'data-change="{b.pk}"' in html
+    assert f'data-change="{c.pk}"' not in html and "hr payroll" not in html
+    assert f"collides with CHG{b.pk}, 1 change outside your view" in html
+    assert f"CHG{c.pk}" not in html
+
+
+@pytest.mark.django_db
+def test_feed_with_a_token_header_or_basic(scene: dict[str, Any], make_token, now_in_january: None) -> None:
+    key = make_token(scene["user"], write=False)
+    client = Client()
+    for header in (f"Token {key}", f"Bearer {key}", "Basic " + base64.b64encode(f"cal:{key}".encode()).decode()):
+        response = client.get("/changes/calendar.ics", HTTP_AUTHORIZATION=header)
+        assert response.status_code == 200, header
+        assert response["Content-Type"] == "text/calendar; charset=utf-8"
+        events = {e["UID"]: e for e in parse(response.content.decode())}
+        a, b, d, e = (scene[k] for k in "abde")
+        assert set(events) == {f"change-{x.pk}@cmdb.invalid" for x in (a, b, d)}  # no HR change, no draft
+        first = events[f"change-{a.pk}@cmdb.invalid"]
+        assert unescape(first["SUMMARY"]) == f"[COLLISION] CHG{a.pk}: core switch firmware"
+        assert f"Collides with: CHG{b.pk}, 1 change(s) outside your view" in unescape(first["DESCRIPTION"])
+        assert first["DTSTART"] == "20270112T190000Z" and first["URL"].endswith(f"/changes/{a.pk}/")
+        second = events[f"change-{b.pk}@cmdb.invalid"]
+        assert unescape(second["SUMMARY"]).endswith("portal release, part 1; with commas")
+        assert e.pk
+
+
+@pytest.mark.django_db
+def test_feed_refuses_missing_wrong_and_url_tokens(scene: dict[str, Any], make_token) -> None:
+    key = make_token(scene["user"], write=False)
+    client = Client()
+    anonymous = client.get("/changes/calendar.ics")
+    assert anonymous.status_code == 401 and anonymous["WWW-Authenticate"].startswith("Basic")
+    assert client.get(f"/changes/calendar.ics?token={key}").status_code == 401
+    assert client.get("/changes/calendar.ics", HTTP_AUTHORIZATION="Token nope").status_code == 401
+    bad_basic = "Basic " + base64.b64encode(b"cal:").decode()
+    assert client.get("/changes/calendar.ics", HTTP_AUTHORIZATION=bad_basic).status_code == 401
+    assert client.get("/changes/calendar.ics", HTTP_AUTHORIZATION="Basic %%%").status_code == 401

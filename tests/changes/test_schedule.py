@@ -58,3 +58,31 @@ def test_first_fit_result_never_overlaps_busy(duration_h: int) -> None:
     busy = [(at(7, h), at(7, h) + dt.timedelta(minutes=50)) for h in range(8, 20, 1)]
     start, end = first_fit(at(7, 8), duration_h * H, busy, at(9, 0))
     assert all(end <= s or start >= e for s, e in busy)
+
+
+# --- next_free_window against the database -------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_next_free_window_avoids_collisions_and_freezes_blocking_its_type(settings) -> None:
+    from cmdb.changes.models import Change, Freeze
+    from cmdb.changes.schedule import next_free_window
+
+    settings.CHANGES_SUPPORT_HOURS_TIMEZONE = "Europe/Berlin"
+    t0 = dt.datetime(2027, 3, 1, 10, tzinfo=dt.UTC)
+    other = Change.objects.create(title="db migration", state="scheduled", window_start=t0, window_end=t0 + 2 * H,
+                                  blast_radius=[10, 11, 12])
+    Change.objects.create(title="elsewhere", state="scheduled", window_start=t0 + 2 * H, window_end=t0 + 9 * H,
+                          blast_radius=[99])
+    Freeze.objects.create(name="exam week", start=t0 + 2 * H, end=t0 + 3 * H)  # everything, normal changes
+    mine = Change.objects.create(title="switch firmware", type="normal", state="submitted", window_start=t0,
+                                 window_end=t0 + H, blast_radius=[1, 11])
+    assert other.pk and next_free_window(mine, after=t0) == (t0 + 3 * H, t0 + 4 * H)
+    Change.objects.filter(pk=mine.pk).update(type="emergency")
+    mine.refresh_from_db()
+    assert next_free_window(mine, after=t0) == (t0 + 2 * H, t0 + 3 * H)  # an emergency passes the freeze
+    # Its quiet time is preferred: the impacted service has business hours (Berlin), so 17:00 local.
+    mine.assessment = {"services": [{"name": "portal", "support_hours": "business"}]}
+    berlin = ZoneInfo("Europe/Berlin")
+    assert next_free_window(mine, after=t0) == (dt.datetime(2027, 3, 1, 17, tzinfo=berlin),
+                                                dt.datetime(2027, 3, 1, 18, tzinfo=berlin))
