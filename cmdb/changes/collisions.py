@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 #: States of changes that can still collide (a draft is not planned yet; a finished change is over).
@@ -74,20 +75,18 @@ def shared_with(radius: np.ndarray, ids: np.ndarray, lengths: np.ndarray,
 
 def candidates(start: dt.datetime, end: dt.datetime, *, exclude: int | None = None,
                states: Sequence[str] = COLLIDING_STATES) -> tuple[np.ndarray, list[tuple[Any, Any]], list[str]]:
-    """Open changes whose window overlaps ``[start, end)``: (ids, windows, blast radius JSON texts); one query."""
+    """Open changes whose window overlaps ``[start, end)``: (ids, windows, blast radius JSON texts); one query.
+
+    The radius is read as text (``CAST(... AS TEXT)``), not as JSON: the driver would build a Python
+    list per change, where :func:`_parse` reads all of them with one numpy call.
+    """
     from .models import Change
 
-    table = connection.ops.quote_name(Change._meta.db_table)
-    marks = ",".join(["%s"] * len(states))
-    sql = (f"SELECT id, window_start, window_end, CAST(blast_radius AS TEXT) FROM {table} "  # noqa: S608
-           f"WHERE state IN ({marks}) AND window_start < %s AND window_end > %s")
-    params: list[Any] = [*states, end, start]
+    qs = Change.objects.filter(state__in=list(states), window_start__lt=end, window_end__gt=start)
     if exclude is not None:
-        sql += " AND id <> %s"
-        params.append(exclude)
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        rows = cur.fetchall()
+        qs = qs.exclude(pk=exclude)
+    rows = list(qs.order_by().values_list("pk", "window_start", "window_end",
+                                          Cast("blast_radius", output_field=TextField())))
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     return ids, [(r[1], r[2]) for r in rows], [r[3] or "[]" for r in rows]
 
