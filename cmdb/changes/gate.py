@@ -10,8 +10,9 @@ progress, with the CI among its CIs and the moment inside its window.  Then:
 
 * a freeze in force that blocks the covering change's type denies (an emergency passes, and the
   answer says which freeze it passed);
-* with a plan, the covering change must carry exactly that plan, approved with the same
-  fingerprint ("plan differs from the approved one");
+* with a plan, a covering change that carries plans must carry exactly that plan, approved with
+  the same fingerprint ("plan differs from the approved one"); a change without plans is work
+  by hand or by any automation on its CIs within its window;
 * with a reconciler and no plan, a covering change that carries plans must carry one of that
   reconciler;
 * with a user, a change that names an implementer is implemented by them (or a superuser).
@@ -138,7 +139,7 @@ def decide(ci_ids: list[int], *, user: Any = None, reconciler: str | None = None
 
 def _problem(change: Change, plans: list[ChangePlan], *, user: Any, reconciler: str | None, plan: Any) -> str | None:
     """Why ``change`` does not authorize this request (None: it does)."""
-    if plan is not None:
+    if plan is not None and plans:
         mine = [p for p in plans if p.plan_id == plan.pk]
         if not mine:
             return f"Plan {plan.pk} is not a plan of change {change.pk}."

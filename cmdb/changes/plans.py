@@ -111,6 +111,8 @@ def apply_change(change: Change, *, user: Any = None, log: Any = None) -> Change
         raise PlanRefused("Plans " + ", ".join(str(r.plan_id) for r in bad) + " are not the approved ones: "
                           "re-plan and re-approve.")
     try:
+        if change.state == ChangeState.APPROVED:
+            change = transition(change, ChangeState.SCHEDULED, user=user, system=True, reason="applied by hand")
         change = transition(change, ChangeState.IN_PROGRESS, user=user, system=True,
                             reason="applying its plans" if rows else "started")
     except TransitionRefused as exc:

@@ -6,9 +6,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
 
 from cmdb.core.context import change_logging
 from cmdb.core.models import ConfigurationItem
@@ -108,9 +107,10 @@ def change_new(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def change_transition(request: HttpRequest, pk: int) -> HttpResponse:
-    change = _change(request, pk, "change")
+    change = _change(request, pk, "change")  # another tenant's change is not found, whatever the method
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     try:
         transition(change, request.POST.get("to", ""), user=request.user, reason=request.POST.get("reason", ""),
                    source="web")
@@ -121,9 +121,10 @@ def change_transition(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def change_decide(request: HttpRequest, pk: int) -> HttpResponse:
     change = _change(request, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     decision = request.POST.get("decision", "")
     try:
         decide(change, request.user, decision, request.POST.get("comment", ""))
@@ -134,11 +135,12 @@ def change_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def change_apply(request: HttpRequest, pk: int) -> HttpResponse:
     from cmdb.jobs.registry import job_enqueue
 
     change = _change(request, pk, "change")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     if change.state not in (ChangeState.APPROVED, ChangeState.SCHEDULED):
         messages.error(request, f"Change {change.pk} is {change.state}; only approved or scheduled changes are "
                                 "applied.")

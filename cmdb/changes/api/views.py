@@ -27,6 +27,7 @@ from cmdb.users.permissions import has_action, restrict
 from .. import filtersets, models
 from ..approvals import ApprovalRefused, decide
 from ..approvals import status as approval_status
+from ..gate import Decision
 from ..gate import decide as gate_decide
 from ..plans import PlanRefused, attach
 from ..transitions import TransitionRefused, allowed_from, transition
@@ -93,6 +94,13 @@ class ChangeViewSet(SerializerWriteMixin, CMDBModelViewSet):
                 .prefetch_related("cis"))
     serializer_class = serializers.ChangeSerializer
     filterset_class = filtersets.ChangeFilterSet
+
+    @property
+    def required_action(self) -> str | None:
+        """Approvers need only see a change (membership of its groups is checked); moving it needs *change*."""
+        return {"approve": "view", "reject": "view", "approvals": "view", "history": "view",
+                "transition": "change", "apply": "change", "plans": "change" if self.request.method == "POST"
+                else "view"}.get(self.action or "")
 
     def check_editable(self, instance: Any) -> None:
         if instance.state != models.ChangeState.DRAFT:
@@ -264,6 +272,10 @@ class UnauthorizedChangeViewSet(ReadOnlyCMDBViewSet):
     filterset_class = filtersets.UnauthorizedChangeFilterSet
     http_method_names = ["get", "post", "head", "options"]
 
+    @property
+    def required_action(self) -> str | None:
+        return "change" if self.action == "acknowledge" else None
+
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         raise ValidationError({"detail": "Unauthorized changes are found by reconcile runs and discovery."})
 
@@ -305,14 +317,16 @@ class GateView(APIView):
         visible = set(restrict(ConfigurationItem.objects.filter(pk__in=wanted), request.user, "view")
                       .values_list("pk", flat=True))
         hidden = [c for c in wanted if c not in visible]
-        decision = gate_decide([c for c in wanted if c in visible], user=request.user,
-                               reconciler=data["reconciler"] or None, plan=plan, at=data["at"])
-        if hidden:
+        shown = [c for c in wanted if c in visible]
+        if shown or plan is not None or not wanted:
+            decision = gate_decide(shown, user=request.user, reconciler=data["reconciler"] or None, plan=plan,
+                                   at=data["at"])
+        else:
+            decision = Decision(False)
+        if hidden:  # a CI the asker may not see is answered as one that does not exist
             decision.allow = False
             decision.reasons = [f"CI {c} does not exist." for c in hidden] + decision.reasons
             decision.changes = []
-        if not wanted and plan is None:
-            decision.reasons = ["Name the CIs to change (ci_ids) or a plan."]
         seen = set(restrict(models.Change.objects.filter(pk__in=decision.changes), request.user, "view")
                    .values_list("pk", flat=True))
         decision.changes = [c for c in decision.changes if c in seen]
