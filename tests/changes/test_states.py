@@ -122,3 +122,22 @@ def test_cancel_from_every_open_state(people: Any) -> None:
     for state in (S.DRAFT, S.SUBMITTED, S.APPROVED, S.SCHEDULED, S.IN_PROGRESS):
         change = _force(make_change(web, requester=requester), state)
         assert transition(change, S.CANCELLED, user=admin, reason="called off").state == S.CANCELLED
+
+
+def test_metrics_count_states_and_the_success_ratio(people: Any) -> None:
+    from cmdb.changes.metrics import collect
+
+    requester, _carl, admin = people
+    web = f.device("web01")
+    for state in (S.COMPLETED, S.COMPLETED, S.COMPLETED, S.FAILED):
+        change = _force(make_change(web, requester=requester), S.IN_PROGRESS)
+        transition(change, state, user=admin, reason="done")
+    make_change(web, requester=requester)
+    families = {m.name: m for m in collect()}
+    by_state = {(s.labels["state"], s.labels["type"]): s.value for s in families["cmdb_changes"].samples}
+    assert by_state[("completed", "normal")] == 3 and by_state[("failed", "normal")] == 1
+    assert by_state[("draft", "normal")] == 1 and by_state[("draft", "emergency")] == 0
+    assert families["cmdb_changes_success_ratio"].samples[0].value == 0.75
+    finished = {s.labels["outcome"]: s.value for s in families["cmdb_changes_finished"].samples}
+    assert finished == {"completed": 3, "failed": 1, "rolled_back": 0}
+    assert families["cmdb_change_collisions"].samples[0].value == 0
