@@ -80,6 +80,21 @@ licence_consumption_requested = Signal()
 kubevirt_objects_published = Signal()
 
 
+#: Sent by change management (cmdb/changes/assessment.py) to learn whether the CIs a change touches
+#: have a *verified* backup: one a restore test proved restorable.  Keyword arguments: ``ci_ids``
+#: (registry ids) and ``at`` (an aware datetime: "verified as of").  A receiver returns
+#: ``{ci_id: {"verified": bool, "why": str, "last_snapshot": iso str | None,
+#: "last_restore_test": iso str | None}}`` for the CIs it knows (a CI left out is not verified),
+#: or None.  Nobody connected (no backup app): the assessment says no verified backup is known.
+backup_verified_for = Signal()
+
+#: Sent by change management to count the incidents of some CIs in a period (the failure history
+#: of a change's risk score).  Keyword arguments: ``ci_ids`` (registry ids) and ``since`` (an aware
+#: datetime).  A receiver returns ``{ci_id: number of incidents started since then}`` (CIs without
+#: incidents may be left out), or None.  Nobody connected (no monitoring app): incidents are unknown.
+incidents_for = Signal()
+
+
 def first_answer(signal: Signal, **kwargs: Any) -> Any:
     """The first receiver's non-None answer to ``signal`` (None when nobody answers).
 
