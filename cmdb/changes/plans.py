@@ -18,7 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from cmdb.core.context import change_logging
-from cmdb.reconcile.models import Plan, PlanItem, ReconcileRun, RunStatus
+from cmdb.jobs.models import JobStatus
+from cmdb.reconcile.models import Plan, PlanItem
 
 from .models import AUTHORIZED_STATES, Change, ChangePlan, ChangePlanStatus, ChangeState
 
@@ -121,21 +122,23 @@ def apply_change(change: Change, *, user: Any = None, log: Any = None) -> Change
         return change  # work by hand: the implementer completes it
     applied_any = False
     for row in rows:
-        run = _apply_one(row, user=user, log=log)
+        error = _apply_one(row, user=user, log=log)
         row.refresh_from_db()
         if row.status == ChangePlanStatus.STALE and not applied_any:
             return _back_to_submitted(change, row, user)
         applied_any = True
         if row.status != ChangePlanStatus.APPLIED:
-            return _end(change, user, ok=False, why=f"plan {row.plan_id} failed: {row.message or run.error}"[:2000])
+            return _end(change, user, ok=False, why=f"plan {row.plan_id} failed: {row.message or error}"[:2000])
     left = sum(r.remaining_drift or 0 for r in ChangePlan.objects.filter(change=change))
     if left:
         return _end(change, user, ok=False, why=f"verify found {left} changes still needed")
     return _end(change, user, ok=True, why=f"{len(rows)} plan(s) applied and verified")
 
 
-def _apply_one(row: ChangePlan, *, user: Any, log: Any) -> ReconcileRun:
-    """Apply one approved plan through the reconcile framework (in this process) and copy its outcomes."""
+def _apply_one(row: ChangePlan, *, user: Any, log: Any) -> str:
+    """Apply one approved plan through the reconcile framework (in this process) and copy its outcomes.
+
+    Returns the run's error ("" when it completed); the row's status says how it ended."""
     from cmdb.reconcile.services import RunRefused, apply_request, run_execute
 
     try:
@@ -144,21 +147,21 @@ def _apply_one(row: ChangePlan, *, user: Any, log: Any) -> ReconcileRun:
         # The scope reaches no CI the implementer may change any more: record a run-less failure.
         ChangePlan.objects.filter(pk=row.pk).update(status=ChangePlanStatus.FAILED, message=str(exc),
                                                     applied_at=timezone.now())
-        return ReconcileRun(reconciler=row.plan.reconciler, status=RunStatus.FAILED, error=str(exc))
+        return str(exc)
     run = run_execute(run, log=log)
     items = list(PlanItem.objects.filter(plan=row.plan).order_by("index").values(
         "index", "target", "resource", "operation", "outcome", "message"))
-    stale = run.status == RunStatus.FAILED and "no longer matches" in (run.error or "")
+    stale = run.status == JobStatus.FAILED and "no longer matches" in (run.error or "")
     if stale:
         status = ChangePlanStatus.STALE
-    elif run.status == RunStatus.COMPLETED:
+    elif run.status == JobStatus.COMPLETED:
         status = ChangePlanStatus.APPLIED
     else:
         status = ChangePlanStatus.FAILED
     ChangePlan.objects.filter(pk=row.pk).update(
         status=status, run=run, applied_at=timezone.now(), outcomes=items if not stale else [],
         remaining_drift=run.remaining_drift, message=(run.error or "")[:4000], last_updated=timezone.now())
-    return run
+    return run.error or ""
 
 
 def _back_to_submitted(change: Change, row: ChangePlan, user: Any) -> Change:
