@@ -58,9 +58,7 @@ def tick(log: Any = None) -> dict[str, Any]:
 
 
 def _refresh_pending() -> int:
-    """NOTE for the merge: ``assessment.refresh_pending`` is built on the other branch; called when present."""
-    try:
-        from . import assessment  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - removed at the merge
-        return 0
+    """Re-assess the pending changes whose assessment predates the current dependency graph."""
+    from . import assessment
+
     return int(assessment.refresh_pending() or 0)

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from cmdb.api.serializers import BaseModelSerializer
 from cmdb.users.permissions import sole_tenant
 
-from .. import models
+from .. import assessment, models
 
 
 class ChangeSerializer(BaseModelSerializer):
@@ -17,6 +17,7 @@ class ChangeSerializer(BaseModelSerializer):
 
     fast_read = False  # the affected CIs are a many-to-many; lists prefetch them
     requester = serializers.CharField(read_only=True, source="requester.username", default=None)
+    assessment = serializers.SerializerMethodField()
 
     class Meta:
         model = models.Change
@@ -27,6 +28,19 @@ class ChangeSerializer(BaseModelSerializer):
         read_only_fields = ["state", "assessment", "risk_score", "assessed_at", "assessment_token", "blast_radius",
                             "started_at", "finished_at"]
         brief_fields = ["id", "url", "display", "title", "type", "state"]
+
+    def get_assessment(self, obj: models.Change) -> dict[str, Any]:
+        """The stored assessment cut to what the reader may see (it is computed over every CI, and names other
+        tenants' CIs, services and contacts).  A list carries only its counts and risk: cutting costs queries
+        per change, which a list must not (a detail page, ``GET .../{id}/``, has it whole)."""
+        stored = obj.assessment or {}
+        request = self.context.get("request")
+        view = self.context.get("view")
+        if getattr(view, "action", None) == "retrieve" or not isinstance(stored, dict):
+            return assessment.for_user(stored, getattr(request, "user", None)) if isinstance(stored, dict) else {}
+        risk = stored.get("risk") or {}
+        return {"summary": True, "risk": {k: risk.get(k) for k in ("score", "level") if k in risk},
+                "counts": {k: len(stored.get(k) or []) for k in ("changed", "impacted", "services")}}
 
     def validate_timezone(self, value: str) -> str:
         try:
