@@ -15,8 +15,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-SCHEDULE_NAME = "Change management: due changes"
-
 
 class Command(BaseCommand):
     help = "Change management: tick, schedule, gate, list."
@@ -52,17 +50,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"{c.pk}\t{c.state}\t{c.type}\t{c.window_start}\t{c.title}")
 
     def _schedule(self) -> None:
-        from cmdb.core.context import change_logging
-        from cmdb.jobs.models import Schedule
+        from cmdb.changes.jobs import ensure_tick_schedule
 
-        if Schedule.objects.filter(name=SCHEDULE_NAME).exists():
-            self.stdout.write(f"schedule {SCHEDULE_NAME!r} exists")
-            return
-        with change_logging(source="cli"):
-            Schedule(name=SCHEDULE_NAME, job_name="changes.tick", cron="* * * * *",
-                     description="Start scheduled changes at their window, re-assess, find unauthorized changes"
-                     ).validated_save()
-        self.stdout.write(f"schedule {SCHEDULE_NAME!r} created")
+        self.stdout.write(ensure_tick_schedule())
 
     def _gate(self, options: dict[str, Any]) -> None:
         from cmdb.changes.gate import decide
