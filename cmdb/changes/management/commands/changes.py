@@ -24,11 +24,13 @@ class Command(BaseCommand):
         sub.add_parser("schedule", help="Create the every-minute changes.tick schedule")
         sub.add_parser("tick", help="Start due changes, re-assess pending ones, record unauthorized changes")
         gate = sub.add_parser("gate", help="Ask the gate; exit status 3 when denied")
-        gate.add_argument("--ci", type=int, action="append", default=[], help="Registry id (repeat)")
-        gate.add_argument("--plan", type=int, default=None)
-        gate.add_argument("--reconciler", default=None)
+        gate.add_argument("--ci", type=int, action="append", default=[], metavar="ID",
+                          help="Registry id of a CI to change (repeat for several)")
+        gate.add_argument("--plan", type=int, default=None, metavar="ID",
+                          help="The stored reconcile plan to be applied (must be the approved one)")
+        gate.add_argument("--reconciler", default=None, metavar="NAME", help="Who asks, e.g. ansible or k8s")
         listing = sub.add_parser("list", help="Changes with state, window and title")
-        listing.add_argument("--state", default=None)
+        listing.add_argument("--state", default=None, help="Only changes in this state, e.g. scheduled")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
