@@ -16,3 +16,4 @@ class BackupConfig(DomainConfig):
     api_urls = ("backup", ".api.urls")
     ui_module = ".ui"
     metrics_module = ".metrics"
+    reconcilers_module = ".reconcilers"
