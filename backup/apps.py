@@ -14,6 +14,7 @@ class BackupConfig(DomainConfig):
     label = "backup"
     verbose_name = "Backup"
     api_urls = ("backup", ".api.urls")
+    web_urls = [("backup/", ".urls")]
     ui_module = ".ui"
     metrics_module = ".metrics"
     reconcilers_module = ".reconcilers"

@@ -23,7 +23,8 @@ from backup import systemd as sd
 from backup.models import PolicyAttachment, Snapshot
 from cmdb.reconcile.models import CIDrift, ReconcileRun
 from cmdb.reconcile.services import RunRefused, apply_request, run_execute
-from cmdb.services.models import Relationship, RelationshipType, Service
+from cmdb.services.models import Relationship, Service
+from cmdb.services.relationships import ensure_builtin_types
 from tests import factories as f
 
 pytestmark = [
@@ -48,8 +49,7 @@ def _world(tmp_path: Path, repos: Any, data_dir: Path) -> Any:
     w.service = Service(name="campus-management", slug="campus-management", criticality="critical")
     w.service.save()
     Relationship.objects.create(source_id=w.service.ci_id, target_id=w.hosts["web01"].ci_id,
-                                type=RelationshipType.objects.get_or_create(
-                                    slug="runs_on", defaults={"name": "runs on", "inverse_name": "runs"})[0])
+                                type=ensure_builtin_types()["runs_on"])
     w.web = repos.Policy(name="Campus web", paths=[str(data_dir)], excludes=["*.tmp", "{{ 7 * 7 }}"],
                          schedule="30 1 * * 1-5", keep_last=2, keep_daily=0, keep_weekly=0, keep_monthly=0,
                          repository=repos.primary, archive_repository=repos.archive, archive_years=10)
