@@ -18,3 +18,5 @@ class BackupConfig(DomainConfig):
     ui_module = ".ui"
     metrics_module = ".metrics"
     reconcilers_module = ".reconcilers"
+    jobs_module = ".jobs"
+    receivers_module = ".receivers"

@@ -1,0 +1,29 @@
+"""Signal receivers of the backup domain: the built-in self-backup schedule follows the configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import post_migrate, post_save
+
+
+def _after_migrate(sender: Any, **kwargs: Any) -> None:
+    if getattr(sender, "label", "") != "backup":
+        return
+    from .jobs import ensure_self_backup_schedule
+
+    ensure_self_backup_schedule()
+
+
+def _repository_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
+    from .jobs import ensure_self_backup_schedule, self_backup_repository
+
+    if instance.name == self_backup_repository():
+        ensure_self_backup_schedule()
+
+
+def connect() -> None:
+    from .models import Repository
+
+    post_migrate.connect(_after_migrate, dispatch_uid="backup.self_backup_schedule.migrate")
+    post_save.connect(_repository_saved, sender=Repository, dispatch_uid="backup.self_backup_schedule.repository")
