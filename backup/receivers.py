@@ -1,4 +1,5 @@
-"""Signal receivers of the backup domain: the built-in self-backup schedule follows the configuration."""
+"""Signal receivers of the backup domain: the built-in self-backup schedule follows the configuration, and the
+audit checkpoint sink into the archive (:mod:`backup.checkpoints`) is registered with the core."""
 
 from __future__ import annotations
 
@@ -23,7 +24,11 @@ def _repository_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 
 def connect() -> None:
+    from cmdb.core.checkpoints import register_sink
+
+    from .checkpoints import archive_sink
     from .models import Repository
 
+    register_sink("backup-archive", archive_sink)
     post_migrate.connect(_after_migrate, dispatch_uid="backup.self_backup_schedule.migrate")
     post_save.connect(_repository_saved, sender=Repository, dispatch_uid="backup.self_backup_schedule.repository")

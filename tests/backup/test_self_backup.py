@@ -124,10 +124,14 @@ def test_the_sqlite_cmdb_backs_itself_up_on_schedule_and_restores_into_an_empty_
     counted = _cmdb(["shell", "-c", "from cmdb.core.models import ObjectChange as O; "
                      "from backup.models import Run, Snapshot; print('COUNT', O.objects.count(), "
                      "Run.objects.filter(operation='self-backup', status='success').count(), "
-                     "sum('cmdb-self' in s.restic_tags for s in Snapshot.objects.all()))"], env)
+                     "sum('cmdb-self' in s.restic_tags for s in Snapshot.objects.all())); "
+                     "from backup.metrics import collect; "
+                     "m = [f for f in collect() if f.name == 'cmdb_backup_self_last_success_timestamp_seconds'][0]; "
+                     "print('METRIC', [s.labels['repository'] for s in m.samples])"], env)
     assert "COUNT" in counted.stdout, counted.stdout + counted.stderr
-    changes, runs, snaps = counted.stdout.split("COUNT")[1].split()
+    changes, runs, snaps = counted.stdout.split("COUNT")[1].split("\n")[0].split()
     assert (runs, snaps) == ("1", "1"), counted.stdout + counted.stderr
+    assert "METRIC ['self']" in counted.stdout  # what CMDBBackupTooOld watches (backup/rules)
 
     # Disaster: the data dir is gone; the repository, its password and the audit key (kept apart) remain.
     restore = ["restore", "--repo-url", str(tmp_path / "repo"), "--password-ref", "env:CMDB_RESTIC_PASSWORD",
