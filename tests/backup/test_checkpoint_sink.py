@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 def test_checkpoints_go_into_the_archive_and_verify(repos: Any, settings: Any, tmp_path: Path,
                                                     secrets_env: dict[str, str]) -> None:
-    assert services.init_archive(repos.archive, repos.primary).ok
+    assert services.init_repository(repos.archive).ok
     settings.CMDB_AUDIT_CHECKPOINT_ARCHIVE = "archive"
     settings.AUDIT_CHECKPOINT_FILE = str(tmp_path / "checkpoints.log")
     assert "backup-archive" in [s.name for s in cp.configured_sinks()]
@@ -46,7 +46,7 @@ def test_checkpoints_go_into_the_archive_and_verify(repos: Any, settings: Any, t
 
 def test_a_failing_archive_is_reported_and_the_other_sinks_are_written(repos: Any, settings: Any, tmp_path: Path,
                                                                       secrets_env: dict[str, str]) -> None:
-    assert services.init_archive(repos.archive, repos.primary).ok
+    assert services.init_repository(repos.archive).ok
     Repository.objects.filter(pk=repos.archive.pk).update(password_ref=secrets_env["wrong"])
     settings.CMDB_AUDIT_CHECKPOINT_ARCHIVE = "archive"
     settings.AUDIT_CHECKPOINT_FILE = str(tmp_path / "checkpoints.log")
