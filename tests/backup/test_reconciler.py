@@ -198,3 +198,16 @@ def test_scope_is_refused_for_kinds_the_reconciler_does_not_manage(repos: Any) -
         from cmdb.reconcile.services import run_request
 
         run_request(reconciler="backup", scope="kind:backup.policy", enqueue=False)
+
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.mark.skipif(shutil.which("ansible-lint", path=str(BIN)) is None, reason="ansible-lint is not installed")
+def test_the_play_and_role_pass_ansible_lint() -> None:
+    from backup.reconcilers import ANSIBLE_DIR
+
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+    result = subprocess.run([str(BIN / "ansible-lint"), "--profile", "production", "--offline", "backup.yml"],
+                            cwd=ANSIBLE_DIR, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
