@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from django.db.models import FloatField, Func, Max
+from django.db.models import Max
 from django.utils import timezone
 
 from cmdb.core.models import ConfigurationItem
@@ -68,25 +68,6 @@ def _children(types: Iterable[str] = INHERITANCE) -> dict[int, list[tuple[int, i
         parent, child = (target, source) if INHERITANCE[slug] else (source, target)
         out.setdefault(parent, []).append((child, order[slug]))
     return out
-
-
-def _newest(queryset: Any, field: str) -> dict[int, float]:
-    """``ci_id -> newest `field` as a Unix time`` (one aggregate query).
-
-    On PostgreSQL the epoch is computed by the database: turning ten thousand ``timestamptz`` values into
-    aware datetimes costs more than the whole aggregate, and the report only compares ages; the few
-    rows it shows convert back with :func:`_at`."""
-    from django.db import connection
-
-    grouped = queryset.exclude(ci_id=None).order_by().values("ci_id")
-    if connection.vendor == "postgresql":
-        epoch = Func(Max(field), template="EXTRACT(EPOCH FROM %(expressions)s)::float8", output_field=FloatField())
-        return dict(grouped.annotate(t=epoch).values_list("ci_id", "t"))
-    return {ci: t.timestamp() for ci, t in grouped.annotate(t=Max(field)).values_list("ci_id", "t")}
-
-
-def _at(epoch: float | None) -> dt.datetime | None:
-    return None if epoch is None else dt.datetime.fromtimestamp(epoch, dt.UTC)
 
 
 def _spread(seeds: dict[int, Any], children: dict[int, list[tuple[int, int]]]) -> dict[int, tuple[int, int, int]]:
@@ -186,18 +167,19 @@ def report(ci_queryset: Any = None, *, now: dt.datetime | None = None) -> Report
     required = _spread(critical, children)
     rows = cis.values_list("pk", "name", "kind", "criticality")
     policies = {p.pk: p for p in Policy.objects.only("pk", "name", "rpo_hours", "restore_test_max_age_days")}
-    last_backup = _newest(Snapshot.objects.all(), "time")
-    last_test = _newest(RestoreTest.objects.filter(passed=True), "tested_at")
-    now_ts = now.timestamp()
-    # Per seed (attached CI): its policies' label, smallest RPO and restore-test window (seconds), computed once.
-    per_seed: dict[int, tuple[str, float, float, int, int]] = {}
+    last_backup = dict(Snapshot.objects.exclude(ci_id=None).order_by().values("ci_id").annotate(t=Max("time"))
+                       .values_list("ci_id", "t"))
+    last_test = dict(RestoreTest.objects.filter(passed=True).exclude(ci_id=None).order_by().values("ci_id")
+                     .annotate(t=Max("tested_at")).values_list("ci_id", "t"))
+    # Per seed (attached CI): its policies' label, smallest RPO and restore-test window, computed once.
+    per_seed: dict[int, tuple[str, dt.timedelta, dt.timedelta, int, int]] = {}
     for seed, ids in attached.items():
         applied = [policies[i] for i in sorted(ids) if i in policies]
         if applied:
             rpo_hours = min(p.rpo_hours for p in applied)
             window = min(p.restore_test_max_age_days for p in applied)
-            per_seed[seed] = (", ".join(p.name for p in applied), rpo_hours * 3600.0, window * 86400.0,
-                              rpo_hours, window)
+            per_seed[seed] = (", ".join(p.name for p in applied), dt.timedelta(hours=rpo_hours),
+                              dt.timedelta(days=window), rpo_hours, window)
     seed_names = {pk: (kind, name) for pk, kind, name in ConfigurationItem.objects.filter(
         pk__in=list(per_seed)).values_list("pk", "kind", "name")}
     visible: set[int] | None = None
@@ -215,8 +197,8 @@ def report(ci_queryset: Any = None, *, now: dt.datetime | None = None) -> Report
                 distance = required[pk][1]
                 why = f"criticality {crit}" if distance == 0 else (
                     f"required through {distance} relationship(s) from a {REQUIRED_CRITICALITY[0]}+ CI")
-                append(CoverageRow(pk, name, kind, crit, "no_policy", "", why, _at(last_backup.get(pk)),
-                                   _at(last_test.get(pk))))
+                append(CoverageRow(pk, name, kind, crit, "no_policy", "", why, last_backup.get(pk),
+                                   last_test.get(pk)))
             continue
         seed = found[0]
         if seed not in per_seed:
@@ -224,11 +206,10 @@ def report(ci_queryset: Any = None, *, now: dt.datetime | None = None) -> Report
         with_policy += 1
         backup, test = last_backup.get(pk), last_test.get(pk)
         label, rpo, max_age, rpo_hours, window = per_seed[seed]
-        rpo_bad = backup is None or now_ts - backup > rpo
-        test_bad = test is None or now_ts - test > max_age
+        rpo_bad = backup is None or now - backup > rpo
+        test_bad = test is None or now - test > max_age
         if not (rpo_bad or test_bad):
             continue
-        backup_at, test_at = _at(backup), _at(test)
         texts = explained.get(found)
         if texts is None:  # the same few sentences for thousands of CIs: built once per (seed, distance, edge)
             _, distance, rank = found
@@ -240,10 +221,10 @@ def report(ci_queryset: Any = None, *, now: dt.datetime | None = None) -> Report
             texts = explained[found] = (f"{explanation}; RPO {rpo_hours} h",
                                         f"{explanation}; restore test within {window} days")
         if rpo_bad:
-            append(CoverageRow(pk, name, kind, crit, "rpo_breached", label, texts[0], backup_at, test_at, rpo_hours,
+            append(CoverageRow(pk, name, kind, crit, "rpo_breached", label, texts[0], backup, test, rpo_hours,
                                window))
         if test_bad:
-            append(CoverageRow(pk, name, kind, crit, "no_restore_test", label, texts[1], backup_at, test_at,
+            append(CoverageRow(pk, name, kind, crit, "no_restore_test", label, texts[1], backup, test,
                                rpo_hours, window))
     counts = {"cis": total, "with_policy": with_policy, "without_policy": total - with_policy,
               **dict.fromkeys(("no_policy", "rpo_breached", "no_restore_test"), 0)}
