@@ -19,4 +19,4 @@ class BackupConfig(DomainConfig):
     metrics_module = ".metrics"
     reconcilers_module = ".reconcilers"
     jobs_module = ".jobs"
-    receivers_module = ".receivers"
+    receivers_module = ".receivers"  # answers hooks (cmdb.core.hooks), the self-backup schedule, a checkpoint sink

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "discovery",
     "vdi",
     "cmdb.services",
+    "cmdb.changes",
     "cmdb.graphql",
     "django_otp",
     "django_otp.plugins.otp_totp",

@@ -156,3 +156,23 @@ def hosts_for(obj: Any) -> Q | None:
     if isinstance(obj, VirtualMachine):
         return Q(virtual_machine=obj)
     return None
+
+
+def machines_by_system_uuid(*, system_uuids: set[str], user: Any = None, **_kwargs: Any
+                            ) -> dict[str, tuple[str, int]]:
+    """Answer to :data:`cmdb.core.hooks.machines_by_system_uuid`: for each UUID, the device or VM that the
+    discovered hosts with that UUID are linked to, when they agree on one (cloned VMs may share a UUID).
+
+    One query whatever the number of UUIDs; with ``user``, only devices and VMs that user may change.
+    """
+    if not system_uuids:
+        return {}
+    rows = Host.objects.filter(system_uuid__in={u.lower() for u in system_uuids}).filter(
+        Q(device__isnull=False) | Q(virtual_machine__isnull=False))
+    if user is not None:
+        rows = rows.filter(Q(device__in=restrict(Device.objects.all(), user, "change"))
+                           | Q(virtual_machine__in=restrict(VirtualMachine.objects.all(), user, "change")))
+    found: dict[str, set[tuple[str, int]]] = {}
+    for uuid, device, vm in rows.values_list("system_uuid", "device_id", "virtual_machine_id"):
+        found.setdefault(uuid, set()).add(("device", device) if device else ("virtual_machine", vm))
+    return {uuid: next(iter(places)) for uuid, places in found.items() if len(places) == 1}

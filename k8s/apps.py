@@ -1,4 +1,4 @@
-from cmdb.core.domains import DomainConfig
+from cmdb.core.domains import DemoStep, DomainConfig
 
 
 class K8sConfig(DomainConfig):
@@ -13,3 +13,6 @@ class K8sConfig(DomainConfig):
     ui_module = ".ui"
     reconcilers_module = ".reconcilers"
     metrics_module = ".metrics"
+    receivers_module = ".receivers"
+    jobs_module = ".jobs"
+    demo_step = DemoStep(".demo.demo_step", stage="extend", order=120)

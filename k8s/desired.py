@@ -108,8 +108,15 @@ def managed_namespaces(*, user: Any = None, scope: str = "all", action: str = "v
         from cmdb.users.permissions import restrict
 
         queryset = restrict(queryset, user, action)
-    return queryset.select_related("cluster", "service", "tenant", "owner", "service__owner").order_by("cluster",
-                                                                                                      "name")
+    return with_relations(queryset).order_by("cluster", "name")
+
+
+def with_relations(queryset: QuerySet[Namespace]) -> QuerySet[Namespace]:
+    """``queryset`` loading what :func:`desired_objects` reads of each namespace.  The service is joined (one per
+    namespace); cluster, tenant and owners are few rows shared by many namespaces, so they are fetched once each
+    (one small query per relation) instead of being joined into every row: 500 namespaces of one cluster made
+    500 copies of its CA certificate and 500 Cluster objects."""
+    return queryset.select_related("service").prefetch_related("cluster", "tenant", "owner", "service__owner")
 
 
 @dataclass

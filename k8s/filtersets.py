@@ -16,7 +16,20 @@ class NamespaceFilterSet(BaseFilterSet):
         model = models.Namespace
         fields = ["cluster", "name", "service", "managed", "requests_cpu", "requests_memory", "limits_cpu",
                   "limits_memory", "pods", "pvcs", "storage", "default_cpu", "default_memory", "default_request_cpu",
-                  "default_request_memory", *CI_FIELDS]
+                  "default_request_memory", "unmanaged", "stale", *CI_FIELDS]
+
+
+class NodeFilterSet(BaseFilterSet):
+    class Meta:
+        model = models.Node
+        fields = ["cluster", "name", "system_uuid", "kubelet_version", "os_image", "architecture", "ready", "device",
+                  "virtual_machine", "link_rule", "stale", *CI_FIELDS]
+
+
+class WorkloadFilterSet(BaseFilterSet):
+    class Meta:
+        model = models.Workload
+        fields = ["cluster", "namespace", "kind", "name", "stale", *CI_FIELDS]
 
 
 class RoleMappingFilterSet(BaseFilterSet):

@@ -122,6 +122,11 @@ class Namespace(CIModel):
     default_request_memory = models.CharField(max_length=20, blank=True, validators=[quantity_validator])
     labels = models.JSONField(default=dict, blank=True)
     annotations = models.JSONField(default=dict, blank=True)
+    # Set by discovery (k8s.inventory), never by hand: what the cluster says about the namespace.
+    unmanaged = models.BooleanField(
+        default=False, editable=False,
+        help_text="Found on the cluster without being declared in the CMDB (an orphan until someone adopts it)")
+    stale = models.BooleanField(default=False, editable=False, help_text="Seen on the cluster before, gone now")
 
     search_fields = ("name", "description")
 
@@ -132,7 +137,9 @@ class Namespace(CIModel):
     def clean(self) -> None:
         super().clean()
         errors: dict[str, str] = {}
-        if not self.service_id and not self.tenant_id:
+        if self.managed:
+            self.unmanaged = False  # adopted: it is declared now
+        if not self.service_id and not self.tenant_id and not self.unmanaged:
             errors["service"] = "A namespace belongs to a service, a tenant or both."
         if self.service_id and not self.tenant_id:
             self.tenant_id = self.service.tenant_id
@@ -214,3 +221,72 @@ class NamespaceStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.namespace_id}: {self.drift_items} drift"
+
+
+class Node(CIModel):
+    """A node of a cluster as discovery last saw it (:mod:`k8s.inventory`), linked to the machine it is.
+
+    The link to the recorded device or virtual machine is found by the node's system UUID (through the
+    discovered host that reported the same UUID, :data:`cmdb.core.hooks.machines_by_system_uuid`), else
+    by name; ``link_rule`` says which rule linked it, and a link set by hand (``manual``) is kept.
+    """
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="nodes")
+    name = models.CharField(max_length=253)
+    system_uuid = models.CharField(max_length=64, blank=True, db_index=True)
+    kubelet_version = models.CharField(max_length=50, blank=True)
+    os_image = models.CharField(max_length=200, blank=True)
+    kernel_version = models.CharField(max_length=100, blank=True)
+    container_runtime = models.CharField(max_length=100, blank=True)
+    architecture = models.CharField(max_length=20, blank=True)
+    cpu = models.CharField(max_length=20, blank=True, help_text="Capacity as the node reports it")
+    memory = models.CharField(max_length=20, blank=True, help_text="Capacity as the node reports it")
+    max_pods = models.PositiveIntegerField(null=True, blank=True)
+    ready = models.BooleanField(null=True, blank=True)
+    device = models.ForeignKey("dcim.Device", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    virtual_machine = models.ForeignKey("virtualization.VirtualMachine", on_delete=models.SET_NULL, null=True,
+                                        blank=True, related_name="+")
+    link_rule = models.CharField(max_length=20, blank=True,
+                                 help_text='Rule that linked the node ("system-uuid", "name"); "manual" is kept')
+    stale = models.BooleanField(default=False, editable=False, help_text="Seen on the cluster before, gone now")
+
+    search_fields = ("name", "system_uuid", "description")
+    # Readiness flaps: observation, recorded but not a change.
+    snapshot_exclude = frozenset({"created", "last_updated", "ci", "last_seen", "ready"})
+
+    class Meta:
+        ordering = ("cluster", "name")
+        constraints = [models.UniqueConstraint(fields=["cluster", "name"], name="k8s_node_unique_name")]
+
+
+class WorkloadKind(models.TextChoices):
+    DEPLOYMENT = "Deployment", "Deployment"
+    STATEFULSET = "StatefulSet", "StatefulSet"
+    DAEMONSET = "DaemonSet", "DaemonSet"
+    CRONJOB = "CronJob", "CronJob"
+
+
+class Workload(CIModel):
+    """A Deployment, StatefulSet, DaemonSet or CronJob discovery found in a namespace.
+
+    It ``runs_on`` its namespace (a relationship edge, so impact analysis walks from a namespace to what
+    runs in it), and its container images are software installations on it (product = registry and
+    repository, version = tag or digest).  ``replicas`` is what the workload asks for (for a DaemonSet:
+    the nodes it should run on), ``ready`` what the server reports ready.
+    """
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="workloads")
+    namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="workloads")
+    kind = models.CharField(max_length=20, choices=WorkloadKind.choices)
+    name = models.CharField(max_length=253)
+    replicas = models.PositiveIntegerField(null=True, blank=True)
+    ready = models.PositiveIntegerField(null=True, blank=True)
+    images = models.JSONField(default=list, blank=True, help_text="Container images of its pod template")
+    stale = models.BooleanField(default=False, editable=False, help_text="Seen on the cluster before, gone now")
+
+    search_fields = ("name", "description")
+    snapshot_exclude = frozenset({"created", "last_updated", "ci", "last_seen", "ready"})
+
+    class Meta:
+        ordering = ("cluster", "namespace", "kind", "name")
+        constraints = [models.UniqueConstraint(fields=["namespace", "kind", "name"], name="k8s_workload_unique")]

@@ -22,7 +22,7 @@ from cmdb.reconcile.base import DiffItem, ItemOutcome, Option, Reconciler, Targe
 from cmdb.reconcile.scope import Selection
 
 from . import sync
-from .desired import managed_namespaces
+from .desired import managed_namespaces, with_relations
 from .models import Cluster, Namespace
 
 KIND = "k8s.namespace"
@@ -50,8 +50,8 @@ class KubernetesReconciler(Reconciler):
                 for ns in managed_namespaces(ci_ids=selection.ids_of(KIND))]
 
     def observe(self, desired: list[Target]) -> list[sync.ClusterPlan]:
-        namespaces = Namespace.objects.filter(managed=True, ci_id__in=[t.ci_id for t in desired]).select_related(
-            "cluster", "service", "tenant", "owner", "service__owner").order_by("cluster", "name")
+        namespaces = with_relations(Namespace.objects.filter(managed=True, ci_id__in=[t.ci_id for t in desired])
+                                    ).order_by("cluster", "name")
         return sync.plan(namespaces=namespaces, scope="all" if self._unrestricted else "selected", user=self.user)
 
     def plan(self, desired: list[Target], observed: list[sync.ClusterPlan]) -> list[DiffItem]:

@@ -311,32 +311,55 @@ def _same_tree(desired: Any, live: Any) -> bool:
     return _same(desired, live)
 
 
-def _lookup(obj: Any, path: tuple[str, ...]) -> tuple[bool, Any]:
-    for key in path:
-        if not isinstance(obj, dict) or key not in obj:
-            return False, None
-        obj = obj[key]
-    return True, obj
+def _covered(desired: dict[str, Any], live: Any, path: tuple[str, ...], wanted: set[tuple[str, ...]]) -> bool:
+    """Whether ``live`` carries every leaf of ``desired`` (leaves as :func:`_leaves` cuts them), adding the leaf
+    paths to ``wanted`` on the way.  One walk down both trees together: looking each leaf up from the root
+    again cost a no-change plan of 500 namespaces a tenth of a second."""
+    for key, value in desired.items():
+        here = (*path, key)
+        if isinstance(value, dict) and value:
+            if not _covered(value, live.get(key) if isinstance(live, dict) else None, here, wanted):
+                return False
+            continue
+        if here in _SKIP_PATHS:
+            continue
+        wanted.add(here)
+        if not isinstance(live, dict) or key not in live:
+            if isinstance(value, dict | list) and not value:
+                continue  # an empty map or list the server does not keep
+            return False
+        if not _same_tree(value, live[key]):
+            return False
+    return True
+
+
+#: ``fieldsV1`` (as the server sent it) → its leaf paths.  Objects of one kind written by us carry the same
+#: field set (values are not part of it), so a plan of thousands of objects computes a handful of them.
+_OWNED_CACHE: dict[bytes, frozenset[tuple[str, ...]]] = {}
+_OWNED_CACHE_LIMIT = 4096
+
+
+def _owned(fields: dict[str, Any]) -> frozenset[tuple[str, ...]]:
+    key = orjson.dumps(fields)
+    found = _OWNED_CACHE.get(key)
+    if found is None:
+        if len(_OWNED_CACHE) >= _OWNED_CACHE_LIMIT:
+            _OWNED_CACHE.clear()
+        found = _OWNED_CACHE[key] = frozenset(_owned_leaves(fields))
+    return found
 
 
 def in_sync(desired: dict[str, Any], live: dict[str, Any], manager: str) -> bool:
     """Whether applying ``desired`` would change nothing: ``live`` carries every desired value (quantities
     compared by value) and our manager owns exactly the desired fields (no field of ours to remove)."""
-    wanted = [path for path in _leaves(desired) if path not in _SKIP_PATHS]
-    for path in wanted:
-        value = _lookup(desired, path)[1]
-        found, live_value = _lookup(live, path)
-        if not found:
-            if isinstance(value, dict | list) and not value:
-                continue  # an empty map or list the server does not keep
-            return False
-        if not _same_tree(value, live_value):
-            return False
+    wanted: set[tuple[str, ...]] = set()
+    if not _covered(desired, live, (), wanted):
+        return False
     owned: set[tuple[str, ...]] = set()
     for entry in (live.get("metadata") or {}).get("managedFields") or []:
         if entry.get("manager") == manager and entry.get("operation") == "Apply":
-            owned |= _owned_leaves(entry.get("fieldsV1") or {})
-    return owned == set(wanted)
+            owned |= _owned(entry.get("fieldsV1") or {})
+    return owned == wanted
 
 
 def _comparable(obj: dict[str, Any] | None) -> dict[tuple[str, ...], Any]:

@@ -1,4 +1,5 @@
-"""Web UI of the Kubernetes domain: clusters, namespaces (with their quota and access data), the role mapping
+"""Web UI of the Kubernetes domain: clusters, namespaces (with their quota and access data), discovered nodes
+and workloads, the role mapping
 and contacts' cluster subjects get the standard pages (list, detail, edit, import, export) in a "Kubernetes"
 menu group; a panel on a service's page shows its namespaces with quota, access and sync status."""
 
@@ -19,12 +20,23 @@ register(models.Cluster, filterset=filtersets.ClusterFilterSet,
                       "criticality", "owner", "description", "comments"],
          group="Kubernetes")
 register(models.Namespace, filterset=filtersets.NamespaceFilterSet,
-         columns=["name", "cluster", "service", "tenant", "managed", "requests_cpu", "requests_memory", "limits_cpu",
+         columns=["name", "cluster", "service", "tenant", "managed", "unmanaged", "stale", "requests_cpu",
+                  "requests_memory", "limits_cpu",
                   "limits_memory", "pods", "pvcs", "storage"],
          form_fields=["cluster", "name", "service", "tenant", "managed", "requests_cpu", "requests_memory",
                       "limits_cpu", "limits_memory", "pods", "pvcs", "storage", "storage_classes", "default_cpu",
                       "default_memory", "default_request_cpu", "default_request_memory", "labels", "annotations",
                       "status", "criticality", "owner", "description", "comments"],
+         group="Kubernetes")
+register(models.Node, filterset=filtersets.NodeFilterSet,
+         columns=["name", "cluster", "kubelet_version", "os_image", "cpu", "memory", "ready", "device",
+                  "virtual_machine", "link_rule", "stale", "last_seen"],
+         form_fields=["device", "virtual_machine", "link_rule", "status", "tenant", "criticality", "owner",
+                      "description", "comments"],
+         group="Kubernetes")
+register(models.Workload, filterset=filtersets.WorkloadFilterSet,
+         columns=["name", "kind", "namespace", "cluster", "replicas", "ready", "images", "stale", "last_seen"],
+         form_fields=["status", "tenant", "criticality", "owner", "description", "comments"],
          group="Kubernetes")
 register(models.RoleMapping, filterset=filtersets.RoleMappingFilterSet, columns=["contact_role", "cluster_role"],
          group="Kubernetes")

@@ -16,4 +16,5 @@ class MonitoringConfig(DomainConfig):
     web_urls = [("", ".exposition_urls"), ("monitoring/", ".urls")]
     ui_module = ".ui"
     metrics_module = ".metrics"
+    receivers_module = ".receivers"  # answers hooks (cmdb.core.hooks)
     demo_step = DemoStep(".demo.demo_step", stage="plan")

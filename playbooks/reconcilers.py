@@ -97,6 +97,21 @@ class PlaybookResult:
     item_outcomes: list[ItemOutcome] = field(default_factory=list)
 
 
+#: Ansible's per-run temporary copy of a template (``~/.ansible/tmp/ansible-local-<run>/tmp<x>/motd.j2``).
+_TMP_HEADER = re.compile(r"^.*/ansible-local-[^/]+/tmp[^/]*/(?P<name>[^/]+)$")
+
+
+def _header(value: Any) -> str:
+    """A diff header without Ansible's per-run temporary path: the template's file name instead.
+
+    The header of a ``template`` task names the rendered copy in a fresh temporary folder each run;
+    left in, every check run's diff differs, so the fingerprint of a stored plan never matched a
+    fresh one and no stored Ansible plan could be applied (always "stale")."""
+    text = str(value)
+    found = _TMP_HEADER.match(text)
+    return f"template {found.group('name')}" if found else text
+
+
 def _diff_text(diff: Any) -> str:
     """Ansible's diff result (dict or list of dicts with before/after or prepared) as a unified diff."""
     parts = diff if isinstance(diff, list) else [diff]
@@ -112,8 +127,8 @@ def _diff_text(diff: Any) -> str:
             before, after = repr(before) + "\n", repr(after) + "\n"
         lines = difflib.unified_diff(str(before or "").splitlines(keepends=True),
                                      str(after or "").splitlines(keepends=True),
-                                     fromfile=str(d.get("before_header", "before")),
-                                     tofile=str(d.get("after_header", "after")))
+                                     fromfile=_header(d.get("before_header", "before")),
+                                     tofile=_header(d.get("after_header", "after")))
         out.append("".join(lines))
     return "\n".join(p for p in out if p)
 

@@ -47,6 +47,19 @@ report = new_report("agent", "before-the-move")
 report["identifiers"] = {{"serial": "SN-1", "manufacturer": "Dell", "hostname": "web01"}}
 report["attributes"] = {{"hostname": "web01", "os_name": "Debian GNU/Linux"}}
 print("ingested", ingest_report(report).action)
+
+# Reconcile runs as the old code kept them: status, timings and error on the run itself; a job only
+# for queued runs (and it said "completed" when the run failed on a target).
+from django.utils import timezone
+from cmdb.jobs.models import Job
+from cmdb.reconcile.models import ReconcileRun
+t = timezone.now()
+ReconcileRun.objects.create(reconciler="ansible", scope="all", status="completed", started=t, finished=t,
+                            duration=2.5)
+queued = Job.objects.create(name="reconcile.run", status="completed", started=t, finished=t, duration=3.0)
+ReconcileRun.objects.create(reconciler="ansible", scope="tag:web", status="failed", error="web01 unreachable",
+                            job=queued, started=t, finished=t)
+ReconcileRun.objects.create(reconciler="ansible", scope="ci:1", status="running", started=t)
 """
 
 NEW_READ = """
@@ -68,6 +81,10 @@ call_command("makemigrations", check=True, dry_run=True, verbosity=0)  # exits 1
 from cmdb.dcim.models import Device
 from discovery.models import Host, IngestRecord
 from monitoring.models import Monitor
+from cmdb.reconcile.models import ReconcileRun
+# Every run has its job now, which holds its status, timings and error.
+for run in ReconcileRun.objects.select_related("job").order_by("pk"):
+    print("run", run.scope, run.job.name, run.status, run.duration, run.error[:20].replace(" ", "_") or "-")
 device = Device.objects.get(name="web01")
 host = Host.objects.get(device=device)
 print("read", device.serial, host.os_name, Monitor.objects.get(ci_id=device.ci_id).exporter_type.slug,
@@ -110,3 +127,9 @@ def test_a_database_of_the_old_layout_migrates_forward(tmp_path: Path) -> None:
     assert "pending: 0" in out, out
     assert any(line.startswith("audit: Change log intact:") and " 0 records" not in line for line in out), out
     assert out[-1].split() == ["read", "SN-1", "Debian", "GNU/Linux", "node", "1"], out
+    runs = [line.split() for line in out if line.startswith("run ")]
+    assert runs == [
+        ["run", "all", "reconcile.run", "completed", "2.5", "-"],  # a foreground run: a job made for it
+        ["run", "tag:web", "reconcile.run", "failed", "3.0", "web01_unreachable"],  # the run's status wins
+        ["run", "ci:1", "reconcile.run", "failed", "None", "The_run_was_recorded"],  # could never finish
+    ], out

@@ -1,4 +1,4 @@
-from cmdb.core.domains import DomainConfig
+from cmdb.core.domains import DemoStep, DomainConfig
 
 
 class VdiConfig(DomainConfig):
@@ -12,4 +12,7 @@ class VdiConfig(DomainConfig):
     web_urls = [("vdi/", ".urls")]
     ui_module = ".ui"
     reconcilers_module = ".reconcilers"
+    jobs_module = ".jobs"
     metrics_module = ".metrics"
+    receivers_module = ".receivers"
+    demo_step = DemoStep(".demo.demo_step", stage="extend", order=200)

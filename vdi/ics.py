@@ -1,6 +1,13 @@
 """A small iCalendar (RFC 5545) reader for course timetables: VEVENTs with DTSTART, DTEND, LOCATION,
-SUMMARY, UID and weekly RRULEs (``FREQ=WEEKLY`` with ``UNTIL`` or ``COUNT``) — what lecture-planning
-systems export for a semester.  Anything it cannot read faithfully is refused with :class:`ICSError`
+SUMMARY, UID, weekly RRULEs (``FREQ=WEEKLY`` with ``UNTIL`` or ``COUNT``) and EXDATEs (a lecture that
+does not take place: a holiday, a cancelled week) — what lecture-planning systems export for a semester.
+
+An EXDATE splits a weekly series into the weekly series before and after it, so :class:`Event` (and the
+stored :class:`~vdi.models.Lecture`) stay "weekly from ``start`` until ``until``" and the schedule needs no
+exception list; an EXDATE that names no occurrence excludes nothing (RFC 5545 allows it).  An EXDATE of a
+date only (``VALUE=DATE``) excludes the occurrence on that local date.
+
+Anything it cannot read faithfully is refused with :class:`ICSError`
 (a lecture silently dropped would leave a lab without desktops), never guessed.
 """
 
@@ -21,6 +28,9 @@ class ICSError(ValueError):
 #: The most weeks one lecture series may repeat (ten years): a larger COUNT is a typo or an attack,
 #: and past about 10^8 weeks the date arithmetic overflows.
 MAX_WEEKLY_COUNT = 520
+#: The most excluded dates one event may carry (each splits the series once).
+MAX_EXDATES = 1000
+WEEK = dt.timedelta(weeks=1)
 
 
 @dataclass(frozen=True)
@@ -119,13 +129,17 @@ def parse_ics(text: str) -> list[Event]:
         elif name == "END" and value.upper() == "VEVENT":
             if current is None:
                 raise ICSError(f"line {number}: END:VEVENT without BEGIN")
-            events.append(_event(current))
+            events.extend(_event(current))
             current = None
         elif current is not None:
             if name in ("DTSTART", "DTEND"):
                 current[name] = _datetime(value, params, number)
             elif name == "RRULE":
                 current["RRULE"] = (value, number)
+            elif name == "EXDATE":
+                current.setdefault("EXDATE", []).extend(_exdates(value, params, number))
+                if len(current["EXDATE"]) > MAX_EXDATES:
+                    raise ICSError(f"line {number}: more than {MAX_EXDATES} EXDATEs in one event")
             elif name in ("UID", "SUMMARY", "LOCATION"):
                 current[name] = value.replace("\\,", ",").replace("\\;", ";").replace("\\n", " ").strip()
     if current is not None:
@@ -133,7 +147,41 @@ def parse_ics(text: str) -> list[Event]:
     return events
 
 
-def _event(data: dict[str, Any]) -> Event:
+def _exdates(value: str, params: dict[str, str], number: int) -> list[dt.datetime | dt.date]:
+    """The dates of an EXDATE line: date-times (as DTSTART) or, with ``VALUE=DATE``, dates."""
+    out: list[dt.datetime | dt.date] = []
+    for item in value.split(","):
+        item = item.strip()
+        if params.get("VALUE") == "DATE" or len(item) == 8:
+            try:
+                if not (len(item) == 8 and item.isdigit()):
+                    raise ValueError(item)
+                out.append(dt.datetime.strptime(item, "%Y%m%d").date())
+            except ValueError as exc:
+                raise ICSError(f"line {number}: EXDATE {item!r} is not a date (YYYYMMDD)") from exc
+        else:
+            out.append(_datetime(item, params, number))
+    return out
+
+
+def _excluded_weeks(start: dt.datetime, until: dt.datetime | None, exdates: list[dt.datetime | dt.date]) -> set[int]:
+    """The occurrence numbers (0 = ``start``) the EXDATEs name; weekly occurrences keep the wall-clock time."""
+    out = set()
+    for when in exdates:
+        if isinstance(when, dt.datetime):
+            weeks = round((when - start) / WEEK)
+            hit = start + weeks * WEEK == when
+        else:
+            days = (when - start.date()).days
+            weeks, hit = days // 7, days % 7 == 0
+        within = weeks == 0 if until is None else start + weeks * WEEK <= until
+        if hit and weeks >= 0 and within:
+            out.add(weeks)
+    return out
+
+
+def _event(data: dict[str, Any]) -> list[Event]:
+    """The event, as one or more events: a weekly series with EXDATEs is split around them."""
     line = data["line"]
     if "DTSTART" not in data or "DTEND" not in data:
         raise ICSError(f"the event at line {line} needs DTSTART and DTEND")
@@ -142,8 +190,23 @@ def _event(data: dict[str, Any]) -> Event:
     until = None
     if "RRULE" in data:
         until = _rrule(data["RRULE"][0], data["DTSTART"], data["RRULE"][1])
-    return Event(uid=data.get("UID", ""), summary=data.get("SUMMARY", ""), location=data.get("LOCATION", ""),
-                 start=data["DTSTART"], end=data["DTEND"], weekly=until is not None, until=until)
+    event = Event(uid=data.get("UID", ""), summary=data.get("SUMMARY", ""), location=data.get("LOCATION", ""),
+                  start=data["DTSTART"], end=data["DTEND"], weekly=until is not None, until=until)
+    skipped = _excluded_weeks(event.start, until, data.get("EXDATE", []))
+    if not skipped:
+        return [event]
+    if until is None:
+        return []  # the one occurrence is excluded
+    last = max(0, int((until - event.start) // WEEK))
+    while last > 0 and event.start + last * WEEK > until:
+        last -= 1
+    parts, first = [], 0
+    for week in [*sorted(skipped), last + 1]:
+        if week > first:
+            parts.append(Event(event.uid, event.summary, event.location, event.start + first * WEEK,
+                               event.end + first * WEEK, True, event.start + (week - 1) * WEEK))
+        first = week + 1
+    return parts
 
 
 def sync_lectures(source: Any) -> None:

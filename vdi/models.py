@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from cmdb.core.models.base import ChangeLoggedModel, CIModel, OrganizationalModel
@@ -135,6 +135,12 @@ class Pool(CIModel):
     entitled_groups = models.JSONField(default=list, blank=True, help_text="Names of the user groups entitled")
     cluster = models.ForeignKey("virtualization.Cluster", on_delete=models.PROTECT, related_name="vdi_pools")
     driver = models.CharField(max_length=10, choices=Driver.choices, default=Driver.LIBVIRT)
+    kube_cluster = models.CharField(max_length=100, blank=True,
+                                    help_text="KubeVirt pools: the Kubernetes cluster CI's name (blank: the host "
+                                              "cluster's name)")
+    kube_namespace = models.CharField(max_length=63, default="vdi", validators=[RegexValidator(
+        r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "A namespace name (DNS-1123 label).")],
+        help_text="KubeVirt pools: the namespace of the pool's VirtualMachines")
 
     search_fields = ("name", "description")
 
@@ -208,14 +214,16 @@ class TimetableSource(ChangeLoggedModel):
     """A course timetable (iCalendar) of the lab's rooms: the pool grows to ``size`` ``lead_minutes``
     before each lecture held in a room matching ``room_filter`` and shrinks back when it ends.
 
-    ``content`` is the ICS text (fetched from ``feed_url`` by whoever imports it, or pasted); it is parsed when
-    saved, into :class:`Lecture` rows, and a file that does not parse is refused naming ``content``.
+    ``content`` is the ICS text, pasted or fetched from ``feed_url`` (:mod:`vdi.feeds`: when a source with a
+    feed URL is saved without content, and by the job ``vdi.timetables.refresh``); it is parsed when saved,
+    into :class:`Lecture` rows, and a file that does not parse is refused naming ``content`` (a feed that
+    cannot be fetched, naming ``feed_url``).
     """
 
     pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="timetables")
     name = models.CharField(max_length=100)
     feed_url = models.URLField(blank=True, help_text="Where the ICS feed is published")
-    content = models.TextField()
+    content = models.TextField(blank=True, help_text="The ICS text (fetched from the feed URL when left blank)")
     room_filter = models.CharField(max_length=100, blank=True,
                                    help_text="Only lectures whose location contains this text (any if blank)")
     lead_minutes = models.PositiveIntegerField(default=15, validators=[MaxValueValidator(24 * 60)])
@@ -237,10 +245,18 @@ class TimetableSource(ChangeLoggedModel):
         from .ics import ICSError, parse_ics
 
         errors = {}
+        fetched = bool(self.feed_url and not (self.content or "").strip())
+        if fetched:
+            from .feeds import FeedError, fetch
+
+            try:
+                self.content = fetch(self.feed_url)
+            except FeedError as exc:
+                raise ValidationError({"feed_url": f"The feed could not be fetched: {exc}"}) from None
         try:
             parse_ics(self.content or "")
         except ICSError as exc:
-            errors["content"] = f"The timetable does not parse: {exc}"
+            errors["feed_url" if fetched else "content"] = f"The timetable does not parse: {exc}"
         if self.pool_id and self.size is not None and self.size > self.pool.max_size:
             errors["size"] = f"Lectures ask for {self.size} desktops; the pool's maximum is {self.pool.max_size}."
         if errors:

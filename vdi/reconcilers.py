@@ -2,17 +2,20 @@
 
 - kinds: ``vdi.pool``; the framework resolves the scope (``all``, ``name:lab``, ``ci:12``,
   ``tenant:physics``, ...) to pool CIs the requester may view (dry run) or change (apply);
-- desired: the libvirt pools among them (KubeVirt pools are not provisioned here);
-- observe: :func:`vdi.runs.run_pool` as a dry run (observes the hypervisors and plans, changes nothing);
-  a pool whose lease another run holds is reported as failed rather than planned as empty;
+- desired: the pools among them, libvirt and KubeVirt;
+- observe: a libvirt pool through :func:`vdi.runs.run_pool` as a dry run (observes the hypervisors and
+  plans, changes nothing; a pool whose lease another run holds is reported as failed rather than planned
+  as empty); a KubeVirt pool is handed to the Kubernetes domain (:func:`vdi.drivers.kubevirt.handoff`
+  through the hook ``kubevirt_objects_published``), which answers the server's dry-run plan of its objects;
 - apply: exactly the stored items, under the pool's lease, each with its own outcome; an item the pool
-  no longer needs (another run got there first) is skipped, never applied twice.
+  no longer needs (another run got there first) is skipped, never applied twice.  KubeVirt items go back
+  through the hook with ``only`` naming them.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from typing import Any
 
 from cmdb.jobs.leases import lease_holder, leased
@@ -20,6 +23,7 @@ from cmdb.reconcile.base import DiffItem, ItemOutcome, Reconciler, Target, Targe
 from cmdb.reconcile.scope import Selection
 
 from .models import Pool
+from .placement import Placement
 from .plan import PlanItem, plan_pool
 
 KIND = "vdi.pool"
@@ -27,33 +31,53 @@ KIND = "vdi.pool"
 
 @register
 class VdiReconciler(Reconciler):
-    """Libvirt pools' desktops (see the module docstring)."""
+    """Libvirt pools' desktops, and KubeVirt pools through the Kubernetes domain (see the module docstring)."""
 
     name = "vdi"
-    summary = "Provisions the desktops of libvirt VDI pools (clones of the golden image) to the pools' sizes"
+    summary = ("Provisions the desktops of VDI pools to the pools' sizes: libvirt clones of the golden image, "
+               "KubeVirt objects through the Kubernetes domain")
     kinds = (KIND,)
 
     def desired(self, selection: Selection) -> list[Target]:
-        ids = selection.ids_of(KIND)
-        pools = list(Pool.objects.filter(ci_id__in=ids, driver="libvirt").order_by("name"))
-        if len(pools) < len(ids):
-            self.log(f"{len(ids) - len(pools)} pools in scope are not libvirt pools; left out")
-        return [Target(p.name, p.ci_id, {"pool_id": p.pk}) for p in pools]
+        pools = Pool.objects.filter(ci_id__in=selection.ids_of(KIND)).order_by("name")
+        return [Target(p.name, p.ci_id, {"pool_id": p.pk, "driver": p.driver}) for p in pools]
 
     def observe(self, desired: list[Target]) -> dict[str, Any]:
+        from .drivers.kubevirt import handoff
         from .runs import run_pool
 
-        pools = Pool.objects.in_bulk([t.data["pool_id"] for t in desired])
-        return {t.name: run_pool(pools[t.data["pool_id"]], dry_run=True) for t in desired}
+        pools = Pool.objects.select_related("cluster").in_bulk([t.data["pool_id"] for t in desired])
+        return {t.name: handoff(pools[t.data["pool_id"]], user=self.user) if t.data.get("driver") == "kubevirt"
+                else run_pool(pools[t.data["pool_id"]], dry_run=True) for t in desired}
 
     def plan(self, desired: list[Target], observed: dict[str, Any]) -> list[DiffItem]:
+        from .drivers.kubevirt import Handoff
+
         ci = {t.name: t.ci_id for t in desired}
-        return [DiffItem({"replace": "update"}.get(i.action, i.action), i.pool, i.desktop, i.reason, ci.get(i.pool),
-                         i.as_dict()) for result in observed.values() for i in result.items]
+        items = []
+        for name, result in observed.items():
+            if isinstance(result, Handoff):
+                items += [DiffItem(i["action"], name, f"{i['kind']} {i['namespace']}/{i['name']}", i["diff"],
+                                   ci.get(name), {"kubevirt": [i["kind"], i["namespace"], i["name"]]})
+                          for i in result.changes]
+                continue
+            items += [DiffItem({"replace": "update"}.get(i.action, i.action), i.pool, i.desktop, i.reason,
+                               ci.get(i.pool), i.as_dict()) for i in result.items]
+        return items
 
     def unhealthy(self, observed: dict[str, Any]) -> list[TargetOutcome]:
-        return [TargetOutcome(name, "failed", message=f"another run holds the pool: {result.held_by}")
-                for name, result in observed.items() if result.held_by]
+        from .drivers.kubevirt import Handoff
+
+        out = []
+        for name, result in observed.items():
+            if isinstance(result, Handoff):
+                reasons = [result.error] if result.error else [
+                    f"{i['kind']} {i['namespace']}/{i['name']}: {i['message']}" for i in result.failures]
+                if reasons:
+                    out.append(TargetOutcome(name, "failed", message="; ".join(reasons)[:2000]))
+            elif result.held_by:
+                out.append(TargetOutcome(name, "failed", message=f"another run holds the pool: {result.held_by}"))
+        return out
 
     def apply(self, desired: list[Target], items: list[DiffItem]) -> list[ItemOutcome | TargetOutcome]:
         from .runs import LEASE_TTL, _apply, driver_for, observe
@@ -66,6 +90,9 @@ class VdiReconciler(Reconciler):
         outcomes: list[ItemOutcome | TargetOutcome] = []
         for name, indices in by_pool.items():
             pool = Pool.objects.get(pk=targets[name].data["pool_id"])
+            if "kubevirt" in items[indices[0]].data:
+                outcomes += self._apply_kubevirt(pool, items, indices)
+                continue
             lease = f"vdi:pool:{pool.pk}"
             with leased(lease, f"vdi-reconcile-{uuid.uuid4().hex[:12]}", ttl=LEASE_TTL) as held:
                 if not held:
@@ -79,7 +106,7 @@ class VdiReconciler(Reconciler):
                     still = {(i.action, i.desktop): i for i in plan_pool(
                         pool.name, wanted=wanted_size(pool), spare=pool.spare, max_size=pool.max_size,
                         desktops=views, orphans=orphans)}
-                    load = Counter(v.host for v in views if v.host)
+                    placement = Placement.of(pool)
                     host_ids = {h.name: h.device_id for h in driver.hosts.values()}
                     for index in indices:
                         stored = PlanItem(**items[index].data)
@@ -87,9 +114,27 @@ class VdiReconciler(Reconciler):
                         if item is None:
                             outcomes.append(ItemOutcome(index, "skipped", "no longer needed"))
                             continue
-                        done = _apply(pool, driver, item, load, host_ids)
+                        done = _apply(pool, driver, item, placement, host_ids)
                         placed = f" on {done.host}" if done.host else ""
                         outcomes.append(ItemOutcome(index, done.status, f"{done.message}{placed}"))
                 finally:
                     driver.close()
+        return outcomes
+
+    def _apply_kubevirt(self, pool: Pool, items: list[DiffItem], indices: list[int]) -> list[ItemOutcome]:
+        """The stored items of a KubeVirt pool, carried out by the Kubernetes domain, one outcome each."""
+        from .drivers.kubevirt import handoff
+
+        keys = {tuple(items[i].data["kubevirt"]): i for i in indices}
+        result = handoff(pool, apply=True, only=list(keys), user=self.user)
+        if result.error:
+            return [ItemOutcome(i, "failed", result.error) for i in indices]
+        done = {(i["kind"], i["namespace"], i["name"]): i for i in result.items}
+        outcomes = []
+        for key, index in keys.items():
+            item = done.get(key)
+            if item is None or item["status"] == "planned":  # the pool no longer needs it
+                outcomes.append(ItemOutcome(index, "skipped", "no longer needed"))
+            else:
+                outcomes.append(ItemOutcome(index, item["status"], item["message"]))
         return outcomes

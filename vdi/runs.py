@@ -7,7 +7,8 @@ nothing.  A dry run observes and plans and changes nothing, neither the hypervis
 
 Each item is applied on its own, its outcome recorded: a create writes the desktop as ``provisioning``
 first (committed), then clones; a failure leaves it ``broken`` with the error in its description, and the
-next run replaces it, on another host if the first one is unreachable.
+next run replaces it, on another host if the first one is unreachable.  New desktops go to the host with
+the most room that they fit on (:mod:`vdi.placement`), so a pool spreads over its cluster by capacity.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from cmdb.jobs.leases import lease_holder, leased
 
 from .drivers.libvirt import DriverError, HostTarget, LibvirtDriver
 from .models import Desktop, DesktopState, HostCapacity, Pool, PoolType
+from .placement import Placement
 from .plan import DesktopView, Outcome, PlanItem, plan_pool
 from .schedule import wanted_size
 
@@ -103,20 +104,19 @@ def _run(pool: Pool, driver: LibvirtDriver, result: RunResult, at: dt.datetime |
     result.unreachable = dict(driver.unreachable)
     if dry_run:
         return
-    load = Counter(v.host for v in views if v.host)
+    placement = Placement.of(pool)
     host_ids = {h.name: h.device_id for h in driver.hosts.values()}
     for item in result.items:
-        result.outcomes.append(_apply(pool, driver, item, load, host_ids))
+        result.outcomes.append(_apply(pool, driver, item, placement, host_ids))
     result.unreachable = dict(driver.unreachable)
 
 
-def _place(driver: LibvirtDriver, load: Counter, avoid: str = "") -> list[str]:
-    """Hosts to try, least loaded first; the host a broken desktop was on last."""
-    names = [h for h in driver.hosts if h not in driver.unreachable]
-    return sorted(names, key=lambda h: (h == avoid, load[h], h))
+def _place(driver: LibvirtDriver, placement: Placement, avoid: str = "") -> list[str]:
+    """Reachable hosts the desktop fits on, most room first; the host a broken desktop was on last."""
+    return placement.order([h for h in driver.hosts if h not in driver.unreachable], avoid)
 
 
-def _apply(pool: Pool, driver: LibvirtDriver, item: PlanItem, load: Counter, host_ids: dict) -> Outcome:
+def _apply(pool: Pool, driver: LibvirtDriver, item: PlanItem, placement: Placement, host_ids: dict) -> Outcome:
     golden = pool.golden_image.name
     if item.action == "delete":
         try:
@@ -129,33 +129,34 @@ def _apply(pool: Pool, driver: LibvirtDriver, item: PlanItem, load: Counter, hos
         except DriverError as exc:
             return Outcome(item, "failed", str(exc))
         Desktop.objects.filter(pool=pool, name=item.desktop).delete()
-        load[item.host] -= 1
+        placement.release(item.host)
         return Outcome(item, "ok", "deleted")
     if item.action == "replace" and item.host and item.host not in driver.unreachable:
         try:
             driver.delete(item.host, item.desktop)
-            load[item.host] -= 1
+            placement.release(item.host)
         except DriverError as exc:
             log.warning("VDI %s: could not delete %s before replacing it: %s", pool.name, item.desktop, exc)
     if item.action == "create":
         with transaction.atomic():
             Desktop(name=item.desktop, pool=pool, state=DesktopState.PROVISIONING).save()
     errors = []
-    for host in _place(driver, load, item.host if item.action == "replace" else ""):
+    for host in _place(driver, placement, item.host if item.action == "replace" else ""):
         try:
             domain = driver.create(host, golden, item.desktop, pool.vcpus, pool.memory_mb)
         except DriverError as exc:
             errors.append(str(exc))
             continue
-        load[host] += 1
+        placement.take(host)
         desktop = Desktop.objects.get(pool=pool, name=item.desktop)
         desktop.state = DesktopState.ASSIGNED if desktop.assigned_user_id else DesktopState.READY
         desktop.host_id, desktop.domain_uuid, desktop.address = host_ids.get(host), domain.uuid, host
         desktop.description = ""
         desktop.save()
         return Outcome(item, "ok", "cloned from " + golden, host)
-    message = "; ".join(errors) or "no reachable host: " + "; ".join(
-        f"{host} is unreachable: {why}" for host, why in sorted(driver.unreachable.items()))
+    reasons = [f"{host} is unreachable: {why}" for host, why in sorted(driver.unreachable.items())]
+    reasons += [placement.why_not(h) for h in sorted(driver.hosts) if h not in driver.unreachable]
+    message = "; ".join(errors) or "no host can take it: " + ("; ".join(reasons) or "no host has a hypervisor URI")
     Desktop.objects.filter(pool=pool, name=item.desktop).update(state=DesktopState.BROKEN, description=message[:200])
     return Outcome(item, "failed", message)
 

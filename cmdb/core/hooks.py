@@ -44,6 +44,56 @@ writes_rolled_back = Signal()
 #: ansible-runner's dict form, or raises ``ValueError`` for a scope it does not understand.
 ansible_inventory_requested = Signal()
 
+#: Sent by whoever knows machines only by their SMBIOS system UUID and wants the device or virtual machine
+#: the CMDB records for them (the Kubernetes discovery: a node reports ``status.nodeInfo.systemUUID``).
+#: Keyword arguments: ``system_uuids`` (a set of lower-case UUID strings) and ``user`` (only records they
+#: may change; None: any).  A receiver answers with one query for all of them: ``{uuid: ("device", id)}`` or
+#: ``{uuid: ("virtual_machine", id)}`` for the UUIDs it can place unambiguously, or None.  Nobody
+#: connected: machines are matched by other means (names) only.
+machines_by_system_uuid = Signal()
+
+
+#: Sent by the licence compliance report (cmdb/software/compliance.py) to ask for seats used by something
+#: other than an installation on a CI, e.g. VDI desktops cloned from a golden image (the VDI domain answers).
+#: Keyword arguments: ``products`` (the product ids of the licences in the report).  A receiver returns
+#: None or ``{"source": "vdi", "label": "VDI", "rows": [{"product_id": int, "tenant_id": int | None,
+#: "seats": {metric: int}}, ...]}``: per product and tenant, the seats it uses under each licence metric
+#: (``device``, ``core``, ``user``, ``subscription``, ``concurrent``, ``site``); the report takes the
+#: metric of each licence.  ``source`` names the report's column; a receiver must not send this hook itself.
+#: Nobody connected: the report counts installations and assignments only, and has no extra column.
+licence_consumption_requested = Signal()
+
+#: Sent by the VDI reconciler for pools whose driver is KubeVirt: it renders their ``VirtualMachinePool``
+#: and ``VirtualMachine`` objects and hands them to the Kubernetes domain, which plans and applies them on
+#: its cluster like its own desired objects (server-side apply with its field manager, dry runs by the
+#: server).  Keyword arguments: ``cluster`` (the name of the Kubernetes cluster CI), ``owner`` (a label
+#: value naming the sender's set, e.g. ``vdi-pool-cad``: live objects of that owner the set no longer
+#: contains are ``delete`` items), ``objects`` (the owner's complete set, as manifests: ``apiVersion``,
+#: ``kind``, ``metadata.namespace``/``name``), ``kinds`` (``[(apiVersion, kind), ...]`` the owner may have
+#: live, listed for deletions even when ``objects`` has none of them), ``apply`` (False: plan only,
+#: nothing changes), ``only`` (with ``apply``: the ``(kind, namespace, name)`` items to carry out, the
+#: stored plan's; None: all) and ``user`` (who asks: view the cluster CI to plan, change it to apply).
+#: A receiver returns ``{"error": str, "items": [{"action": "create"|"update"|"delete"|"none"|"error",
+#: "kind", "namespace", "name", "diff", "status": "planned"|"ok"|"failed", "message"}]}``; ``error`` is
+#: set (and ``items`` empty) when the cluster could not be reached or is unknown.  Nobody connected: the
+#: KubeVirt pools are not provisioned (the sender reports that).
+kubevirt_objects_published = Signal()
+
+
+#: Sent by change management (cmdb/changes/assessment.py) to learn whether the CIs a change touches
+#: have a *verified* backup: one a restore test proved restorable.  Keyword arguments: ``ci_ids``
+#: (registry ids) and ``at`` (an aware datetime: "verified as of").  A receiver returns
+#: ``{ci_id: {"verified": bool, "why": str, "last_snapshot": iso str | None,
+#: "last_restore_test": iso str | None}}`` for the CIs it knows (a CI left out is not verified),
+#: or None.  Nobody connected (no backup app): the assessment says no verified backup is known.
+backup_verified_for = Signal()
+
+#: Sent by change management to count the incidents of some CIs in a period (the failure history
+#: of a change's risk score).  Keyword arguments: ``ci_ids`` (registry ids) and ``since`` (an aware
+#: datetime).  A receiver returns ``{ci_id: number of incidents started since then}`` (CIs without
+#: incidents may be left out), or None.  Nobody connected (no monitoring app): incidents are unknown.
+incidents_for = Signal()
+
 
 def first_answer(signal: Signal, **kwargs: Any) -> Any:
     """The first receiver's non-None answer to ``signal`` (None when nobody answers).

@@ -8,7 +8,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import Now
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 
-from .models import Job
+from .models import FINISHED, Job
 from .reaper import WORKER_LOST
 
 
@@ -41,7 +41,7 @@ def collect() -> Iterable[Metric]:
             failed[name] = failed.get(name, 0) + count
         if status == "pending":
             queued.add_metric([name], count)
-        if status in ("completed", "failed"):
+        if status in FINISHED:
             agg = finished.setdefault(name, [0, 0.0])
             agg[0] += count
             agg[1] += seconds or 0.0

@@ -29,6 +29,13 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", "Running"
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
+    #: The job chose not to do its work (:class:`cmdb.jobs.registry.JobSkipped`), e.g. another
+    #: reconcile run of the same scope held the lease.
+    SKIPPED = "skipped", "Skipped"
+
+
+#: The statuses of a job that has ended.
+FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.SKIPPED)
 
 
 class Schedule(ChangeLoggedModel):

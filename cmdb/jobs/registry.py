@@ -26,6 +26,15 @@ A job whose worker dies is failed with "worker lost" (:mod:`cmdb.jobs.reaper`),
 unless it declares that it may run again::
 
     @job("discovery.network", retry=Retry(attempts=3, delay=60))
+
+A job ends ``completed`` when its function returns, ``failed`` when it raises.  To end
+``failed`` with a message instead of a traceback, raise :class:`JobFailed`; to end
+``skipped`` (the work is already in hand elsewhere, e.g. another run holds the lease),
+raise :class:`JobSkipped`.  Both may carry the job's ``result``.
+
+A job may also run in the foreground (a command for cron or an operator): record it with
+:func:`job_create` and run it here with :func:`job_run`, which then writes status, timings,
+worker and error exactly as a queue worker would, so every run has the same record.
 """
 
 from __future__ import annotations
@@ -69,6 +78,29 @@ class Retry:
             raise ValueError("Retry attempts must be a whole number from 1 to 100.")
         if isinstance(self.delay, bool) or not isinstance(self.delay, int | float) or not 0 <= self.delay <= 86400:
             raise ValueError("Retry delay must be 0 to 86400 seconds.")
+
+
+class JobEnded(Exception):
+    """Base of the ways a job function ends other than returning; ``result`` is stored as the job's result."""
+
+    status = "failed"
+
+    def __init__(self, message: str, *, result: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.result = result
+
+
+class JobFailed(JobEnded):
+    """The job failed for a reason it can state: the job's error is ``message``, not a traceback."""
+
+    status = "failed"
+
+
+class JobSkipped(JobEnded):
+    """The job chose not to do its work (another run holds the lease, say): it ends ``skipped``."""
+
+    status = "skipped"
 
 
 NO_RETRY = Retry()
@@ -124,12 +156,18 @@ class JobContext:
 
     job: Job
     lines: list[dict[str, Any]] = field(default_factory=list)
+    #: Called with (message, level) for every line as well: a foreground run echoes its log.
+    echo: Callable[[str, str], None] | None = None
+    #: ``progress(step)`` as the job moves on (the CLI draws its progress bar from it); a no-op in workers.
+    progress: Callable[[str], None] = field(default=lambda step: None)
     #: Seconds between progress writes of the log (the job's end always writes it all).
     flush_interval: float = 1.0
     _flushed: float = field(default=-1e9, repr=False)
 
     def log(self, message: str, level: str = "info") -> None:
         self.lines.append({"time": timezone.now().isoformat(), "level": level, "message": str(message)})
+        if self.echo is not None:
+            self.echo(str(message), level)
         # The API shows progress while the job runs, but a job logging a line per report (a discovery
         # scan of a /16) must not rewrite its growing log thousands of times: at most once a second.
         now = time.monotonic()
@@ -144,22 +182,30 @@ def job_enqueue(name: str, *, kwargs: dict[str, Any] | None = None, user: Any = 
     """Record a pending job and hand its id to the task queue once the transaction commits.
 
     ``retry`` overrides the job's declared policy for this run (e.g. a run that must not repeat)."""
+    record = job_create(name, kwargs=kwargs, user=user, schedule=schedule, retry=retry)
+    transaction.on_commit(lambda: job_dispatch(record.pk))
+    return record
+
+
+def job_create(name: str, *, kwargs: dict[str, Any] | None = None, user: Any = None, schedule: Any = None,
+               retry: Retry | None = None, validate: bool = True) -> Job:
+    """Record a pending job without queueing it: :func:`job_enqueue` queues it, a foreground command
+    runs it with :func:`job_run`.  ``validate=False`` only for arguments checked already (or filled in
+    just after, such as the id of the record the job is for)."""
     if name not in _JOBS:
         raise ValueError(f"Unknown job {name!r}.")
-    errors = job_kwargs_errors(name, kwargs or {})
+    errors = job_kwargs_errors(name, kwargs or {}) if validate else {}
     if errors:
         raise ValueError(f"Invalid arguments for {name}: {kwargs_error_text(errors)}")
     from cmdb.users.permissions import sole_tenant
 
     policy = retry or job_retry_policy(name)
     starter = user if getattr(user, "is_authenticated", False) else None
-    record = Job.objects.create(
+    return Job.objects.create(
         name=name, kwargs=kwargs or {}, user=starter, schedule=schedule,
         tenant_id=sole_tenant(starter),  # visible to the starter's fellow tenant admins too
         max_attempts=policy.attempts, retry_delay=policy.delay,
     )
-    transaction.on_commit(lambda: job_dispatch(record.pk))
-    return record
 
 
 def job_dispatch(job_id: int, *, attempt: int = 1, backend: str = "", run_after: dt.datetime | None = None) -> None:
@@ -199,17 +245,22 @@ def _backend_alias(class_name: str) -> str | None:
     return None
 
 
-def job_run(job_id: int, *, attempt: int | None = None, worker: str = "") -> str:
-    """Execute a pending job in this process; the worker task calls this.  Returns the final status.
+def job_run(job_id: int, *, attempt: int | None = None, worker: str = "",
+            echo: Callable[[str, str], None] | None = None, progress: Callable[[str], None] | None = None) -> str:
+    """Execute a pending job in this process; the worker task calls this, and so do foreground
+    commands (``echo`` and ``progress``: see :class:`JobContext`).  Returns the final status.
 
-    ``skipped``: the job was not pending with this attempt (a message delivered twice runs once);
+    ``skipped``: the job was not pending with this attempt (a message delivered twice runs once),
+    or the job itself ended :class:`JobSkipped`;
     ``lost``: the job ran, but its lease was taken meanwhile (see :mod:`cmdb.jobs.heartbeat`)."""
     ttl = heartbeat_ttl()
     if not job_claim(job_id, attempt=attempt, worker=worker, ttl=ttl):
         return "skipped"
     record = Job.objects.get(pk=job_id)
     started = record.started
-    ctx = JobContext(record, lines=list(record.log or []))  # a retried attempt continues the log
+    ctx = JobContext(record, lines=list(record.log or []), echo=echo)  # a retried attempt continues the log
+    if progress is not None:
+        ctx.progress = progress
     if record.attempt > 1:
         ctx.log(f"attempt {record.attempt} of {record.max_attempts} on {worker or 'this worker'}")
     fn = _JOBS.get(record.name)
@@ -219,6 +270,11 @@ def job_run(job_id: int, *, attempt: int | None = None, worker: str = "") -> str
             if fn is None:
                 raise LookupError(f"No job named {record.name!r} is registered in this worker.")
             result = fn(ctx, **record.kwargs)
+        except JobEnded as exc:
+            status, result, error = exc.status, exc.result, exc.message
+            reason = exc.message.strip().splitlines()[-1] if exc.message.strip() else ""  # a traceback's last line
+            ctx.lines.append({"time": timezone.now().isoformat(), "level": "error" if status == "failed" else "info",
+                              "message": f"{status}: {reason}"})
         except Exception as exc:  # a job's failure is data, not a worker crash
             import traceback
 

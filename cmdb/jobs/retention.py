@@ -29,7 +29,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from .leases import lease_acquire, lease_holder
-from .models import Job, JobStatus, ScheduleTick
+from .models import FINISHED, Job, ScheduleTick
 
 HOUSEKEEPING_LEASE = "jobs.housekeeping"
 HOUSEKEEPING_INTERVAL = 3600.0
@@ -55,15 +55,16 @@ def jobs_purge(*, days: int | None = None, now: dt.datetime | None = None, batch
     """Delete finished jobs (and old ticks, old queue results) older than ``days``; returns the counts.
 
     A fixed number of statements per batch, whatever the number of rows: the ids, then
-    Django's delete of those ids (references from other apps, e.g. a reconcile run's ``job``,
-    are set to NULL by one UPDATE per referencing table)."""
+    Django's delete of those ids (references from other apps are set to NULL, or deleted with the
+    job, by a fixed number of statements per referencing table: a reconcile run is its job's
+    reconcile details and goes with it)."""
     days = retention_days() if days is None else days
     if days <= 0:
         return PurgeResult()
     cutoff = (now or timezone.now()) - dt.timedelta(days=days)
     latest = (Job.objects.filter(schedule__isnull=False).order_by().values("schedule_id")
               .annotate(last=Max("pk")).values("last"))
-    old = (Job.objects.filter(status__in=[JobStatus.COMPLETED, JobStatus.FAILED], finished__lt=cutoff)
+    old = (Job.objects.filter(status__in=FINISHED, finished__lt=cutoff)
            .exclude(pk__in=latest).order_by("pk"))
     jobs = _delete_in_batches(old, batch)
     ticks = _delete_in_batches(ScheduleTick.objects.filter(tick__lt=cutoff).order_by("pk"), batch)

@@ -10,4 +10,3 @@ class ReconcileConfig(DomainConfig):
     ui_module = ".ui"
     jobs_module = ".jobs"
     metrics_module = ".metrics"
-    receivers_module = ".receivers"

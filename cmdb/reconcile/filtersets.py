@@ -6,8 +6,10 @@ from . import models
 class ReconcileRunFilterSet(BaseFilterSet):
     class Meta:
         model = models.ReconcileRun
-        fields = ["reconciler", "scope", "dry_run", "status", "user", "job", "schedule", "plan", "started", "finished",
-                  "drift_count", "failed_count", "remaining_drift"]
+        fields = ["reconciler", "scope", "dry_run", "user", "job", "schedule", "plan", "drift_count", "failed_count",
+                  "remaining_drift"]
+        # Status and timings are the run's job's; the filters keep the names they had on the run.
+        related_paths = {"status": "job__status", "started": "job__started", "finished": "job__finished"}
 
 
 class PlanFilterSet(BaseFilterSet):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cmdb.jobs.registry import JobContext, job
+from cmdb.jobs.registry import JobContext, JobFailed, JobSkipped, job
 
 _RUN_ARGS = {"reconciler", "scope", "dry_run", "options"}
 
@@ -33,19 +33,27 @@ def _run_kwargs_errors(kwargs: dict[str, Any]) -> dict[str, str]:
 def reconcile_run_job(ctx: JobContext, *, run_id: int | None = None, reconciler: str = "",
                       scope: str = "all", dry_run: bool = True,
                       options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Execute a requested run (``run_id``) or, from a schedule, a new one for (reconciler, scope, options)."""
+    """Execute a requested run (``run_id``) or, from a schedule, a new one for (reconciler, scope, options).
+
+    The job's status is the run's: a run that failed (an error, a stale plan, a denied apply, a target
+    that failed) fails its job with the reason as the error; a run that found the lease held ends
+    ``skipped``."""
     from .models import ReconcileRun
-    from .services import run_execute
+    from .services import run_drive
 
     if run_id is not None:
         run = ReconcileRun.objects.get(pk=run_id)
     else:
         run = ReconcileRun.objects.create(reconciler=reconciler, scope=scope, dry_run=dry_run, options=options or {},
                                           job=ctx.job, schedule=ctx.job.schedule)
-    run = run_execute(run, log=ctx.log)
-    ctx.log(f"run {run.pk}: {run.status}, {run.drift_count} changes planned, {run.failed_count} targets failed")
-    if run.status == "failed" and run.error:
+    end = run_drive(run, log=ctx.log, progress=ctx.progress)
+    run.refresh_from_db(fields=["plan", "drift_count", "remaining_drift", "failed_count"])
+    ctx.log(f"run {run.pk}: {end.status}, {run.drift_count} changes planned, {run.failed_count} targets failed")
+    result = {"run_id": run.pk, "plan_id": run.plan_id, "status": end.status, "drift_count": run.drift_count,
+              "remaining_drift": run.remaining_drift, "failed_count": run.failed_count}
+    if end.status == "skipped":
+        raise JobSkipped(end.error, result=result)
+    if end.status == "failed":
         # The job fails with the run: a run that could not start or was refused is not "completed".
-        raise RuntimeError(run.error.strip().splitlines()[-1] if "Traceback" in run.error else run.error.strip())
-    return {"run_id": run.pk, "plan_id": run.plan_id, "status": run.status, "drift_count": run.drift_count,
-            "remaining_drift": run.remaining_drift, "failed_count": run.failed_count}
+        raise JobFailed(end.error, result=result)
+    return result

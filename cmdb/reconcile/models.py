@@ -6,22 +6,22 @@ Applying a plan executes exactly its items and fills in only their outcome colum
 fingerprint no longer matches a fresh plan is refused ("re-plan").  A :class:`ReconcileRun` makes
 a plan (dry run) or makes and applies one, or applies a stored one.  :class:`CIDrift` keeps the
 latest verdict per (reconciler, CI) so a CI page can show drift without reading run history.
+
+A run has one record shape with every other job: its :class:`~cmdb.jobs.models.Job` (one to one,
+always present, queued or run in the foreground) is the only holder of status, timings, worker and
+error; the run keeps what is reconcile-specific (scope, options, plan, counts, per-target summary).
+A run goes when its job is purged (``JOBS_RETENTION_DAYS``); its plan and the drift verdicts stay.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 
 from cmdb.core.scope import owned_by
-
-
-class RunStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped (another run holds the lease)"
 
 
 class ActionResult(models.TextChoices):
@@ -64,6 +64,11 @@ class Plan(models.Model):
 
 
 class ReconcileRun(models.Model):
+    """One reconcile run: the reconcile details of its job (status, timings, worker and error are the job's)."""
+
+    #: The job name every run is recorded under.
+    JOB_NAME = "reconcile.run"
+
     reconciler = models.CharField(max_length=50, db_index=True)
     scope = models.CharField(max_length=200, default="all")
     dry_run = models.BooleanField(default=True)
@@ -72,26 +77,22 @@ class ReconcileRun(models.Model):
                              help_text="The plan this run made, or the stored plan it applied")
     #: Set when the run was asked to apply a stored plan (rather than to plan afresh).
     applies_plan = models.BooleanField(default=False)
-    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.PENDING, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                              related_name="+")
-    job = models.ForeignKey("jobs.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    job = models.OneToOneField("jobs.Job", on_delete=models.CASCADE, related_name="reconcile_run",
+                               help_text="The job record: status, timings, worker and error of this run")
     schedule = models.ForeignKey("jobs.Schedule", on_delete=models.SET_NULL, null=True, blank=True,
                                  related_name="+")
     #: As for jobs: the starting user's tenant when they work for exactly one, so that tenant's
     #: other administrators see the run too.
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created = models.DateTimeField(auto_now_add=True, db_index=True)
-    started = models.DateTimeField(null=True, blank=True)
-    finished = models.DateTimeField(null=True, blank=True)
-    duration = models.FloatField(null=True, blank=True)
     targets = models.PositiveIntegerField(default=0, help_text="Hosts or objects in scope")
     drift_count = models.PositiveIntegerField(default=0, help_text="Plan items (changes needed) found")
     applied_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0, help_text="Failed or unreachable targets")
     remaining_drift = models.PositiveIntegerField(null=True, blank=True, help_text="Drift left after verify")
     summary = models.JSONField(default=dict, blank=True, help_text="Per-target outcome")
-    error = models.TextField(blank=True)
 
     display_field = "reconciler"
     tenant_scope = owned_by("user", tenant="tenant")
@@ -102,6 +103,54 @@ class ReconcileRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reconciler} {'dry run' if self.dry_run else 'apply'} #{self.pk} ({self.scope})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A new run without a job gets its pending ``reconcile.run`` job here, so no run lacks one:
+        whoever records a run (API, CLI, schedule, a test) gets the same shape.  The job is only
+        recorded, not queued: :func:`cmdb.reconcile.services.run_request` queues it, a foreground
+        run executes it in its own process."""
+        if self.job_id is not None or self.pk is not None:
+            super().save(*args, **kwargs)
+            return
+        from cmdb.jobs.registry import job_create
+
+        with transaction.atomic():
+            job = job_create(self.JOB_NAME, user=self.user, schedule=self.schedule, validate=False)
+            self.job = job
+            if self.tenant_id is None:
+                self.tenant_id = job.tenant_id
+            super().save(*args, **kwargs)
+            job.kwargs = {"run_id": self.pk}
+            type(job).objects.filter(pk=job.pk).update(kwargs=job.kwargs)
+
+    # The run's status, timings and error are its job's (select_related("job") when listing runs).
+
+    @property
+    def status(self) -> str:
+        return self.job.status
+
+    def get_status_display(self) -> str:
+        return self.job.get_status_display()
+
+    @property
+    def started(self) -> dt.datetime | None:
+        return self.job.started
+
+    @property
+    def finished(self) -> dt.datetime | None:
+        return self.job.finished
+
+    @property
+    def duration(self) -> float | None:
+        return self.job.duration
+
+    @property
+    def error(self) -> str:
+        return self.job.error
+
+    @property
+    def worker(self) -> str:
+        return self.job.worker
 
     @property
     def actions(self) -> models.QuerySet[PlanItem]:

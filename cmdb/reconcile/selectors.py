@@ -31,6 +31,15 @@ def plan_items(plan: Plan, *, user: Any) -> QuerySet[PlanItem]:
     return restrict(PlanItem.objects.filter(plan=plan), user).order_by("index")
 
 
+def plan_superseded(plan: Plan) -> Plan | None:
+    """A newer plan of the same reconciler, scope, options and requester whose fingerprint differs, if any: the real
+    system or the CMDB changed since ``plan`` was made, so applying it would be refused (one query)."""
+    # Same requester too: another user's tenant scope reaches other targets, so their plan differs anyway.
+    return (Plan.objects.filter(reconciler=plan.reconciler, scope=plan.scope, options=plan.options,
+                                created_by_id=plan.created_by_id, created__gte=plan.created, pk__gt=plan.pk)
+            .exclude(fingerprint=plan.fingerprint).order_by("-pk").first())
+
+
 def plan_text(actions: QuerySet[PlanItem] | list[PlanItem]) -> str:
     """The whole plan as one readable text: a header per item, then its diff."""
     parts = []

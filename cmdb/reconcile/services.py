@@ -2,8 +2,10 @@
 
 :func:`run_request` validates a run (reconciler, scope for the requester, options), records it as
 pending and enqueues the ``reconcile.run`` job; :func:`apply_request` does the same for applying a
-stored plan.  :func:`run_execute` (in the worker, or in the foreground for ``cmdb reconcile``) takes
-the (reconciler, scope) lease and drives the reconciler:
+stored plan.  Every run is recorded with its ``reconcile.run`` job (:class:`~.models.ReconcileRun`),
+the one holder of its status, timings, worker and error.  The job function calls :func:`run_drive`
+(in a worker; or in this process through :func:`run_execute`, for ``cmdb reconcile`` and tests),
+which takes the (reconciler, scope) lease and drives the reconciler:
 
 * a **dry run** resolves the scope, observes, stores a :class:`~.models.Plan` and stops;
 * **plan and apply now** (``dry_run=False``) stores the plan, then applies its items and verifies;
@@ -13,15 +15,17 @@ the (reconciler, scope) lease and drives the reconciler:
 
 Before every apply :data:`cmdb.core.hooks.reconcile_apply_requested` is sent (a deny refuses it).
 A second run for the same scope while the lease is held ends as ``skipped``; a worker that dies
-stops renewing, so its lease expires (:func:`cmdb.jobs.leases.leased`).
+stops renewing, so its lease expires (:func:`cmdb.jobs.leases.leased`), and the reaper fails its
+job, which is the run's status too.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import logging
+import os
+import socket
 import traceback
 from collections import defaultdict
 from collections.abc import Callable
@@ -36,7 +40,7 @@ from cmdb.core.context import atomic, rolled_back
 from cmdb.jobs.leases import leased
 
 from .base import DiffItem, ItemOutcome, Reconciler, Target, TargetOutcome, get_reconciler, options_errors, reconcilers
-from .models import ActionResult, CIDrift, DriftStatus, Plan, PlanItem, ReconcileRun, RunStatus
+from .models import ActionResult, CIDrift, DriftStatus, Plan, PlanItem, ReconcileRun
 from .scope import Selection, resolve_scope, scope_errors
 
 logger = logging.getLogger(__name__)
@@ -108,18 +112,17 @@ def apply_request(plan: Plan, *, user: Any = None, enqueue: bool = True) -> Reco
 
 def _record(*, reconciler: str, scope: str, dry_run: bool, options: dict[str, Any], user: Any,
             plan: Plan | None = None, enqueue: bool = True) -> ReconcileRun:
-    from cmdb.jobs.registry import job_enqueue
-    from cmdb.users.permissions import sole_tenant
+    """The run and its pending job (the run's ``save`` records it); ``enqueue`` hands the job to the queue
+    once the transaction commits, else the caller runs it here (:func:`run_execute`)."""
+    from cmdb.jobs.registry import job_dispatch
 
     starter = user if getattr(user, "is_authenticated", False) else None
     with transaction.atomic():
         run = ReconcileRun.objects.create(reconciler=reconciler, scope=scope, dry_run=dry_run, options=options,
-                                          user=starter, tenant_id=sole_tenant(starter), plan=plan,
-                                          applies_plan=plan is not None)
+                                          user=starter, plan=plan, applies_plan=plan is not None)
         if enqueue:
-            job = job_enqueue("reconcile.run", kwargs={"run_id": run.pk}, user=user)
-            ReconcileRun.objects.filter(pk=run.pk).update(job=job)
-            run.job = job
+            job_id = run.job_id
+            transaction.on_commit(lambda: job_dispatch(job_id))
     return run
 
 
@@ -152,42 +155,53 @@ def plan_difference(stored: list[DiffItem], fresh: list[DiffItem]) -> str:
 # --- executing a run ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RunEnd:
+    """How :func:`run_drive` ended: ``completed``, ``failed`` or ``skipped``, and why (the job's error)."""
+
+    status: str
+    error: str = ""
+
+
 def run_execute(run: ReconcileRun, *, log: Log | None = None, progress: Callable[[str], None] | None = None
                 ) -> ReconcileRun:
-    """Drive one run to the end; never raises for a reconciler's failure (it is recorded).
+    """Run a pending run to the end in this process (``cmdb reconcile`` in the foreground, tests).
 
-    ``progress(step)`` is called as the run moves on (the CLI draws its progress bar from it)."""
+    It goes through its job exactly as a worker would (:func:`cmdb.jobs.registry.job_run`): the job
+    is claimed and leased, and records status, timings, worker, log and error, so a foreground run
+    has the same record as a queued one.  ``log(message, level)`` echoes the log lines,
+    ``progress(step)`` is called as the run moves on (the CLI draws its progress bar from it).
+    A run whose job is no longer pending (a worker took it) is left alone."""
+    from cmdb.jobs.models import Job
+    from cmdb.jobs.registry import job_run
+
+    attempt = Job.objects.filter(pk=run.job_id).values_list("attempt", flat=True).first()
+    job_run(run.job_id, attempt=attempt, worker=f"foreground:{socket.gethostname()}:{os.getpid()}",
+            echo=log, progress=progress)
+    return _reload(run)
+
+
+def run_drive(run: ReconcileRun, *, log: Log | None = None, progress: Callable[[str], None] | None = None
+              ) -> RunEnd:
+    """Drive one run to the end (the ``reconcile.run`` job calls this); never raises for a reconciler's
+    failure: the end says it, and the job records it as its status and error."""
     log = log or _default_log
     reconciler = get_reconciler(run.reconciler)
     reconciler.bind(log=log, user=run.user, run_id=run.pk, dry_run=run.dry_run, options=run.options)
-    started = timezone.now()
-    ReconcileRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started=started)
     name = lease_name(run.reconciler, run.scope)
     with leased(name, f"run-{run.pk}", ttl=reconciler.lease_ttl) as held:
         if not held:
             log(f"another run holds {name}; skipped")
-            _finish(run, started, status=RunStatus.SKIPPED, error="Another run of this reconciler and scope is active.")
-            return _reload(run)
+            return RunEnd("skipped", "Another run of this reconciler and scope is active.")
         try:
-            _drive(run, reconciler, log, progress or (lambda step: None))
+            return _drive(run, reconciler, log, progress or (lambda step: None))
         except Exception as exc:
             log(f"run failed: {type(exc).__name__}: {exc}", level="error")
-            _finish(run, started, status=RunStatus.FAILED, error=traceback.format_exc())
-            return _reload(run)
-    _finish(run, started)
-    return _reload(run)
+            return RunEnd("failed", traceback.format_exc())
 
 
 def _reload(run: ReconcileRun) -> ReconcileRun:
-    return ReconcileRun.objects.get(pk=run.pk)
-
-
-def _finish(run: ReconcileRun, started: dt.datetime, *, status: str | None = None, error: str = "") -> None:
-    finished = timezone.now()
-    fields: dict[str, Any] = {"finished": finished, "duration": (finished - started) / dt.timedelta(seconds=1)}
-    if status is not None:
-        fields.update(status=status, error=error)
-    ReconcileRun.objects.filter(pk=run.pk).update(**fields)
+    return ReconcileRun.objects.select_related("job").get(pk=run.pk)
 
 
 def _select(run: ReconcileRun, reconciler: Reconciler, log: Log) -> Selection:
@@ -235,7 +249,7 @@ class _Applied:
     target_outcomes: dict[str, TargetOutcome]
 
 
-def _drive(run: ReconcileRun, reconciler: Reconciler, log: Log, progress: Callable[[str], None]) -> None:
+def _drive(run: ReconcileRun, reconciler: Reconciler, log: Log, progress: Callable[[str], None]) -> RunEnd:
     progress("desired")
     selection = _select(run, reconciler, log)
     desired = _permitted(run, selection, reconciler.desired(selection))
@@ -254,10 +268,9 @@ def _drive(run: ReconcileRun, reconciler: Reconciler, log: Log, progress: Callab
         if plan.fingerprint != fresh_fp:
             difference = plan_difference(stored, items)
             log(f"plan {plan.pk} is stale; re-plan", level="error")
-            ReconcileRun.objects.filter(pk=run.pk).update(
-                status=RunStatus.FAILED, targets=len(desired), drift_count=len(stored),
-                error=f"Plan {plan.pk} no longer matches the real system and the CMDB: re-plan.\n{difference}")
-            return
+            ReconcileRun.objects.filter(pk=run.pk).update(targets=len(desired), drift_count=len(stored))
+            return RunEnd("failed", f"Plan {plan.pk} no longer matches the real system and the CMDB: "
+                                    f"re-plan.\n{difference}")
         items = stored
     else:
         plan = _store_plan(run, reconciler, items, fresh_fp, len(desired))
@@ -270,10 +283,8 @@ def _drive(run: ReconcileRun, reconciler: Reconciler, log: Log, progress: Callab
             text = "; ".join(reasons) or "denied"
             log(f"apply denied: {text}", level="error")
             PlanItem.objects.filter(plan=plan).update(outcome=ActionResult.SKIPPED, message=f"apply denied: {text}")
-            ReconcileRun.objects.filter(pk=run.pk).update(
-                status=RunStatus.FAILED, targets=len(desired), drift_count=len(items),
-                error=f"Apply denied: {text}")
-            return
+            ReconcileRun.objects.filter(pk=run.pk).update(targets=len(desired), drift_count=len(items))
+            return RunEnd("failed", f"Apply denied: {text}")
         progress("apply")
         applied = _spread(items, reconciler.apply(desired, items))
         _store_outcomes(plan, applied)
@@ -287,12 +298,16 @@ def _drive(run: ReconcileRun, reconciler: Reconciler, log: Log, progress: Callab
     _record_drift(run, desired, remaining if remaining is not None else items, targets)
     ok_items = sum(1 for o in applied.item_outcomes.values() if o.status == "ok") if applied else 0
     ReconcileRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.FAILED if failed else RunStatus.COMPLETED, plan=plan,
-        targets=len(desired), drift_count=len(items), failed_count=failed, applied_count=ok_items,
+        plan=plan, targets=len(desired), drift_count=len(items), failed_count=failed, applied_count=ok_items,
         remaining_drift=None if remaining is None else len(remaining),
         summary={t.name: _target_summary(t, items, targets) for t in desired},
     )
     progress("done")
+    if failed:
+        names = sorted(name for name, o in targets.items() if o.status != "ok")
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        return RunEnd("failed", f"{failed} of {len(desired)} targets failed or were unreachable: {shown}.")
+    return RunEnd("completed")
 
 
 def _diff_item(row: PlanItem) -> DiffItem:

@@ -13,6 +13,15 @@ How "used" is counted depends on the license metric:
 * ``site``    unlimited within the licensee: installations are reported, never
               over-used.
 
+Seats used by something other than an installation on a CI — VDI desktops cloned
+from a golden image — are asked of the other domains through the hook
+``licence_consumption_requested`` (cmdb/core/hooks.py; the core never imports a
+domain).  Each answering source is a column of its own (``other_use``, e.g.
+``{"vdi": 12}``) next to ``installed``; ``used`` is their sum.  Its demand is
+pooled like installations, after them (installations keep their seats first);
+a concurrent licence whose server reports a peak already counts those sessions,
+so the source's demand is only noted there.
+
 Installation-based demand is pooled: a CI's demand goes first to the pools of
 its own tenant, then to pools without a tenant, in order of end date; what no
 pool can hold lands on the last pool as over-use.  Expired (or not yet
@@ -55,6 +64,8 @@ class Pool:
     end_date: dt.date | None
     used: int = 0
     note: str = ""
+    #: seats used per other source (``{"vdi": 12}``); included in ``used``
+    other: dict[str, int] = field(default_factory=dict)
 
     def active(self, today: dt.date) -> bool:
         return (self.start_date is None or self.start_date <= today) and (
@@ -74,6 +85,8 @@ class ComplianceReport:
     rows: list[dict[str, Any]] = field(default_factory=list)
     cost_per_tenant: list[dict[str, Any]] = field(default_factory=list)
     unlicensed: list[dict[str, Any]] = field(default_factory=list)
+    #: the other sources that answered, in order: ``[{"source": "vdi", "label": "VDI"}]``
+    sources: list[dict[str, str]] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
         count = defaultdict(int)
@@ -86,7 +99,8 @@ class ComplianceReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"today": self.today.isoformat(), "expiring_days": self.expiring_days, "summary": self.summary(),
-                "licenses": self.rows, "cost_per_tenant": self.cost_per_tenant, "unlicensed": self.unlicensed}
+                "licenses": self.rows, "cost_per_tenant": self.cost_per_tenant, "unlicensed": self.unlicensed,
+                "sources": self.sources}
 
 
 def _cores(ci_ids: Any) -> dict[int, int]:
@@ -117,8 +131,11 @@ def _pools(licenses: QuerySet) -> list[Pool]:
 
 
 def compliance(*, today: dt.date | None = None, expiring_days: int = 30, user: Any = None,
-               licenses: QuerySet | None = None) -> ComplianceReport:
-    """The compliance report for ``licenses`` (default: every license ``user`` may see)."""
+               licenses: QuerySet | None = None, other_use: bool = True) -> ComplianceReport:
+    """The compliance report for ``licenses`` (default: every license ``user`` may see).
+
+    ``other_use=False`` leaves out the seats other domains report (the hook): what a domain asks
+    when it needs the seats installations leave, to add its own claims (VDI's licence check)."""
     from cmdb.users.permissions import restrict
 
     today = today or dt.date.today()
@@ -190,6 +207,8 @@ def compliance(*, today: dt.date | None = None, expiring_days: int = 30, user: A
             pool.used = sum(demand[pool.product_id].values())
     for (product_id, metric), group in groups.items():
         _distribute(group, (core_demand if metric == LicenseMetric.CORE else demand)[product_id], today, unlicensed)
+    if other_use:
+        report.sources = _other_use(pools, today, unlicensed)
 
     if user is not None:
         # Shared pools count every tenant's demand, but unlicensed demand is listed per tenant:
@@ -293,6 +312,49 @@ def _distribute(group: list[Pool], demand: dict[int | None, int], today: dt.date
             candidates[-1].used += remaining
 
 
+def _other_use(pools: list[Pool], today: dt.date, unlicensed: dict[tuple[int, int | None], int]
+               ) -> list[dict[str, str]]:
+    """Add the seats other domains use (hook ``licence_consumption_requested``) to the pools; the sources."""
+    from cmdb.core.hooks import licence_consumption_requested
+
+    groups: dict[tuple[int, str], list[Pool]] = defaultdict(list)
+    for pool in pools:
+        groups[(pool.product_id, pool.metric)].append(pool)
+    sources: list[dict[str, str]] = []
+    for _receiver, answer in licence_consumption_requested.send(sender=None, products={p.product_id for p in pools}):
+        if not answer:
+            continue
+        source = str(answer["source"])
+        sources.append({"source": source, "label": str(answer.get("label") or source)})
+        wanted: dict[tuple[int, str], dict[int | None, int]] = defaultdict(lambda: defaultdict(int))
+        for row in answer.get("rows") or ():
+            for metric, seats in (row.get("seats") or {}).items():
+                if seats:
+                    wanted[(row["product_id"], metric)][row.get("tenant_id")] += int(seats)
+        for key, group in groups.items():
+            demand = wanted.get(key)
+            if not demand:
+                continue
+            total = sum(demand.values())
+            metric = key[1]
+            if metric == LicenseMetric.CONCURRENT and any(p.peak_usage is not None for p in group):
+                for pool in group:
+                    if pool.peak_usage is not None:
+                        pool.note = "; ".join(filter(None, [pool.note, f"{source}: {total} in use, part of the "
+                                                                        "reported peak"]))
+                continue
+            if metric == LicenseMetric.SITE:
+                group[0].used += total
+                group[0].other[source] = group[0].other.get(source, 0) + total
+                continue
+            before = [pool.used for pool in group]
+            _distribute(group, dict(demand), today, unlicensed)
+            for pool, used in zip(group, before, strict=True):
+                if pool.used != used:
+                    pool.other[source] = pool.other.get(source, 0) + pool.used - used
+    return sources
+
+
 def _row(pool: Pool, today: dt.date, expiring_days: int) -> dict[str, Any]:
     owned = pool.owned(today)
     flags: list[str] = []
@@ -313,6 +375,7 @@ def _row(pool: Pool, today: dt.date, expiring_days: int) -> dict[str, Any]:
     return {"license_id": pool.license_id, "name": pool.name, "product_id": pool.product_id,
             "product": pool.product, "metric": pool.metric, "tenant_id": pool.tenant_id, "tenant": pool.tenant,
             "quantity": pool.quantity, "owned": owned, "used": pool.used, "over_use": over, "unused": unused,
+            "installed": pool.used - sum(pool.other.values()), "other_use": dict(pool.other),
             "cost": float(pool.cost) if pool.cost is not None else None, "currency": pool.currency,
             "end_date": pool.end_date.isoformat() if pool.end_date else None, "days_to_expiry": days_left,
             "status": status, "flags": flags, "note": pool.note}

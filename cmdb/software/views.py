@@ -10,8 +10,8 @@ from django.shortcuts import render
 
 from .compliance import compliance
 
-CSV_COLUMNS = ["name", "product", "metric", "tenant", "quantity", "owned", "used", "over_use", "unused", "cost",
-               "currency", "end_date", "days_to_expiry", "status", "note"]
+CSV_COLUMNS = ["name", "product", "metric", "tenant", "quantity", "owned", "installed", "used", "over_use", "unused",
+               "cost", "currency", "end_date", "days_to_expiry", "status", "note"]
 
 
 @login_required
@@ -23,9 +23,14 @@ def compliance_report(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="license-compliance-{report.today}.csv"'
         writer = csv.writer(response)
-        writer.writerow(CSV_COLUMNS)
+        sources = [s["source"] for s in report.sources]  # other seat users (VDI), after installed
+        at = CSV_COLUMNS.index("installed") + 1
+        writer.writerow([*CSV_COLUMNS[:at], *sources, *CSV_COLUMNS[at:]])
         for row in report.rows:
-            writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+            cells = ["" if row[c] is None else row[c] for c in CSV_COLUMNS]
+            writer.writerow([*cells[:at], *(row["other_use"].get(s, 0) for s in sources), *cells[at:]])
         return response
-    return render(request, "software/compliance.html", {"report": report, "summary": report.summary(),
+    # Rows with their other sources' seats in the report's column order (a template cannot look keys up).
+    rows = [(row, [row["other_use"].get(s["source"], 0) for s in report.sources]) for row in report.rows]
+    return render(request, "software/compliance.html", {"report": report, "rows": rows, "summary": report.summary(),
                                                          "days": days})

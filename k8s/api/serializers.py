@@ -27,8 +27,32 @@ class NamespaceSerializer(TaggedModelSerializer):
         fields = ["id", "url", "display", "cluster", "name", "service", "managed", "requests_cpu", "requests_memory",
                   "limits_cpu", "limits_memory", "pods", "pvcs", "storage", "storage_classes", "default_cpu",
                   "default_memory", "default_request_cpu", "default_request_memory", "labels", "annotations",
-                  "description", "comments", *CI_FIELDS, *STAMPS]
+                  "unmanaged", "stale", "description", "comments", *CI_FIELDS, *STAMPS]
         brief_fields = ["id", "url", "display", "name", "description"]
+        read_only_fields = ["unmanaged", "stale"]
+
+
+class NodeSerializer(TaggedModelSerializer):
+    ci_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = models.Node
+        fields = ["id", "url", "display", "cluster", "name", "system_uuid", "kubelet_version", "os_image",
+                  "kernel_version", "container_runtime", "architecture", "cpu", "memory", "max_pods", "ready",
+                  "device", "virtual_machine", "link_rule", "stale", "description", "comments", *CI_FIELDS, *STAMPS]
+        brief_fields = ["id", "url", "display", "name", "description"]
+        read_only_fields = ["stale"]
+
+
+class WorkloadSerializer(TaggedModelSerializer):
+    ci_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = models.Workload
+        fields = ["id", "url", "display", "cluster", "namespace", "kind", "name", "replicas", "ready", "images",
+                  "stale", "description", "comments", *CI_FIELDS, *STAMPS]
+        brief_fields = ["id", "url", "display", "kind", "name", "description"]
+        read_only_fields = ["stale"]
 
 
 class RoleMappingSerializer(BaseModelSerializer):

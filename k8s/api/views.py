@@ -1,4 +1,5 @@
-"""Kubernetes API: clusters, namespaces, the contact-role → ClusterRole mapping and contacts' cluster subjects."""
+"""Kubernetes API: clusters, namespaces, discovered nodes and workloads, the contact-role → ClusterRole
+mapping and contacts' cluster subjects."""
 
 from cmdb.api.viewsets import CMDBModelViewSet
 
@@ -16,6 +17,18 @@ class NamespaceViewSet(CMDBModelViewSet):
     queryset = models.Namespace.objects.all()
     serializer_class = serializers.NamespaceSerializer
     filterset_class = filtersets.NamespaceFilterSet
+
+
+class NodeViewSet(CMDBModelViewSet):
+    queryset = models.Node.objects.all()
+    serializer_class = serializers.NodeSerializer
+    filterset_class = filtersets.NodeFilterSet
+
+
+class WorkloadViewSet(CMDBModelViewSet):
+    queryset = models.Workload.objects.all()
+    serializer_class = serializers.WorkloadSerializer
+    filterset_class = filtersets.WorkloadFilterSet
 
 
 class RoleMappingViewSet(CMDBModelViewSet):

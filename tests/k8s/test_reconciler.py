@@ -96,7 +96,9 @@ def test_plan_apply_prune_and_conflicts_through_the_framework(k8s_cluster: Clust
 
     monkeypatch.setenv("CMDB_K8S_TEST_TOKEN", "wrong")
     failed = _run(scope)
-    assert failed.status == "failed" and failed.error == ""  # recorded per target, not a traceback
+    # Recorded per target, not a traceback: the run's (its job's) error names the failed target.
+    assert failed.status == "failed" and "Traceback" not in failed.error
+    assert failed.error == f"1 of 1 targets failed or were unreachable: {k8s_cluster.name}/{ns.name}."
     outcome_of = failed.summary[f"{k8s_cluster.name}/{ns.name}"]
     assert outcome_of["status"] == "unreachable"
     assert k8s_cluster.name in outcome_of["message"] and "HTTP 401" in outcome_of["message"]

@@ -114,7 +114,8 @@ def test_plan_apply_verify_and_scheduled_drift_detection(tmp_path: Path, superus
     [job] = scheduler_tick(holder="test-scheduler")
     run_tasks(holder="test-worker", burst=True, fork=False)
     job = Job.objects.get(pk=job.pk)
-    assert job.status == "completed", job.error
+    # bad01's check run fails, so the run fails, and its job is the run's record: failed, naming bad01.
+    assert job.status == "failed" and "bad01" in job.error and job.result["run_id"], job.error
     scheduled = ReconcileRun.objects.get(pk=job.result["run_id"])
     assert scheduled.schedule_id == schedule.pk and scheduled.dry_run
     [item] = scheduled.actions.filter(target="web02")

@@ -47,7 +47,7 @@ def test_list_shows_reconcilers_kinds_and_options(folder: Path) -> None:
     # The domains' reconcilers, with their kinds and options.
     assert "k8s: Applies managed namespaces" in out and "kinds: k8s.namespace" in out
     assert "--option prune=<bool>  default False: Delete objects of ours" in out
-    assert "vdi: Provisions the desktops of libvirt VDI pools" in out and "kinds: vdi.pool" in out
+    assert "vdi: Provisions the desktops of VDI pools" in out and "kinds: vdi.pool" in out
 
 
 def test_plan_apply_and_exit_codes(folder: Path) -> None:

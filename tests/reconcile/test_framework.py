@@ -422,7 +422,6 @@ def test_a_reaped_reconcile_job_fails_its_run(folder: Path, w: f.World, settings
     past = timezone.now() - dt.timedelta(minutes=5)
     Job.objects.filter(pk=run.job_id).update(status="running", worker="gone:1", started=past, heartbeat=past,
                                              lease_expires=past + dt.timedelta(seconds=60))
-    ReconcileRun.objects.filter(pk=run.pk).update(status="running", started=past)
     assert jobs_reap().failed == (run.job_id,)
     run.refresh_from_db()
     assert run.status == "failed" and run.error.startswith("Worker lost: gone:1") and run.finished

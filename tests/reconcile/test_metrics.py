@@ -35,8 +35,11 @@ def _render(module: Any) -> str:
 def test_reconcile_and_job_metrics(django_assert_max_num_queries: Any) -> None:
     w = f.world()
     now = timezone.now()
-    run = ReconcileRun.objects.create(reconciler="ansible", status="completed", finished=now)
-    ReconcileRun.objects.create(reconciler="ansible", status="failed", finished=now, dry_run=False)
+    # A run's status and end are its job's.
+    done = Job.objects.create(name="reconcile.run", status="completed", finished=now)
+    run = ReconcileRun.objects.create(reconciler="ansible", job=done)
+    failed = Job.objects.create(name="reconcile.run", status="failed", finished=now)
+    ReconcileRun.objects.create(reconciler="ansible", job=failed, dry_run=False)
     for i, device in enumerate(w.devices.values()):
         CIDrift.objects.create(reconciler="ansible", ci_id=device.ci_id, run=run, checked=now,
                                status="drifted" if i else "in_sync", drift_items=i)

@@ -8,6 +8,7 @@ import pytest
 from django.test import RequestFactory
 from django.utils import timezone
 
+from cmdb.jobs.models import Job
 from cmdb.reconcile.models import CIDrift, Plan, PlanItem, ReconcileRun
 from cmdb.reconcile.views import ci_drift_panel
 from tests import factories as f
@@ -18,7 +19,8 @@ pytestmark = pytest.mark.django_db
 def _run() -> ReconcileRun:
     w = f.world()
     plan = Plan.objects.create(reconciler="ansible", fingerprint="f" * 64, targets=1)
-    run = ReconcileRun.objects.create(reconciler="ansible", status="completed", drift_count=1, targets=1, plan=plan,
+    job = Job.objects.create(name="reconcile.run", status="completed")
+    run = ReconcileRun.objects.create(reconciler="ansible", job=job, drift_count=1, targets=1, plan=plan,
                                       summary={"web01": {"status": "ok", "changes": 1, "message": ""}})
     PlanItem.objects.create(plan=plan, index=0, ci_id=w.devices["web01"].ci_id, target="web01",
                                    operation="update", resource="Write the message of the day",

@@ -173,7 +173,7 @@ def _samples() -> dict[str, Sample]:
     from cmdb.virtualization.models import Cluster, ClusterGroup, VirtualMachine, VMInterface
     from discovery.models import AttributeSource, Host, IngestRecord
     from k8s.models import Cluster as K8sCluster
-    from k8s.models import K8sSubject, RoleMapping
+    from k8s.models import K8sSubject, Node, RoleMapping, Workload
     from k8s.models import Namespace as K8sNamespace
     from monitoring.models import ExporterType, Incident, Monitor
 
@@ -379,6 +379,14 @@ def _samples() -> dict[str, Sample]:
         "k8s.namespace": Sample(
             lambda w, s: _save(K8sNamespace(cluster=get(w, "k8s.cluster", s), name=f"ns-{m(s)}", tenant=t(w, s))),
             lambda w, s, n: {"name": f"ns-{m(s)}-{n}", "cluster": pk(w, "k8s.cluster", s), "tenant": t(w, s).pk}),
+        "k8s.node": Sample(
+            lambda w, s: _save(Node(cluster=get(w, "k8s.cluster", s), name=f"node-{m(s)}", tenant=t(w, s))),
+            lambda w, s, n: {"name": f"node-{m(s)}-{n}", "cluster": pk(w, "k8s.cluster", s), "tenant": t(w, s).pk}),
+        "k8s.workload": Sample(
+            lambda w, s: _save(Workload(cluster=get(w, "k8s.cluster", s), namespace=get(w, "k8s.namespace", s),
+                                        kind="Deployment", name=f"wl-{m(s)}", tenant=t(w, s))),
+            lambda w, s, n: {"name": f"wl-{m(s)}-{n}", "kind": "Deployment", "cluster": pk(w, "k8s.cluster", s),
+                             "namespace": pk(w, "k8s.namespace", s), "tenant": t(w, s).pk}),
         "k8s.rolemapping": Sample(
             lambda w, s: _save(RoleMapping(contact_role=f"role-{m(s, 'shared')}", cluster_role="view")),
             lambda w, s, n: {"contact_role": f"r-{m(s, 'shared')}-{n}", "cluster_role": "view"}),
@@ -388,6 +396,8 @@ def _samples() -> dict[str, Sample]:
                              "name": f"user-{m(s)}-{n}"}),
         # --- vdi
         **_vdi_samples(),
+        # --- change management
+        **_changes_samples(),
     }
 
 
@@ -453,6 +463,65 @@ def _vdi_samples() -> dict[str, Sample]:
         "vdi.licencepolicy": Sample(
             lambda w, s: _save(LicencePolicy(license=get(w, "software.license", s))),
             lambda w, s, n: {"license": licence(w, s, n), "on_exceed": "warn"}),
+    }
+
+
+def _changes_samples() -> dict[str, Sample]:
+    import datetime as dt
+
+    from cmdb.changes.models import (
+        Approval,
+        ApprovalGroup,
+        Change,
+        ChangeCollision,
+        ChangePlan,
+        ChangeTemplate,
+        ChangeTransition,
+        Freeze,
+        UnauthorizedChange,
+    )
+
+    t, m, now = tenant, MARK.get, timezone.now
+
+    def change(w: Any, s: str, prefix: str = "chg") -> Any:
+        made = Change.objects.create(title=f"{prefix}-{m(s)}", description=m(s), tenant=t(w, s),
+                                     requester=admin(w, s), window_start=now(),
+                                     window_end=now() + dt.timedelta(hours=1))
+        made.cis.set([_ci(w, s)])
+        return made
+
+    def later(hours: int) -> str:
+        return (now() + dt.timedelta(hours=hours)).isoformat()
+
+    return {
+        "changes.change": Sample(
+            change, lambda w, s, n: {"title": f"chg-{m(s)}-{n}", "tenant": t(w, s).pk, "cis": [_ci(w, s)]}),
+        "changes.changetemplate": Sample(
+            _named(ChangeTemplate, "tmpl", max_duration=dt.timedelta(hours=1)),
+            lambda w, s, n: {"name": f"tmpl-{m(s, 'shared')}-{n}", "max_duration": "01:00:00"}),
+        "changes.freeze": Sample(
+            _named(Freeze, "freeze", start=lambda w, s: now(), end=lambda w, s: now() + dt.timedelta(days=1)),
+            lambda w, s, n: {"name": f"freeze-{m(s, 'shared')}-{n}", "start": later(1), "end": later(2)}),
+        "changes.approvalgroup": Sample(
+            _named(ApprovalGroup, "cab", tenant=t, description=lambda w, s: m(s)),
+            lambda w, s, n: {"name": f"cab-{m(s)}-{n}", "tenant": t(w, s).pk}),
+        "changes.approval": Sample(
+            lambda w, s: Approval.objects.create(change=get(w, "changes.change", s), user=admin(w, s),
+                                                 decision="approve", comment=m(s))),
+        "changes.changeplan": Sample(
+            lambda w, s: ChangePlan.objects.create(change=get(w, "changes.change", s), message=m(s),
+                                                   plan=get(w, "reconcile.plan", s))),
+        "changes.changetransition": Sample(
+            lambda w, s: ChangeTransition.objects.create(change=get(w, "changes.change", s), from_state="draft",
+                                                         to_state="submitted", reason=m(s), at=now())),
+        "changes.changecollision": Sample(
+            lambda w, s: ChangeCollision.objects.create(change_a=get(w, "changes.change", s),
+                                                        change_b=change(w, s, "chg2"), shared_ci_ids=[_ci(w, s)],
+                                                        detected_at=now())),
+        "changes.unauthorizedchange": Sample(
+            lambda w, s: UnauthorizedChange.objects.create(ci_id=_ci(w, s), source="reconcile",
+                                                           source_ref=f"ref-{m(s)}", detected_at=now(),
+                                                           detail={"note": m(s)})),
     }
 
 
@@ -964,6 +1033,18 @@ def _admin_only(url: str, method: str = "get") -> Callable[[Any, list[str], str]
     return walker
 
 
+def _gate(w: Any, problems: list[str], path: str) -> None:
+    """Asking the change gate about tenant B's CI or plan answers as if they did not exist."""
+    r = w.a_api.post("/api/changes/gate/", {"ci_ids": [_ci(w, "b")]}, format="json")
+    _check_text(problems, "POST /api/changes/gate/ (tenant B's CI)", r)
+    if r.status_code != 200 or r.json()["allow"] or r.json()["reasons"] != [f"CI {_ci(w, 'b')} does not exist."]:
+        problems.append(f"POST /api/changes/gate/ about tenant B's CI: {r.status_code} {r.content[:300]!r}")
+    r = w.a_api.post("/api/changes/gate/", {"plan": pk(w, "reconcile.plan", "b")}, format="json")
+    _check_text(problems, "POST /api/changes/gate/ (tenant B's plan)", r)
+    if r.status_code != 400:
+        problems.append(f"POST /api/changes/gate/ with tenant B's plan: {r.status_code}")
+
+
 VIEW_WALKERS: dict[str | None, Callable[[Any, list[str], str], None]] = {
     "core-audit": _admin_only("/api/core/audit/"),
     "core-audit-erasures": _admin_only("/api/core/audit/erasures/", "post"),
@@ -983,6 +1064,7 @@ VIEW_WALKERS: dict[str | None, Callable[[Any, list[str], str], None]] = {
     "discovery-reports": _reports,
     "vdi-capacity": _get_clean("/api/vdi/capacity/"),
     "backup-coverage": _get_clean("/api/backup/coverage/"),
+    "changes-gate": _gate,
 }
 
 
@@ -1052,10 +1134,16 @@ def _page_with_pk(w: Any, name: str) -> tuple[str, Any] | None:
     objects = {
         "monitoring:incident-detail": ("monitoring.incident", "pk"),
         "reconcile:run_detail": ("reconcile.reconcilerun", "pk"),
+        "reconcile:plan_detail": ("reconcile.plan", "pk"),
+        "reconcile:plan_apply": ("reconcile.plan", "pk"),
         "jobs:job_detail": ("jobs.job", "pk"),
         "jobs:schedule_edit": ("jobs.schedule", "pk"),
         "discovery-reconciliation": ("discovery.host", "ci_id"),
         "ui:ci": ("core.configurationitem", "ci_id"),
+        "changes:change_detail": ("changes.change", "pk"),
+        "changes:change_transition": ("changes.change", "pk"),
+        "changes:change_decide": ("changes.change", "pk"),
+        "changes:change_apply": ("changes.change", "pk"),
     }
     if name not in objects:
         return None

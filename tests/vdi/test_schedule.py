@@ -134,7 +134,53 @@ def test_time_zone_blocks_alarms_and_folded_lines_are_read_as_exported():
         "DTSTART;TZID=Europe/Berlin:20260601T080000\r\nDTEND;TZID=Europe/Berlin:20260601T093000\r\n"
         "EXDATE;TZID=Europe/Berlin:20260608T080000\r\nRRULE:FREQ=WEEKLY;UNTIL=20260710\r\n"
         "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
-    (event,) = parse_ics(text)
+    event, rest = parse_ics(text)  # the EXDATE of 8 June splits the series
     assert event.summary == "Konstruktion und CAD mit Übung"
     assert event.start == dt.datetime(2026, 6, 1, 6, 0, tzinfo=dt.UTC)  # summer time
-    assert event.weekly and event.until.date() == dt.date(2026, 7, 10)
+    assert event.weekly and event.until == event.start
+    assert rest.start == dt.datetime(2026, 6, 15, 6, 0, tzinfo=dt.UTC) and rest.until.date() == dt.date(2026, 7, 6)
+
+
+EXDATE_ICS = """BEGIN:VCALENDAR
+BEGIN:VEVENT
+UID:cad-2@hszg
+SUMMARY:CAD II
+LOCATION:Z-7.01
+DTSTART;TZID=Europe/Berlin:20260112T100000
+DTEND;TZID=Europe/Berlin:20260112T113000
+RRULE:FREQ=WEEKLY;COUNT=6
+EXDATE;TZID=Europe/Berlin:20260119T100000,20260202T100000
+EXDATE;VALUE=DATE:20260216
+EXDATE:20260309T090000Z
+END:VEVENT
+BEGIN:VEVENT
+UID:cancelled@hszg
+DTSTART:20260114T140000Z
+DTEND:20260114T160000Z
+EXDATE:20260114T140000Z
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_exdates_split_a_weekly_series_around_the_weeks_without_lecture():
+    """Six Mondays from 12 Jan; 19 Jan and 2 Feb excluded by date-time, 16 Feb by date; 9 Mar is after the
+    series (excludes nothing); the single event excluded at its start is gone."""
+    events = parse_ics(EXDATE_ICS)
+    berlin = dt.timezone(dt.timedelta(hours=1))
+    assert [(e.start.astimezone(berlin).date().isoformat(), e.until.astimezone(berlin).date().isoformat())
+            for e in events] == [("2026-01-12", "2026-01-12"), ("2026-01-26", "2026-01-26"),
+                                 ("2026-02-09", "2026-02-09")]
+    assert all(e.weekly and e.uid == "cad-2@hszg" and e.end - e.start == dt.timedelta(minutes=90) for e in events)
+
+
+def test_an_excluded_week_leaves_the_pool_at_its_rules(vdi_world, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    pool = make_pool(vdi_world, min_size=2, max_size=30)
+    TimetableSource(pool=pool, name="t", content=EXDATE_ICS, lead_minutes=0, size=20).validated_save()
+    assert [wanted_size(pool, at(7 * week, 10, 30)) for week in range(7)] == [20, 2, 20, 2, 20, 2, 2]
+
+
+def test_a_bad_exdate_is_refused_naming_the_line():
+    with pytest.raises(ICSError, match="line 10: EXDATE '2026011' is not a date"):
+        parse_ics(EXDATE_ICS.replace("EXDATE;VALUE=DATE:20260216", "EXDATE;VALUE=DATE:2026011"))

@@ -38,6 +38,7 @@ class PoolSerializer(TaggedModelSerializer):
         model = models.Pool
         fields = ["id", "url", "display", "name", "pool_type", "golden_image", "vcpus", "memory_mb", "disk_gb",
                   "gpu_profile", "min_size", "max_size", "spare", "entitled_groups", "cluster", "driver",
+                  "kube_cluster", "kube_namespace",
                   "description", "comments", *CI_FIELDS, "tags", "custom_fields", *STAMPS]
         brief_fields = ["id", "url", "display", "name", "pool_type"]
 

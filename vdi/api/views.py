@@ -6,7 +6,8 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import ValidationError
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -53,6 +54,37 @@ class TimetableSourceViewSet(CMDBModelViewSet):
     queryset = models.TimetableSource.objects.all()
     serializer_class = serializers.TimetableSourceSerializer
     filterset_class = filtersets.TimetableSourceFilterSet
+
+    @property
+    def required_action(self) -> str | None:
+        """Refreshing rewrites the timetable: the change permission, not add (what a POST needs otherwise)."""
+        return "change" if getattr(self, "action", None) == "refresh" else None
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def refresh(self, request: Request, pk: Any = None) -> Response:
+        """Fetch the timetable's feed now (the job ``vdi.timetables.refresh`` does it for every timetable):
+        ``{"changed": bool, "timetable": {...}}``; a feed that cannot be fetched or parsed is a 400 naming
+        ``feed_url`` and changes nothing."""
+        from django.core.exceptions import ValidationError as ModelValidationError
+
+        from ..feeds import FeedError
+        from ..feeds import refresh as refresh_feed
+        from ..ics import ICSError
+
+        source = restrict(models.TimetableSource.objects.filter(pk=int(pk) if str(pk).isdigit() else None),
+                          request.user, "change").first()
+        if source is None:
+            raise NotFound()
+        if not source.feed_url:
+            raise ValidationError({"feed_url": ["This timetable has no feed URL."]})
+        try:
+            changed = refresh_feed(source, user=request.user, via="api")
+        except (FeedError, ICSError) as exc:
+            raise ValidationError({"feed_url": [str(exc)]}) from None
+        except ModelValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return Response({"changed": changed, "timetable": self.get_serializer(source).data})
 
 
 class DesktopViewSet(CMDBModelViewSet):

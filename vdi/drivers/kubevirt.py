@@ -8,14 +8,18 @@ after the golden image), sized as the pool's disk; CPU and memory as the pool's;
 
 :func:`plan` compares the rendered objects with the server's through a server-side apply with
 ``dryRun=All`` — the server's own defaulting and field ownership decide what would change — and
-:func:`apply` applies them for real, each object with its own outcome.  Once the Kubernetes reconciler has
-landed, it takes these objects instead; the rendering is plain dicts without a client.
+:func:`apply` applies them for real, each object with its own outcome (a client of its own: tools and tests).
+
+The ``vdi`` reconciler does not talk to the cluster itself: :func:`handoff` publishes a pool's objects
+through the hook ``kubevirt_objects_published`` (:mod:`cmdb.core.hooks`), and the Kubernetes domain, which
+owns the clusters, their credentials and field managers, plans and applies them (``k8s/kubevirt.py``).
+The VDI domain never imports it; without it nobody answers and the pool is reported as not provisioned.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 FIELD_MANAGER = "cmdb-vdi"
@@ -113,3 +117,70 @@ def apply(dynamic: Any, objects: list[dict[str, Any]]) -> list[tuple[str, str, s
         except DynamicApiError as exc:
             out.append((meta["name"], "failed", f"{exc.status} {exc.reason}"))
     return out
+
+
+# --- the handoff to the Kubernetes domain -------------------------------------------------------------------
+
+#: The kinds a pool may have live (listed for deletions when a pool changes type or shrinks to nothing).
+KINDS = [POOL_API, VM_API]
+NO_ANSWER = "no Kubernetes domain answered the KubeVirt handoff (is the k8s app installed?)"
+
+
+@dataclass
+class Handoff:
+    """The Kubernetes domain's answer for one pool: its items (see the hook), or the error."""
+
+    pool: str
+    cluster: str
+    error: str = ""
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def changes(self) -> list[dict[str, Any]]:
+        return [i for i in self.items if i["action"] in ("create", "update", "delete")]
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        return [i for i in self.items if i["status"] == "failed"]
+
+
+def owner_of(pool: Any) -> str:
+    return f"vdi-pool-{pool.name}"
+
+
+def cluster_of(pool: Any) -> str:
+    return pool.kube_cluster or pool.cluster.name
+
+
+def desired(pool: Any, at: Any = None) -> list[dict[str, Any]]:
+    """The pool's objects now: its target size as for libvirt pools (schedule, spare beyond the desktops in
+    use, maximum); a persistent pool keeps its assigned desktops' names and fills the lowest free numbers."""
+    from ..models import Desktop
+    from ..plan import BUSY, desktop_name, target_size
+    from ..schedule import wanted_size
+
+    rows = list(Desktop.objects.filter(pool=pool).exclude(state="deleting").values_list("name", "state"))
+    in_use = [name for name, state in rows if state in BUSY]
+    target = target_size(wanted_size(pool, at), len(in_use), pool.spare, pool.max_size)
+    names = sorted(in_use)
+    number = 1
+    while len(names) < target:
+        name = desktop_name(pool.name, number)
+        if name not in names:
+            names.append(name)
+        number += 1
+    return render(pool, replicas=target, desktops=sorted(names), namespace=pool.kube_namespace)
+
+
+def handoff(pool: Any, *, apply: bool = False, only: list[tuple[str, str, str]] | None = None, user: Any = None,
+            at: Any = None) -> Handoff:
+    """Publish the pool's objects to the Kubernetes domain: its plan, or (``apply``) its outcomes."""
+    from cmdb.core.hooks import kubevirt_objects_published
+
+    cluster = cluster_of(pool)
+    answers = [answer for _receiver, answer in kubevirt_objects_published.send(
+        sender=None, cluster=cluster, owner=owner_of(pool), objects=desired(pool, at), kinds=KINDS, apply=apply,
+        only=only, user=user) if answer is not None]
+    if not answers:
+        return Handoff(pool.name, cluster, NO_ANSWER)
+    return Handoff(pool.name, cluster, str(answers[0].get("error") or ""), list(answers[0].get("items") or ()))

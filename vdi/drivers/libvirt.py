@@ -42,6 +42,9 @@ class LibvirtDriver:
     def __init__(self, hosts: list[HostTarget]) -> None:
         import libvirt
 
+        # libvirt's default error handler prints every error to stderr ("Domain not found" for each golden
+        # image lookup that misses); the errors reach us as exceptions, which say it where it matters.
+        libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
         self.libvirt = libvirt
         self.hosts = {h.name: h for h in hosts}
         self._conns: dict[str, Any] = {}

@@ -4,27 +4,54 @@ from rest_framework import serializers
 
 from cmdb.api.fields import ChoiceField
 from cmdb.api.serializers import BaseModelSerializer
+from cmdb.jobs.models import JobStatus
 
 from .. import models
 from ..base import reconcilers
 from ..scope import SCOPE_HELP
+from .options import ReconcileOptionsField, options_errors_by_name
+
+_STATUS_LABELS = {value: str(label) for value, label in JobStatus.choices}
+
+
+def _iso(values: list[Any], ctx: Any) -> str | None:
+    return values[0].isoformat() if values[0] is not None else None
 
 
 class ReconcileRunSerializer(BaseModelSerializer):
+    """A run; ``status``, ``started``, ``finished``, ``duration``, ``error`` and ``worker`` are its job's
+    (read through the one-to-one ``job``, in the list's single query)."""
+
     user = serializers.CharField(read_only=True)
-    options = serializers.JSONField(required=False, help_text=(
-        "Values of the reconciler's declared options (GET /api/reconcile/reconcilers/ lists them)"))
+    options = ReconcileOptionsField(required=False)
     scope = serializers.CharField(required=False, max_length=200, help_text=SCOPE_HELP)
-    fast_computed = {"user": (("user__username",), lambda v, c: v[0])}
+    status = ChoiceField(source="job.status", choices=JobStatus.choices, read_only=True,
+                         help_text="The run's job's status")
+    started = serializers.DateTimeField(source="job.started", read_only=True, allow_null=True)
+    finished = serializers.DateTimeField(source="job.finished", read_only=True, allow_null=True)
+    duration = serializers.FloatField(source="job.duration", read_only=True, allow_null=True, help_text="Seconds")
+    error = serializers.CharField(source="job.error", read_only=True)
+    worker = serializers.CharField(source="job.worker", read_only=True, help_text="Who ran it (a worker, or "
+                                   "foreground:<host>:<pid> for a command run in the foreground)")
+    fast_computed = {
+        "user": (("user__username",), lambda v, c: v[0]),
+        "status": (("job__status",), lambda v, c: {"value": v[0], "label": _STATUS_LABELS.get(v[0], v[0])}
+                   if v[0] else None),
+        "started": (("job__started",), _iso),
+        "finished": (("job__finished",), _iso),
+        "duration": (("job__duration",), lambda v, c: v[0]),
+        "error": (("job__error",), lambda v, c: v[0]),
+        "worker": (("job__worker",), lambda v, c: v[0]),
+    }
 
     class Meta:
         model = models.ReconcileRun
         fields = ["id", "url", "display", "reconciler", "scope", "dry_run", "options", "plan", "applies_plan",
                   "status", "user", "tenant", "job", "schedule", "created", "started", "finished", "duration",
-                  "targets", "drift_count", "applied_count", "failed_count", "remaining_drift", "summary", "error"]
-        read_only_fields = ["plan", "applies_plan", "status", "tenant", "job", "schedule", "started", "finished",
-                            "duration", "targets", "drift_count", "applied_count", "failed_count", "remaining_drift",
-                            "summary", "error"]
+                  "worker", "targets", "drift_count", "applied_count", "failed_count", "remaining_drift", "summary",
+                  "error"]
+        read_only_fields = ["plan", "applies_plan", "tenant", "job", "schedule", "targets", "drift_count",
+                            "applied_count", "failed_count", "remaining_drift", "summary"]
         brief_fields = ["id", "url", "display", "reconciler", "scope", "dry_run", "status"]
 
     def validate_reconciler(self, value: str) -> str:
@@ -32,6 +59,14 @@ class ReconcileRunSerializer(BaseModelSerializer):
         if value not in known:
             raise serializers.ValidationError(f"Unknown reconciler; known: {', '.join(sorted(known))}.")
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Options checked against the reconciler's declarations: a 400 with one message per bad option,
+        each naming it (``{"options": ["prune: Give a bool ...", "colour: Unknown option ..."]}``)."""
+        problems = options_errors_by_name(attrs.get("reconciler", ""), attrs.get("options"))
+        if problems:
+            raise serializers.ValidationError({"options": problems})
+        return attrs
 
 
 class PlanItemSerializer(BaseModelSerializer):

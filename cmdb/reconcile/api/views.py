@@ -31,7 +31,7 @@ class ReconcileRunViewSet(EnqueueCreateMixin, CMDBModelViewSet):
     parse, names a kind the reconciler does not manage or matches no CI you may view (dry run) or change
     (apply) is refused with a 400 naming ``scope``; bad options with a 400 naming ``options``."""
 
-    queryset = models.ReconcileRun.objects.all()
+    queryset = models.ReconcileRun.objects.select_related("job", "user")
     serializer_class = serializers.ReconcileRunSerializer
     filterset_class = filtersets.ReconcileRunFilterSet
     http_method_names = ["get", "post", "head", "options"]

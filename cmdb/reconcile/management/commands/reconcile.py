@@ -126,7 +126,7 @@ class Command(BaseCommand):
     def _runs(self, opts: dict[str, Any]) -> int:
         from cmdb.reconcile.models import ReconcileRun
 
-        runs = ReconcileRun.objects.order_by("-created", "-id")
+        runs = ReconcileRun.objects.select_related("job").order_by("-created", "-id")
         if opts["reconciler"]:
             runs = runs.filter(reconciler=opts["reconciler"])
         self.stdout.write(f"{'run':>6} {'plan':>6}  {'reconciler':12} {'mode':8} {'status':10} {'changes':>7} "
@@ -141,7 +141,7 @@ class Command(BaseCommand):
     def _show(self, opts: dict[str, Any]) -> int:
         from cmdb.reconcile.models import ReconcileRun
 
-        run = ReconcileRun.objects.filter(pk=opts["run_id"]).first()
+        run = ReconcileRun.objects.select_related("job").filter(pk=opts["run_id"]).first()
         if run is None:
             raise CommandError(f"No run {opts['run_id']}.")
         self._report(run)
@@ -166,6 +166,7 @@ class Command(BaseCommand):
             self.stdout.write(f"queued run {run.pk} (job {run.job_id}); follow it with 'cmdb reconcile show {run.pk}'")
             return EXIT_CLEAN
         bar = _Progress(sys.stderr) if not opts["no_progress"] and sys.stderr.isatty() else None
+        # Through the run's job, as a worker would run it: the job records status, timings and error.
         run = run_execute(run, log=self._log, progress=bar.step if bar else None)
         if bar:
             bar.close()

@@ -1,0 +1,1 @@
+"""Change management: requests, approvals, plans from reconcilers, freezes and the apply gate."""

@@ -1,0 +1,179 @@
+"""The Kubernetes domain's answer to ``kubevirt_objects_published`` (:mod:`cmdb.core.hooks`).
+
+The VDI domain renders the ``VirtualMachinePool`` / ``VirtualMachine`` objects of its KubeVirt pools and
+hands them over; this module treats them like the domain's own desired objects: on the named cluster CI,
+with the cluster's field manager and credentials (:func:`k8s.sync.connect`), planned as the server's own
+dry run of a server-side apply, applied without ``force``, and pruned by label.
+
+Why here and not in :mod:`k8s.sync`: that module's kinds are fixed core and RBAC types a cluster always
+serves, while KubeVirt's are CRDs a cluster may not have; their group versions and plurals are discovered
+per call (``/apis/<group>/<version>``), and a cluster without KubeVirt answers an error naming the missing
+group instead of failing the namespaces' plan.
+
+Every object we write carries the cluster's ``managed-by`` label and ``cmdb/owner=<owner>``; observing is
+one label-selected LIST per kind (so a no-change plan costs a discovery and a LIST per kind), and live
+objects of the owner that the published set no longer contains are ``delete`` items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import quote
+
+from .desired import MANAGED_BY, PREFIX, label_value
+from .models import Cluster
+
+OWNER_LABEL = f"{PREFIX}owner-set"
+
+
+@dataclass
+class Item:
+    action: str  # create | update | delete | none | error
+    kind: str
+    namespace: str
+    name: str
+    diff: str = ""
+    status: str = "planned"  # planned | ok | failed
+    message: str = ""
+    api_version: str = ""
+    plural: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.namespace, self.name)
+
+
+def _resources(conn: Any, api_version: str) -> dict[str, tuple[str, bool]] | None:
+    """kind → (plural, namespaced) that the server serves at ``api_version``; None if it serves none."""
+    from kubernetes.client.rest import ApiException
+
+    try:
+        answer = conn.call("discovery", "GET", f"/apis/{api_version}")
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return {r["kind"]: (r["name"], bool(r.get("namespaced"))) for r in answer.get("resources") or []
+            if "/" not in r["name"]}
+
+
+def _path(api_version: str, plural: str, namespace: str, name: str = "") -> str:
+    where = f"/namespaces/{quote(namespace)}" if namespace else ""
+    return f"/apis/{api_version}{where}/{plural}" + (f"/{quote(name)}" if name else "")
+
+
+def _labelled(obj: dict[str, Any], manager: str, owner: str) -> dict[str, Any]:
+    meta = dict(obj.get("metadata") or {})
+    meta["labels"] = {**(meta.get("labels") or {}), MANAGED_BY: manager, OWNER_LABEL: owner}
+    return {**obj, "metadata": meta}
+
+
+def handle(*, cluster: str, owner: str, objects: list[dict[str, Any]], kinds: list[tuple[str, str]] = (),
+           apply: bool = False, only: list[tuple[str, str, str]] | None = None, user: Any = None) -> dict[str, Any]:
+    """Plan (and with ``apply`` carry out) the owner's objects on ``cluster``; see the hook's documentation."""
+    from kubernetes.client.rest import ApiException
+
+    from . import sync
+
+    owner = label_value(owner)
+    found = Cluster.objects.filter(name=cluster)
+    if user is not None:
+        from cmdb.users.permissions import restrict
+
+        found = restrict(found, user, "change" if apply else "view")
+    target = found.first()
+    if target is None:
+        return {"error": f"no Kubernetes cluster {cluster!r} in the CMDB that you may "
+                         f"{'change' if apply else 'view'}", "items": []}
+    try:
+        conn = sync.connect(target)
+    except sync.ClusterError as exc:
+        return {"error": f"cluster {cluster}: {exc}", "items": []}
+    manager = target.field_manager
+    items: list[Item] = []
+    try:
+        versions = sorted({o["apiVersion"] for o in objects} | {v for v, _k in kinds})
+        served = {v: _resources(conn, v) for v in versions}
+        wanted: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for obj in objects:
+            meta = obj["metadata"]
+            item = Item("create", obj["kind"], meta.get("namespace") or "", meta["name"], api_version=obj["apiVersion"])
+            kinds_served = served.get(obj["apiVersion"])
+            if kinds_served is None or obj["kind"] not in kinds_served:
+                items.append(Item("error", item.kind, item.namespace, item.name, status="failed",
+                                  message=f"the cluster does not serve {obj['apiVersion']} {obj['kind']} "
+                                          "(is KubeVirt installed?)"))
+                continue
+            item.plural = kinds_served[obj["kind"]][0]
+            wanted[item.key] = _labelled(obj, manager, owner)
+            items.append(item)
+        live: dict[tuple[str, str, str], dict[str, Any]] = {}
+        selector = f"{MANAGED_BY}={manager},{OWNER_LABEL}={owner}"
+        plurals: dict[str, tuple[str, str]] = {}
+        for version, kinds_served in served.items():
+            for kind, (plural, _namespaced) in (kinds_served or {}).items():
+                if (version, kind) in set(kinds) or any(o["apiVersion"] == version and o["kind"] == kind
+                                                        for o in objects):
+                    plurals[kind] = (version, plural)
+                    answer = conn.call("list", "GET", _path(version, plural, ""), query=[("labelSelector", selector)])
+                    for obj in answer.get("items") or []:
+                        meta = obj.get("metadata") or {}
+                        live[(kind, meta.get("namespace") or "", meta["name"])] = obj
+        for item in items:
+            if item.action == "error":
+                continue
+            body, current = wanted[item.key], live.get(item.key)
+            if current is not None and sync.in_sync(body, current, manager):
+                item.action = "none"
+                continue
+            item.action = "update" if current is not None else "create"
+            try:
+                answer = conn.call("apply_dry_run", "PATCH", _path(item.api_version, item.plural, item.namespace,
+                                                                   item.name),
+                                   query=[("fieldManager", manager), ("dryRun", "All")], body=body,
+                                   content_type="application/apply-patch+yaml")
+                item.diff = sync.render_diff(current, answer)
+                if current is not None and not item.diff:
+                    item.action = "none"
+            except ApiException as exc:
+                item.action, item.status = "error", "failed"
+                item.message = sync.conflict_message(exc) if exc.status == 409 else sync.describe_error(exc)
+        for key in sorted(set(live) - set(wanted)):
+            kind, namespace, name = key
+            version, plural = plurals[kind]
+            items.append(Item("delete", kind, namespace, name, diff=sync.render_diff(live[key], None),
+                              api_version=version, plural=plural))
+        if apply:
+            chosen = None if only is None else {tuple(k) for k in only}
+            for item in items:
+                if item.action in ("none", "error") or (chosen is not None and item.key not in chosen):
+                    continue
+                path = _path(item.api_version, item.plural, item.namespace, item.name)
+                try:
+                    if item.action == "delete":
+                        try:
+                            conn.call("delete", "DELETE", path)
+                        except ApiException as exc:
+                            if exc.status != 404:  # gone already: what we wanted
+                                raise
+                    else:
+                        conn.call("apply", "PATCH", path, query=[("fieldManager", manager)], body=wanted[item.key],
+                                  content_type="application/apply-patch+yaml")
+                    item.status, item.message = "ok", f"{item.action}d"
+                except ApiException as exc:
+                    item.status = "failed"
+                    item.message = sync.conflict_message(exc) if exc.status == 409 else sync.describe_error(exc)
+    except sync._transport_errors() as exc:
+        return {"error": f"cluster {cluster} ({target.api_url}): {sync.describe_error(exc)}", "items": []}
+    finally:
+        conn.close()
+    return {"error": "", "items": [{k: v for k, v in asdict(i).items() if k not in ("api_version", "plural")}
+                                   for i in items]}
+
+
+def objects_published(sender: Any = None, **kwargs: Any) -> dict[str, Any]:
+    """The hook receiver (connected in :mod:`k8s.receivers`)."""
+    return handle(cluster=kwargs["cluster"], owner=kwargs["owner"], objects=list(kwargs.get("objects") or ()),
+                  kinds=[tuple(k) for k in kwargs.get("kinds") or ()], apply=bool(kwargs.get("apply")),
+                  only=kwargs.get("only"), user=kwargs.get("user"))
