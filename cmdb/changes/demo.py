@@ -25,7 +25,8 @@ The demo notifies nobody: its events go to Django's dummy mail backend and to no
 it on an instance with SMTP configured does not mail the demo's contacts.  The demo's users (a
 requester and the CAB) have unusable passwords: they cannot log in until an administrator sets one.
 
-Idempotent: when the CAB or the freeze exists the step writes nothing.  Everything else is written in
+Idempotent: when the CAB or the freeze exists the step writes nothing (nor when one of its user
+names is taken: an existing account is never put on the CAB).  Everything else is written in
 one change-logged transaction (source ``demo-changes``), so a failure leaves nothing half-done.
 """
 
@@ -80,6 +81,11 @@ def demo_step(seed: int) -> dict[str, Any]:
     if missing:
         log.warning("change demo: CIs %s of the core demo are missing; nothing written", ", ".join(missing))
         return {"created": False, "missing": missing}
+    taken = sorted(get_user_model().objects.filter(username__in=[u[0] for u in (REQUESTER, *CAB_MEMBERS)])
+                   .values_list("username", flat=True))
+    if taken:  # never hand an existing account a place on the CAB
+        log.warning("change demo: users %s exist already; nothing written", ", ".join(taken))
+        return {"created": False, "users_exist": taken}
     # The override is entered first and left last, so the notifications (sent when the transaction
     # commits) still see it.
     with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend", CHANGES_WEBHOOK_URLS=[]), \

@@ -126,3 +126,19 @@ def test_a_second_run_writes_nothing() -> None:
     call_command("demo", quiet=True, stdout=out)
     assert "already present" in out.getvalue()
     assert {m.__name__: m.objects.count() for m in tables} == before
+
+
+def test_the_step_never_puts_an_existing_account_on_the_cab() -> None:
+    """Without the demo's changes but with its user names taken, the step writes nothing; once they are free it
+    writes the whole story again (one transaction)."""
+    Change.objects.all().delete()
+    Freeze.objects.all().delete()
+    ApprovalGroup.objects.all().delete()
+    ChangeTemplate.objects.all().delete()
+    names = [demo.REQUESTER[0], *(m[0] for m in demo.CAB_MEMBERS)]
+    assert demo.demo_step(2026) == {"created": False, "users_exist": sorted(names)}
+    assert not Change.objects.exists() and not Freeze.objects.exists()
+    get_user_model().objects.filter(username__in=names).delete()
+    result = demo.demo_step(2026)
+    assert result["created"] and set(result["changes"]) == {"draft", "switch", "hypervisor", "standard", "emergency"}
+    assert ChangeCollision.objects.count() == 1
