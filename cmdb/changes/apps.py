@@ -1,4 +1,4 @@
-from cmdb.core.domains import DomainConfig
+from cmdb.core.domains import DemoStep, DomainConfig
 
 
 class ChangesConfig(DomainConfig):
@@ -12,3 +12,4 @@ class ChangesConfig(DomainConfig):
     metrics_module = ".metrics"
     receivers_module = ".receivers"
     setup_step = ".jobs.ensure_tick_schedule"
+    demo_step = DemoStep(".demo.demo_step", stage="extend", order=300)

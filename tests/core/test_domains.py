@@ -65,7 +65,8 @@ def test_api_root_lists_every_declared_app_with_a_root(api: Any) -> None:
 
 def test_the_demo_runs_the_domains_steps_by_stage() -> None:
     assert [f.__module__ for f in domains.demo_steps("plan")] == ["monitoring.demo"]
-    assert [f.__module__ for f in domains.demo_steps("extend")] == ["discovery.demo", "k8s.demo", "vdi.demo"]
+    assert [f.__module__ for f in domains.demo_steps("extend")] == [
+        "discovery.demo", "k8s.demo", "vdi.demo", "cmdb.changes.demo"]  # order 100, 120, 200, 300
     with pytest.raises(ValueError):
         domains.demo_steps("later")
 
@@ -81,7 +82,8 @@ def test_a_new_domain_is_a_folder_and_a_line_in_installed_apps() -> None:
         collectors = domains.metrics_collectors()
         assert collectors[-1].__module__ == "tests.core.sample_domain.metrics"
         assert [f.__module__ for f in domains.demo_steps("extend")] == [
-            "tests.core.sample_domain.demo", "discovery.demo", "k8s.demo", "vdi.demo"]  # order 50, 100, 120, 200
+            "tests.core.sample_domain.demo", "discovery.demo", "k8s.demo", "vdi.demo",
+            "cmdb.changes.demo"]  # order 50, 100, 120, 200, 300
     assert "sample" not in dict(domains.api_routes())
 
 
