@@ -10,9 +10,19 @@ serves, while KubeVirt's are CRDs a cluster may not have; their group versions a
 per call (``/apis/<group>/<version>``), and a cluster without KubeVirt answers an error naming the missing
 group instead of failing the namespaces' plan.
 
-Every object we write carries the cluster's ``managed-by`` label and ``cmdb/owner=<owner>``; observing is
-one label-selected LIST per kind (so a no-change plan costs a discovery and a LIST per kind), and live
+Every object we write carries the cluster's ``managed-by`` label and ``cmdb/owner-set=<owner>``; observing
+is one label-selected LIST per kind (so a no-change plan costs a discovery and a LIST per kind), and live
 objects of the owner that the published set no longer contains are ``delete`` items.
+
+**Who owns what.**  The handed-over objects are written with the cluster's field manager (``Cluster.field_manager``,
+default ``cmdb``) and its managed-by label, the same as the namespaces' objects, but they belong to the
+sender (the vdi reconciler): it decides what exists, when it is applied and when it is deleted.  The
+k8s reconciler's own runs (:func:`k8s.sync.plan`) list only the kinds of :data:`k8s.sync.KINDS`, so they
+never see, diff or prune a VirtualMachine or VirtualMachinePool (tests/vdi/test_kubevirt_handoff.py); and the
+deletions planned here are limited to the owner's label, so one pool's handoff never deletes another
+pool's objects or the namespaces' own.  The one reach across: pruning a *namespace* the CMDB no longer
+declares deletes everything in it on the cluster, handed-over desktops included, so a KubeVirt pool is
+removed (or moved) before its namespace.
 """
 
 from __future__ import annotations

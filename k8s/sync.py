@@ -238,6 +238,8 @@ def observe(conn: Connection, namespace: str | None = None) -> dict[tuple[str, s
 
     With ``namespace`` (a plan of one namespace, e.g. after its CI was edited) each LIST covers only that
     namespace (the Namespace object itself by a field selector), so the answer does not grow with the cluster.
+    Only :data:`KINDS` are listed: objects other domains hand over through the same field manager and label
+    (KubeVirt desktops, :mod:`k8s.kubevirt`) are their sender's to plan and prune, never this reconciler's.
     """
     selector = f"{MANAGED_BY}={conn.cluster.field_manager}"
     live: dict[tuple[str, str, str], dict[str, Any]] = {}
