@@ -207,3 +207,44 @@ def test_the_kubernetes_reconciler_neither_lists_nor_prunes_the_handed_over_obje
     assert [(i.action, i.kind) for i in change[0].changes] == [("update", "ResourceQuota")]
     assert all(o.status == "ok" for o in sync.apply_plan(change, prune=True))
     assert pools.get(name="kv", namespace=name).metadata.uid == live.metadata.uid
+
+
+def test_a_namespace_holding_a_pools_desktops_is_not_pruned(vdi_world, k8s_cluster, kubevirt_crds,  # noqa: F811
+                                                             k8s_dynamic, k8s_admin):  # noqa: F811
+    """Deleting a namespace deletes what is in it: while a KubeVirt pool's objects are there, the k8s
+    reconciler's prune of the namespace is a failed item naming them (its other objects are pruned)."""
+    import secrets
+
+    from kubernetes import client
+
+    from k8s import sync
+    from k8s.models import Namespace
+    from tests import factories
+
+    name = f"vdi-{secrets.token_hex(4)}"
+    Namespace(cluster=k8s_cluster, name=name, tenant=factories.tenant(f"VDI {name}"), pods=50).validated_save()
+    assert all(o.status == "ok" for o in sync.apply_plan(sync.plan(scope=f"cluster:{k8s_cluster.name}")))
+    make_pool(vdi_world, "kv", driver="kubevirt", kube_cluster=k8s_cluster.name, kube_namespace=name, spare=2)
+    assert apply(dry_run("name:kv").plan).applied_count == 1
+
+    Namespace.objects.filter(cluster=k8s_cluster, name=name).update(managed=False)  # no longer wanted
+    (cluster_plan,) = [p for p in sync.plan() if p.cluster == k8s_cluster.name]
+    items = {(i.action, i.kind): i for i in cluster_plan.items}
+    # The namespace's own objects are pruned (its quota, its network policies); the namespace is refused.
+    assert set(items) == {("error", "Namespace"), ("delete", "ResourceQuota"), ("delete", "NetworkPolicy")}
+    assert items[("error", "Namespace")].error == (
+        "not pruned: it holds objects another domain manages (VirtualMachinePool kv (vdi-pool-kv)); "
+        "remove them through their owner (e.g. the VDI pool) first")
+    outcomes = {o.target: o for o in sync.apply_plan([cluster_plan], prune=True)}
+    assert outcomes[f"Namespace {name}"].status == "failed"
+    others = [o.status for t, o in outcomes.items() if not t.startswith("Namespace ")]
+    assert len(others) == len(cluster_plan.items) - 1 and set(others) == {"ok"}
+    live = client.CoreV1Api(k8s_admin).read_namespace(name)
+    assert live.metadata.deletion_timestamp is None
+    pools = k8s_dynamic.resources.get(api_version="pool.kubevirt.io/v1alpha1", kind="VirtualMachinePool")
+    assert pools.get(name="kv", namespace=name).spec.replicas == 2
+
+    # Without the pool's objects the namespace is pruned as before.
+    pools.delete(name="kv", namespace=name)
+    (cluster_plan,) = [p for p in sync.plan() if p.cluster == k8s_cluster.name]
+    assert [(i.action, i.kind) for i in cluster_plan.items] == [("delete", "Namespace")]
