@@ -201,6 +201,9 @@ JOBS_HEARTBEAT_TTL = float(os.environ.get("JOBS_HEARTBEAT_TTL", 60))
 # The Ansible reconciler gathers facts (setup + package_facts) in its check run and ingests them as
 # discovery reports (source type "ansible"), when the discovery app is installed.
 ANSIBLE_DISCOVERY_FACTS = _env_bool("CMDB_ANSIBLE_DISCOVERY_FACTS", True)
+# Kubernetes discovery flags a node, namespace or workload stale once it has been missing from the cluster's
+# listings for this long since it was last seen ("30m", "6h", "2d", or seconds); one missed listing never flags.
+K8S_STALE_AFTER = os.environ.get("CMDB_K8S_STALE_AFTER", "6h")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

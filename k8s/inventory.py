@@ -20,9 +20,12 @@ The reconciler (:mod:`k8s.sync`) writes what the CMDB wants; this module reads w
    - *workloads* (:class:`~k8s.models.Workload`) with a ``runs_on`` edge to their namespace, and their
      container images as software installations (product: registry and repository, version: tag or
      digest; ``source = "kubernetes"``, so installations entered by hand are left alone);
-   - *gone*: a node, namespace or workload seen before and absent from this listing is flagged
-     ``stale`` (never deleted: its history and relationships stay); one that is back is unflagged.
-     A full listing is authoritative, so no grace period is needed as for agents' reports.
+   - *gone*: a node, namespace or workload seen before, absent from this listing and not seen for
+     ``K8S_STALE_AFTER`` (:func:`stale_after`, default six hours) is flagged ``stale`` (never deleted: its
+     history and relationships stay); one that is back is unflagged.  The grace is there because a listing
+     is a moment: a Deployment deleted and re-created by a pipeline, or a node replaced under the same name
+     during a rolling upgrade, is missing from one listing without being gone, and a stale flag is a change
+     record and an alert; discovered hosts have ``STALE_DAYS`` for the same reason.
 
    Configuration changes (a kubelet upgrade, new images, stale flags) are change records; ``last_seen``
    and readiness are observation, written without one.
@@ -35,11 +38,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -67,6 +73,39 @@ WORKLOAD_KINDS: dict[str, tuple[str, str]] = {
 }
 #: Registries that Docker names images in without saying so ("nginx" is docker.io/library/nginx).
 DEFAULT_REGISTRY = "docker.io"
+#: How long an object may be missing from the listings before it is flagged stale, unless configured.
+DEFAULT_STALE_AFTER = "6h"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(value: str | int | float | dt.timedelta) -> dt.timedelta:
+    """A duration as settings give it: a timedelta, seconds, or a number with a unit (``30m``, ``6h``, ``2d``).
+
+    Raises ValueError for anything else (a negative duration included)."""
+    if isinstance(value, dt.timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration such as 30m, 6h or 2d")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds < 0:
+        raise ValueError(f"{value!r} is negative")
+    return dt.timedelta(seconds=seconds)
+
+
+def stale_after() -> dt.timedelta:
+    """``settings.K8S_STALE_AFTER`` (env ``CMDB_K8S_STALE_AFTER``): how long a node, namespace or workload
+    may be missing from the listings, counted from when it was last seen, before it is flagged stale.
+    A wrong value stops discovery with the setting's name rather than guessing a grace."""
+    value = getattr(settings, "K8S_STALE_AFTER", None)
+    try:
+        return parse_duration(DEFAULT_STALE_AFTER if value in (None, "") else value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"K8S_STALE_AFTER: {exc}") from exc
 
 
 @dataclass
@@ -229,11 +268,13 @@ def _update(objs: list[M], pre: dict[Any, dict[str, Any]], fields: set[str]) -> 
 
 
 def _reconcile_rows(existing: dict[Any, M], wanted: dict[Any, dict[str, Any]], make: Callable[[Any, dict[str, Any]], M],
-                    counts: Counter[str], label: str, now: dt.datetime) -> dict[Any, M]:
+                    counts: Counter[str], label: str, now: dt.datetime, grace: dt.timedelta) -> dict[Any, M]:
     """Create the wanted rows that are missing, update those whose values differ, flag the absent ones stale.
 
-    ``wanted`` maps a key to field values (``stale`` false included); an existing row not wanted that was
-    seen before is flagged stale.  Returns key → row for every wanted key.  One INSERT per table, one
+    ``wanted`` maps a key to field values (``stale`` false included); an existing row not wanted that
+    was seen before, last more than ``grace`` before ``now``, is flagged stale (one never seen, such as
+    a namespace the CMDB declares and has not created yet, is not).  Returns key → row for every wanted
+    key.  One INSERT per table, one
     UPDATE per table for the changed rows, two UPDATEs for ``last_seen``; change records in one batch.
     """
     model: type[models.Model] | None = None
@@ -263,7 +304,8 @@ def _reconcile_rows(existing: dict[Any, M], wanted: dict[Any, dict[str, Any]], m
         model = type(obj)
         if key in wanted:
             counts[f"{label} updated"] += change(obj, wanted[key])
-        elif not obj.stale and obj.last_seen is not None:  # type: ignore[attr-defined]
+        elif (not obj.stale and obj.last_seen is not None  # type: ignore[attr-defined]
+              and obj.last_seen <= now - grace):  # type: ignore[attr-defined]
             counts[f"{label} stale"] += change(obj, {"stale": True})
     _update(changed, pre, changed_fields)
     if quiet:
@@ -422,6 +464,7 @@ def _edges(pairs: set[tuple[int, int]], counts: Counter[str]) -> None:
 def record(cluster: Cluster, listing: Listing, *, user: Any = None, now: dt.datetime | None = None) -> Counter[str]:
     """Write one cluster's listing into the CMDB (see the module docstring); returns the counts."""
     now = now or timezone.now()
+    grace = stale_after()
     counts: Counter[str] = Counter()
     with change_logging(user=user, source=f"k8s-discovery:{cluster.name}"[:100]), transaction.atomic():
         # Nodes, linked to their machines (a link set by hand is kept).
@@ -435,7 +478,7 @@ def record(cluster: Cluster, listing: Listing, *, user: Any = None, now: dt.date
                 values.update(device_id=device, virtual_machine_id=vm, link_rule=rule)
             wanted_nodes[name] = values
         _reconcile_rows(nodes, wanted_nodes, lambda name, values: Node(
-            cluster=cluster, name=name, tenant_id=cluster.tenant_id, **values), counts, "nodes", now)
+            cluster=cluster, name=name, tenant_id=cluster.tenant_id, **values), counts, "nodes", now, grace)
 
         # Namespaces: the ones the CMDB does not declare are recorded as unmanaged.
         namespaces = {n.name: n for n in Namespace.objects.filter(cluster=cluster).select_related("tenant")}
@@ -443,7 +486,7 @@ def record(cluster: Cluster, listing: Listing, *, user: Any = None, now: dt.date
                                lambda name, values: Namespace(
                                    cluster=cluster, name=name, managed=False, unmanaged=True,
                                    tenant_id=cluster.tenant_id, description="Found on the cluster by discovery",
-                                   **values), counts, "namespaces", now)
+                                   **values), counts, "namespaces", now, grace)
         counts["namespaces unmanaged"] = sum(1 for name in listing.namespaces if rows[name].unmanaged)
 
         # Workloads in their namespaces, with their images and the runs_on edges.
@@ -452,7 +495,8 @@ def record(cluster: Cluster, listing: Listing, *, user: Any = None, now: dt.date
         wanted_workloads = {key: {**values, "stale": False, "tenant_id": rows[key[0]].tenant_id}
                             for key, values in listing.workloads.items() if key[0] in rows}
         seen = _reconcile_rows(workloads, wanted_workloads, lambda key, values: Workload(
-            cluster=cluster, namespace=rows[key[0]], kind=key[1], name=key[2], **values), counts, "workloads", now)
+            cluster=cluster, namespace=rows[key[0]], kind=key[1], name=key[2], **values),
+            counts, "workloads", now, grace)
         _edges({(w.ci_id, rows[key[0]].ci_id) for key, w in seen.items()}, counts)
         _installations({w.ci_id: wanted_workloads[key]["images"] for key, w in seen.items()}, now, counts)
     counts["nodes"], counts["namespaces"], counts["workloads"] = (

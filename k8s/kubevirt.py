@@ -10,9 +10,20 @@ serves, while KubeVirt's are CRDs a cluster may not have; their group versions a
 per call (``/apis/<group>/<version>``), and a cluster without KubeVirt answers an error naming the missing
 group instead of failing the namespaces' plan.
 
-Every object we write carries the cluster's ``managed-by`` label and ``cmdb/owner=<owner>``; observing is
-one label-selected LIST per kind (so a no-change plan costs a discovery and a LIST per kind), and live
+Every object we write carries the cluster's ``managed-by`` label and ``cmdb/owner-set=<owner>``; observing
+is one label-selected LIST per kind (so a no-change plan costs a discovery and a LIST per kind), and live
 objects of the owner that the published set no longer contains are ``delete`` items.
+
+**Who owns what.**  The handed-over objects are written with the cluster's field manager (``Cluster.field_manager``,
+default ``cmdb``) and its managed-by label, the same as the namespaces' objects, but they belong to the
+sender (the vdi reconciler): it decides what exists, when it is applied and when it is deleted.  The
+k8s reconciler's own runs (:func:`k8s.sync.plan`) list only the kinds of :data:`k8s.sync.KINDS`, so they
+never see, diff or prune a VirtualMachine or VirtualMachinePool (tests/vdi/test_kubevirt_handoff.py); and the
+deletions planned here are limited to the owner's label, so one pool's handoff never deletes another
+pool's objects or the namespaces' own.  The one reach across: pruning a *namespace* the CMDB no longer
+declares would delete everything in it on the cluster, handed-over desktops included, so the k8s
+reconciler refuses that prune while the namespace holds objects of an owner (:func:`held_objects`): the
+pool is removed or moved first.
 """
 
 from __future__ import annotations
@@ -25,6 +36,36 @@ from .desired import MANAGED_BY, PREFIX, label_value
 from .models import Cluster
 
 OWNER_LABEL = f"{PREFIX}owner-set"
+#: (group version, plural) of the kinds handed over through the hook, checked before a namespace is pruned.
+HANDED_OVER: tuple[tuple[str, str], ...] = (
+    ("pool.kubevirt.io/v1alpha1", "virtualmachinepools"),
+    ("kubevirt.io/v1", "virtualmachines"),
+)
+
+
+def held_objects(conn: Any, namespace: str) -> list[str]:
+    """The handed-over objects in ``namespace`` (``"VirtualMachinePool kv (vdi-pool-kv)"``), written with the
+    connection's field manager: what pruning the namespace would take with it.  One label-selected LIST per
+    kind (``limit`` 20), only asked when a namespace is about to be pruned; a kind the cluster does not serve
+    holds nothing.  Any other error is raised: a prune that cannot be checked is not done.
+    """
+    from kubernetes.client.rest import ApiException
+
+    selector = f"{MANAGED_BY}={conn.cluster.field_manager},{OWNER_LABEL}"
+    found: list[str] = []
+    for version, plural in HANDED_OVER:
+        try:
+            answer = conn.call("guard", "GET", _path(version, plural, namespace),
+                               query=[("labelSelector", selector), ("limit", "20")])
+        except ApiException as exc:
+            if exc.status == 404:
+                continue
+            raise
+        for obj in answer.get("items") or []:
+            meta = obj.get("metadata") or {}
+            kind = obj.get("kind") or plural
+            found.append(f"{kind} {meta.get('name')} ({(meta.get('labels') or {}).get(OWNER_LABEL, '')})")
+    return sorted(found)
 
 
 @dataclass

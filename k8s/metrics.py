@@ -1,8 +1,12 @@
 """Kubernetes metrics for /metrics: per managed namespace its quota as the server reports it (hard and used),
 the drift and conflicts the last verify left, when that was; per cluster the version it serves.
 
-Two queries whatever the number of namespaces, scoped to the caller's tenants (:func:`restrict`).
-Quantities are in base units (cores, bytes, counts), as Prometheus wants them.
+What discovery (:mod:`k8s.inventory`) found is counted too: nodes per cluster, linked to a recorded machine
+or not, stale or not; workloads per namespace and kind, stale or not; and the unmanaged namespaces one by
+one (with their CI id, so an alert opens the incident on the orphan).  Counts are aggregated in SQL
+(``GROUP BY``), so the whole collector costs five queries whatever the cluster's size, each scoped to the
+caller's tenants (:func:`restrict`).  Quantities are in base units (cores, bytes, counts), as Prometheus
+wants them.
 """
 
 from __future__ import annotations
@@ -10,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.db.models import Count, Q
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from cmdb.users.permissions import restrict
 
-from .models import Cluster, NamespaceStatus
+from .models import Cluster, Namespace, NamespaceStatus, Node, Workload
 
 LABELS = ["ci_id", "cluster", "namespace", "tenant", "service"]
 
@@ -64,3 +69,48 @@ def collect(user: Any = None) -> Iterable[Metric]:
     for ci_id, name, version in clusters.order_by("name").values_list("ci_id", "name", "served_version"):
         info.add_metric([str(ci_id), name, version], 1)
     yield info
+    yield from discovered(user)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def discovered(user: Any = None) -> Iterable[Metric]:
+    """Families for what discovery recorded; three grouped queries (nodes, workloads, unmanaged namespaces)."""
+    nodes, workloads = Node.objects.all(), Workload.objects.all()
+    unmanaged = Namespace.objects.filter(unmanaged=True)
+    if user is not None:
+        nodes, workloads, unmanaged = restrict(nodes, user), restrict(workloads, user), restrict(unmanaged, user)
+    node_family = GaugeMetricFamily(
+        "cmdb_k8s_cluster_nodes", "Nodes discovery recorded per cluster; linked: tied to a recorded device or VM; "
+        "stale: seen before, missing from listings for K8S_STALE_AFTER.", labels=["cluster", "linked", "stale"])
+    rows = (nodes.values("cluster__name", "stale")
+            .annotate(total=Count("id"), linked=Count("id", filter=Q(device__isnull=False)
+                                                      | Q(virtual_machine__isnull=False)))
+            .order_by("cluster__name", "stale"))
+    for row in rows:
+        stale = _flag(row["stale"])
+        node_family.add_metric([row["cluster__name"], "true", stale], row["linked"])
+        node_family.add_metric([row["cluster__name"], "false", stale], row["total"] - row["linked"])
+    yield node_family
+
+    workload_family = GaugeMetricFamily(
+        "cmdb_k8s_namespace_workloads", "Workloads discovery recorded per namespace and kind; stale: seen before, "
+        "missing from listings for K8S_STALE_AFTER.", labels=["ci_id", "cluster", "namespace", "kind", "stale"])
+    rows = (workloads.values("namespace__ci_id", "cluster__name", "namespace__name", "kind")
+            .annotate(total=Count("id"), stale=Count("id", filter=Q(stale=True)))
+            .order_by("cluster__name", "namespace__name", "kind"))
+    for row in rows:
+        labels = [str(row["namespace__ci_id"]), row["cluster__name"], row["namespace__name"], row["kind"]]
+        workload_family.add_metric([*labels, "false"], row["total"] - row["stale"])
+        workload_family.add_metric([*labels, "true"], row["stale"])
+    yield workload_family
+
+    orphan = GaugeMetricFamily(
+        "cmdb_k8s_unmanaged_namespace", "A namespace found on a cluster that the CMDB does not declare (1), still "
+        "present (stale ones are left out).", labels=["ci_id", "cluster", "namespace", "tenant"])
+    for ci_id, cluster, name, tenant in (unmanaged.filter(stale=False).order_by("cluster__name", "name")
+                                         .values_list("ci_id", "cluster__name", "name", "tenant__slug")):
+        orphan.add_metric([str(ci_id), cluster, name, tenant or ""], 1)
+    yield orphan

@@ -238,6 +238,8 @@ def observe(conn: Connection, namespace: str | None = None) -> dict[tuple[str, s
 
     With ``namespace`` (a plan of one namespace, e.g. after its CI was edited) each LIST covers only that
     namespace (the Namespace object itself by a field selector), so the answer does not grow with the cluster.
+    Only :data:`KINDS` are listed: objects other domains hand over through the same field manager and label
+    (KubeVirt desktops, :mod:`k8s.kubevirt`) are their sender's to plan and prune, never this reconciler's.
     """
     selector = f"{MANAGED_BY}={conn.cluster.field_manager}"
     live: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -435,6 +437,25 @@ def _plan_object(
     return PlanItem(action=action, diff=diff, **common)
 
 
+def _prune_refusal(conn: Connection, namespace: str) -> str:
+    """Why the namespace must not be pruned now ("" when it may): deleting a namespace deletes everything in
+    it, and objects another domain handed over (:mod:`k8s.kubevirt`: a VDI pool's desktops) are their
+    owner's to remove.  Asked only for a namespace about to be pruned, so a plan without one costs nothing."""
+    from kubernetes.client.rest import ApiException
+
+    from .kubevirt import held_objects
+
+    try:
+        held = held_objects(conn, namespace)
+    except ApiException as exc:
+        return f"not pruned: could not check for objects other domains manage in it ({describe_error(exc)})"
+    if not held:
+        return ""
+    more = f" and {len(held) - 3} more" if len(held) > 3 else ""
+    return (f"not pruned: it holds objects another domain manages ({', '.join(held[:3])}{more}); "
+            "remove them through their owner (e.g. the VDI pool) first")
+
+
 def plan_cluster(cluster: Cluster, objects: list[DesiredObject], *, prune_scope: set[str] | None) -> ClusterPlan:
     """The plan for one cluster.  ``prune_scope``: namespaces whose unwanted objects of ours become
     delete items (``None``: every object of ours on the cluster, for an unrestricted ``all`` scope)."""
@@ -466,6 +487,12 @@ def plan_cluster(cluster: Cluster, objects: list[DesiredObject], *, prune_scope:
                 continue
             obj_live = live[key]
             labels = (obj_live.get("metadata") or {}).get("labels") or {}
+            if kind == "Namespace":
+                refusal = _prune_refusal(conn, name)
+                if refusal:
+                    result.items.append(PlanItem(cluster=cluster.name, action="error", kind=kind, namespace="",
+                                                 name=name, error=refusal))
+                    continue
             result.items.append(PlanItem(
                 cluster=cluster.name, action="delete", kind=kind, namespace=namespace, name=name,
                 diff=render_diff(obj_live, None), api_version=obj_live.get("apiVersion", ""),

@@ -7,12 +7,15 @@ kubelet or controller-manager, so nodes carry the status we give them and worklo
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from kubernetes import client
 
 from cmdb.core.models.changelog import ObjectChange
@@ -23,6 +26,9 @@ from k8s.models import Cluster, Namespace, Node, Workload
 from tests import factories
 
 pytestmark = pytest.mark.django_db
+
+#: Beyond the default K8S_STALE_AFTER (6h): a listing this much later flags what it misses.
+LATER = dt.timedelta(hours=7)
 
 
 @pytest.mark.parametrize(("reference", "expected"), [
@@ -62,8 +68,8 @@ def test_recording_costs_the_same_number_of_queries_for_5_or_50_objects() -> Non
             values["images"] = [values["images"][0].replace(":", ":new-")]  # every workload changes image
         gone = sorted(listing.nodes)[0]
         del listing.nodes[gone]
-        with CaptureQueriesContext(connection) as queries:
-            found = inventory.record(cluster, listing)
+        with CaptureQueriesContext(connection) as queries:  # past the grace, so the missing node is stale
+            found = inventory.record(cluster, listing, now=timezone.now() + LATER)
         counts.append(len(queries))
         assert found["nodes stale"] == 1 and found["workloads updated"] == n
         assert found["images added"] == n and found["images removed"] == 2 * n
@@ -198,7 +204,12 @@ def test_discovery_records_nodes_namespaces_workloads_and_images(
     # Gone from the cluster: flagged stale (never deleted), with a change record; the rest stays current.
     client.AppsV1Api(k8s_admin).delete_namespaced_deployment("web", orphan)
     client.CoreV1Api(k8s_admin).delete_node(node_name)
+    # Missing from one listing is not gone yet (K8S_STALE_AFTER, six hours by default) ...
     third = inventory.discover_cluster(k8s_cluster)
+    assert third.counts["workloads stale"] == 0 and third.counts["nodes stale"] == 0
+    assert not Workload.objects.get(pk=web.pk).stale
+    # ... missing for longer is.
+    third = inventory.discover_cluster(k8s_cluster, now=timezone.now() + LATER)
     assert third.counts["workloads stale"] == 1 and third.counts["nodes stale"] == 1
     web.refresh_from_db()
     by_name.refresh_from_db()
@@ -251,3 +262,59 @@ def test_node_links_need_one_candidate_and_a_manual_link_is_kept() -> None:
     inventory.record(cluster, inventory.Listing(nodes, set(), {}))
     kept = Node.objects.get(cluster=cluster, name=f"manual-{suffix}")
     assert (kept.virtual_machine_id, kept.link_rule) == (other.pk, "manual")
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("6h", 6 * 3600), ("30m", 1800), ("2d", 2 * 86400), ("1w", 7 * 86400), ("90", 90), ("1.5h", 5400),
+    (120, 120), (dt.timedelta(hours=3), 3 * 3600), ("0", 0),
+])
+def test_stale_after_durations(value: Any, seconds: int) -> None:
+    assert inventory.parse_duration(value) == dt.timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("value", ["six hours", "6x", "-1h", -5, "h"])
+def test_a_wrong_stale_after_setting_names_the_setting(value: Any, settings: Any) -> None:
+    settings.K8S_STALE_AFTER = value
+    with pytest.raises(ImproperlyConfigured, match="K8S_STALE_AFTER"):
+        inventory.stale_after()
+
+
+def test_one_missed_listing_does_not_flag_and_the_grace_counts_from_last_seen(settings: Any) -> None:
+    """A node, namespace and workload missing from listings are flagged only once they have not been seen
+    for K8S_STALE_AFTER; a namespace the CMDB declares and that was never seen is never flagged."""
+    settings.K8S_STALE_AFTER = "2h"
+    suffix = secrets.token_hex(3)
+    cluster = Cluster(name=f"g-{suffix}", api_url="https://127.0.0.1:1", credentials="env:CMDB_K8S_NONE")
+    cluster.validated_save()
+    # Declared in the CMDB and not created on the cluster yet: never seen, never stale.
+    Namespace(cluster=cluster, name="planned", tenant=factories.tenant(f"G {suffix}")).validated_save()
+    start = timezone.now()
+    full = _listing(2, suffix)
+    inventory.record(cluster, full, now=start)
+    node, workload = sorted(full.nodes)[0], sorted(full.workloads)[0]
+    partial = _listing(2, suffix)
+    del partial.nodes[node], partial.workloads[workload]
+    partial.namespaces.discard(workload[0])
+
+    def flagged() -> set[str]:
+        return ({n.name for n in Node.objects.filter(cluster=cluster, stale=True)}
+                | {w.name for w in Workload.objects.filter(cluster=cluster, stale=True)}
+                | {n.name for n in Namespace.objects.filter(cluster=cluster, stale=True)})
+
+    # Missed by the listings an hour and 1h59 later: still within the grace.
+    for minutes in (60, 119):
+        counts = inventory.record(cluster, partial, now=start + dt.timedelta(minutes=minutes))
+        assert counts["nodes stale"] == counts["workloads stale"] == counts["namespaces stale"] == 0
+    assert flagged() == set()
+    # Two hours after it was last seen: flagged, with its change record; the declared one is not.
+    counts = inventory.record(cluster, partial, now=start + dt.timedelta(hours=2, minutes=1))
+    assert (counts["nodes stale"], counts["workloads stale"], counts["namespaces stale"]) == (1, 1, 1)
+    assert flagged() == {node, workload[2], workload[0]}
+    assert ObjectChange.objects.filter(changed_object_id=Node.objects.get(cluster=cluster, name=node).pk,
+                                       action="update", source=f"k8s-discovery:{cluster.name}").exists()
+    # Back again: unflagged at once; and a listing that misses it once more starts the grace from now.
+    back = start + dt.timedelta(hours=3)
+    inventory.record(cluster, _listing(2, suffix), now=back)
+    assert flagged() == set()
+    inventory.record(cluster, partial, now=back + dt.timedelta(minutes=30))
+    assert flagged() == set()

@@ -165,3 +165,86 @@ def test_the_kubernetes_domain_plans_only_for_who_may_view_and_applies_only_for_
     assert planned.error.startswith("cluster campus (https://127.0.0.1:1): ")  # allowed: the server is not there
     applied = kubevirt.handoff(pool, apply=True, user=user)
     assert applied.error == "no Kubernetes cluster 'campus' in the CMDB that you may change"
+
+
+def test_the_kubernetes_reconciler_neither_lists_nor_prunes_the_handed_over_objects(
+        vdi_world, k8s_cluster, kubevirt_crds, k8s_dynamic):  # noqa: F811
+    """Both reconcilers write with the cluster's field manager and its managed-by label; the k8s reconciler's
+    own runs list only its kinds (Namespace, ResourceQuota, LimitRange, RoleBinding, NetworkPolicy), so a
+    pruning run of the k8s domain over the whole cluster leaves the vdi domain's KubeVirt objects alone, and
+    neither reconciler's next plan sees anything to do after the other applied."""
+    import secrets
+
+    from k8s import sync
+    from k8s.models import Namespace
+    from tests import factories
+
+    name = f"vdi-{secrets.token_hex(4)}"
+    Namespace(cluster=k8s_cluster, name=name, tenant=factories.tenant(f"VDI {name}"), pods=50).validated_save()
+    first = sync.plan(scope=f"cluster:{k8s_cluster.name}")
+    assert not any(p.error for p in first), [p.error for p in first]
+    assert all(o.status == "ok" for o in sync.apply_plan(first, prune=True))
+
+    make_pool(vdi_world, "kv", driver="kubevirt", kube_cluster=k8s_cluster.name, kube_namespace=name, spare=2)
+    done = apply(dry_run("name:kv").plan)
+    assert (done.status, done.applied_count) == ("completed", 1), done.error
+    pools = k8s_dynamic.resources.get(api_version="pool.kubevirt.io/v1alpha1", kind="VirtualMachinePool")
+    live = pools.get(name="kv", namespace=name)
+    assert live.metadata.labels["app.kubernetes.io/managed-by"] == k8s_cluster.field_manager  # the same label
+
+    # The k8s reconciler's plan over the whole cluster: nothing to do, the KubeVirt kinds not even listed.
+    again = sync.plan(scope=f"cluster:{k8s_cluster.name}")
+    (cluster_plan,) = again
+    assert cluster_plan.error == "" and cluster_plan.changes == [], [(i.action, i.kind) for i in cluster_plan.items]
+    assert cluster_plan.calls["list"] == len(sync.KINDS)
+    assert sync.apply_plan(again, prune=True) == []
+    assert pools.get(name="kv", namespace=name).spec.replicas == 2  # still there, untouched
+    assert dry_run("name:kv").drift_count == 0  # and the vdi reconciler has nothing to redo
+
+    # The CMDB's namespace edit (a quota raised) changes only the quota; the pool stays.
+    Namespace.objects.filter(cluster=k8s_cluster, name=name).update(pods=60)
+    change = sync.plan(scope=f"cluster:{k8s_cluster.name}")
+    assert [(i.action, i.kind) for i in change[0].changes] == [("update", "ResourceQuota")]
+    assert all(o.status == "ok" for o in sync.apply_plan(change, prune=True))
+    assert pools.get(name="kv", namespace=name).metadata.uid == live.metadata.uid
+
+
+def test_a_namespace_holding_a_pools_desktops_is_not_pruned(vdi_world, k8s_cluster, kubevirt_crds,  # noqa: F811
+                                                             k8s_dynamic, k8s_admin):  # noqa: F811
+    """Deleting a namespace deletes what is in it: while a KubeVirt pool's objects are there, the k8s
+    reconciler's prune of the namespace is a failed item naming them (its other objects are pruned)."""
+    import secrets
+
+    from kubernetes import client
+
+    from k8s import sync
+    from k8s.models import Namespace
+    from tests import factories
+
+    name = f"vdi-{secrets.token_hex(4)}"
+    Namespace(cluster=k8s_cluster, name=name, tenant=factories.tenant(f"VDI {name}"), pods=50).validated_save()
+    assert all(o.status == "ok" for o in sync.apply_plan(sync.plan(scope=f"cluster:{k8s_cluster.name}")))
+    make_pool(vdi_world, "kv", driver="kubevirt", kube_cluster=k8s_cluster.name, kube_namespace=name, spare=2)
+    assert apply(dry_run("name:kv").plan).applied_count == 1
+
+    Namespace.objects.filter(cluster=k8s_cluster, name=name).update(managed=False)  # no longer wanted
+    (cluster_plan,) = [p for p in sync.plan() if p.cluster == k8s_cluster.name]
+    items = {(i.action, i.kind): i for i in cluster_plan.items}
+    # The namespace's own objects are pruned (its quota, its network policies); the namespace is refused.
+    assert set(items) == {("error", "Namespace"), ("delete", "ResourceQuota"), ("delete", "NetworkPolicy")}
+    assert items[("error", "Namespace")].error == (
+        "not pruned: it holds objects another domain manages (VirtualMachinePool kv (vdi-pool-kv)); "
+        "remove them through their owner (e.g. the VDI pool) first")
+    outcomes = {o.target: o for o in sync.apply_plan([cluster_plan], prune=True)}
+    assert outcomes[f"Namespace {name}"].status == "failed"
+    others = [o.status for t, o in outcomes.items() if not t.startswith("Namespace ")]
+    assert len(others) == len(cluster_plan.items) - 1 and set(others) == {"ok"}
+    live = client.CoreV1Api(k8s_admin).read_namespace(name)
+    assert live.metadata.deletion_timestamp is None
+    pools = k8s_dynamic.resources.get(api_version="pool.kubevirt.io/v1alpha1", kind="VirtualMachinePool")
+    assert pools.get(name="kv", namespace=name).spec.replicas == 2
+
+    # Without the pool's objects the namespace is pruned as before.
+    pools.delete(name="kv", namespace=name)
+    (cluster_plan,) = [p for p in sync.plan() if p.cluster == k8s_cluster.name]
+    assert [(i.action, i.kind) for i in cluster_plan.items] == [("delete", "Namespace")]
