@@ -20,8 +20,8 @@ Usage: ``.venv/bin/python -m benchmarks.changes [--cis 100000 --edges 300000 --r
 from __future__ import annotations
 
 import argparse
-import os
 import datetime as dt
+import os
 import random
 import time
 from typing import Any
