@@ -14,6 +14,9 @@ class BackupConfig(DomainConfig):
     label = "backup"
     verbose_name = "Backup"
     api_urls = ("backup", ".api.urls")
+    web_urls = [("backup/", ".urls")]
     ui_module = ".ui"
     metrics_module = ".metrics"
-    receivers_module = ".receivers"  # answers hooks (cmdb.core.hooks)
+    reconcilers_module = ".reconcilers"
+    jobs_module = ".jobs"
+    receivers_module = ".receivers"  # answers hooks (cmdb.core.hooks), the self-backup schedule, a checkpoint sink

@@ -2,7 +2,8 @@
 
 Per CI: newest snapshot time, snapshot count and bytes, RPO breach (from the coverage report),
 newest restore test (time and result); per repository: the last check's result and the archive
-copy lag (newest snapshot in a policy's backup repository minus the newest in its archive).
+copy lag (newest snapshot in a policy's backup repository minus the newest in its archive); the newest
+successful self-backup of the CMDB's own database (``CMDBBackupTooOld``).
 """
 
 from __future__ import annotations
@@ -88,6 +89,16 @@ def collect(user: Any = None) -> Iterable[Metric]:
         if primary is not None:
             lag.add_metric([name], (primary - copied).total_seconds() if copied else primary.timestamp())
     yield lag
+
+    own = GaugeMetricFamily("cmdb_backup_self_last_success_timestamp_seconds",
+                            "Start of the newest successful backup of the CMDB's own database, per repository.",
+                            labels=["repository"])
+    if user is None or getattr(user, "is_superuser", False):  # the CMDB itself is no tenant's
+        for name, started in Run.objects.filter(operation="self-backup", status=RunStatus.SUCCESS).order_by(
+                ).values("repository__name").annotate(t=Max("started")).values_list("repository__name", "t"):
+            if name:
+                own.add_metric([name], started.timestamp())
+    yield own
 
 
 def _distinct_on() -> bool:

@@ -1,4 +1,6 @@
-"""Hook receivers of the backup domain: what other domains may ask about backups.
+"""Hook and signal receivers of the backup domain: what other domains may ask about backups, the built-in
+self-backup schedule that follows the configuration (:mod:`backup.jobs`), and the audit checkpoint sink into
+the archive (:mod:`backup.checkpoints`) registered with the core.
 
 Connected by :class:`backup.apps.BackupConfig` (``receivers_module``); the hooks are declared in
 :mod:`cmdb.core.hooks`.
@@ -10,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import Max
+from django.db.models.signals import post_migrate, post_save
 
 from cmdb.core import hooks
 
@@ -63,5 +66,28 @@ def _answer_verified(sender: Any, *, ci_ids: list[int], at: dt.datetime, **kwarg
     return verified_backups(ci_ids, at)
 
 
+def _after_migrate(sender: Any, **kwargs: Any) -> None:
+    if getattr(sender, "label", "") != "backup":
+        return
+    from .jobs import ensure_self_backup_schedule
+
+    ensure_self_backup_schedule()
+
+
+def _repository_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
+    from .jobs import ensure_self_backup_schedule, self_backup_repository
+
+    if instance.name == self_backup_repository():
+        ensure_self_backup_schedule()
+
+
 def connect() -> None:
+    from cmdb.core.checkpoints import register_sink
+
+    from .checkpoints import archive_sink
+    from .models import Repository
+
     hooks.backup_verified_for.connect(_answer_verified, dispatch_uid="backup.verified_for")
+    register_sink("backup-archive", archive_sink)
+    post_migrate.connect(_after_migrate, dispatch_uid="backup.self_backup_schedule.migrate")
+    post_save.connect(_repository_saved, sender=Repository, dispatch_uid="backup.self_backup_schedule.repository")

@@ -16,6 +16,8 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -23,7 +25,7 @@ from django.db import connection
 
 from . import restic as r
 from .models import Repository
-from .services import Outcome, _operate, target_of
+from .services import Outcome, _operate, init_repository, sync_inventory, target_of
 
 SELF_TAG = "cmdb-self"
 PG_FILE = "/cmdb.pgdump"
@@ -96,3 +98,85 @@ def restore_postgresql(repository: Repository, database_url: str, snapshot: str 
             env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"pg_restore failed (exit {result.returncode}): {result.stderr[-2000:]}")
+
+
+#: restic's words for "there is no repository here (yet)": the scheduled self-backup initialises it then.
+_NO_REPOSITORY = ("Is there a repository at the following location?", "repository does not exist",
+                  "unable to open config file")
+
+
+def scheduled_self_backup(repository_name: str, *, log: Callable[[str], None] = print,
+                          retention: dict[str, int] | None = None) -> Outcome:
+    """The ``backup.self`` job: back up, initialising the repository on first use, apply the self-backup's
+    retention to the ``cmdb-self`` snapshots only, and resync the repository's inventory."""
+    from .jobs import DEFAULT_RETENTION
+
+    repository = Repository.objects.filter(name=repository_name).first()
+    if repository is None:
+        return Outcome("self-backup", False, "", f"no repository named {repository_name!r} in the CMDB "
+                       "(CMDB_SELF_BACKUP_REPOSITORY)")
+    outcome = backup_database(repository)
+    if not outcome.ok and any(marker in outcome.message for marker in _NO_REPOSITORY):
+        log(f"repository {repository.name} is not initialised: restic init")
+        started = init_repository(repository)
+        if not started.ok:
+            return started
+        outcome = backup_database(repository)
+    if not outcome.ok:
+        return outcome
+    log(f"self-backup {outcome.details.get('snapshot_id', '')[:8]} ({outcome.details.get('bytes')} bytes)")
+    keep = retention or DEFAULT_RETENTION
+    forgot = _operate("forget", repository, lambda t: {"removed": sorted(
+        s["id"] for g in r.forget(t, keep, tags=[SELF_TAG], prune=True) for s in g.get("remove") or [])})
+    log(f"retention {keep}: {len(forgot.details.get('removed', []))} old self-backups forgotten"
+        if forgot.ok else f"retention failed: {forgot.message}")
+    synced = sync_inventory(repository)
+    if not synced.ok:
+        log(f"inventory sync failed: {synced.message}")
+    return outcome
+
+
+def _sqlite_path(target: str) -> Path:
+    """The file a ``sqlite:///abs/path`` target names; it must not exist yet, or be empty (a fresh data dir)."""
+    parts = urlparse(target)
+    if parts.scheme != "sqlite" or not parts.path or not parts.path.startswith("/"):
+        raise ValueError("Give the target as sqlite:////absolute/path/cmdb.sqlite3")
+    path = Path(unquote(parts.path))
+    if path.exists() and path.stat().st_size > 0:
+        raise ValueError(f"{path} exists and is not empty: restore into an empty data dir")
+    if not path.parent.is_dir():
+        raise ValueError(f"{path.parent} is not a folder")
+    return path
+
+
+def restore_sqlite(repository: Repository, target: str, snapshot: str = "latest") -> Path:
+    """Restore the newest (or ``snapshot``) SQLite self-backup to the path of ``sqlite:///…`` ``target``.
+
+    The file is written next to the target, checked with ``PRAGMA integrity_check`` and then renamed into
+    place, so an interrupted or damaged restore never leaves a half-written database where the CMDB looks.
+    """
+    path = _sqlite_path(target)
+    backend = target_of(repository)
+    chosen = snapshot
+    if snapshot == "latest":
+        listed = [s for s in r.snapshots(backend) if SELF_TAG in (s.get("tags") or [])
+                  and SQLITE_FILE in (s.get("paths") or [SQLITE_FILE])]
+        if not listed:
+            raise r.ResticError(backend.url, "no SQLite self-backup (tag cmdb-self) in this repository")
+        chosen = max(listed, key=lambda s: s["time"])["id"]
+    fd, partial = tempfile.mkstemp(prefix=".cmdb-restore-", suffix=".sqlite3", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            r.dump(backend, chosen, SQLITE_FILE, out)
+            out.flush()
+            os.fsync(out.fileno())
+        with sqlite3.connect(partial) as db:
+            verdict = db.execute("PRAGMA integrity_check").fetchone()
+        if not verdict or verdict[0] != "ok":
+            raise RuntimeError(f"the restored database fails SQLite's integrity check: {verdict}")
+        os.chmod(partial, 0o600)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    return path

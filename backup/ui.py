@@ -8,7 +8,7 @@ from typing import Any
 from django.utils.html import format_html, format_html_join
 
 from cmdb.core.models import ConfigurationItem
-from cmdb.ui.registry import register, register_panel
+from cmdb.ui.registry import register, register_link, register_panel
 from cmdb.users.permissions import restrict
 
 from . import coverage, filtersets, models
@@ -27,6 +27,8 @@ register(models.Run, filterset=filtersets.RunFilterSet,
 register(models.RestoreTest, filterset=filtersets.RestoreTestFilterSet,
          columns=["restic_id", "ci", "passed", "tested_at", "duration", "files_checked"], group="Backup",
          read_only=True)
+
+register_link("Backup", "Coverage", "backup:coverage", "backup.policy")
 
 SNAPSHOTS_SHOWN = 5
 

@@ -328,3 +328,11 @@ AUDIT_CHECKPOINT_INTERVAL = int(os.environ.get("CMDB_AUDIT_CHECKPOINT_INTERVAL",
 # Monitoring (the monitoring app, monitoring/): /metrics answers a valid API token, or without one any client whose
 # address is in these comma-separated networks (e.g. the Prometheus server's, "10.0.5.0/24").
 METRICS_ALLOWED_NETWORKS = _env_list("METRICS_ALLOWED_NETWORKS", "")
+
+# The backup domain's built-in self-backup (backup/jobs.py, docs/backup.md): the name of the restic repository
+# (a Repository in the CMDB) that receives the CMDB's own database; set, the schedule exists by default.
+CMDB_SELF_BACKUP_REPOSITORY = os.environ.get("CMDB_SELF_BACKUP_REPOSITORY", "")
+CMDB_SELF_BACKUP_CRON = os.environ.get("CMDB_SELF_BACKUP_CRON", "30 1 * * *")
+# The backup domain's audit checkpoint sink (backup/checkpoints.py): the name of an (append-only) archive
+# repository that receives every checkpoint of the change log as a small restic snapshot; "" off.
+CMDB_AUDIT_CHECKPOINT_ARCHIVE = os.environ.get("CMDB_AUDIT_CHECKPOINT_ARCHIVE", "")

@@ -25,6 +25,17 @@ def pytest_runtest_makereport(item: Any, call: Any):  # type: ignore[no-untyped-
         report.longrepr = f"Skipped under CI=true (skips count as failures in CI): {report.longrepr}"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: Any):  # type: ignore[no-untyped-def]
+    """A whole module skipped at import (``pytest.importorskip``, ``allow_module_level=True``) is a failure
+    under ``CI=true`` too: otherwise a missing package would drop a file's tests without a trace."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI", "").lower() == "true" and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"Module skipped under CI=true (skips count as failures in CI): {report.longrepr}"
+
+
 @pytest.fixture(autouse=True)
 def _fresh_custom_field_definitions() -> Any:
     """Custom-field definitions are cached per process for a few seconds; a definition created by a

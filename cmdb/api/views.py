@@ -89,6 +89,17 @@ def _custom_fields_digest() -> str:
     return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
 
+def _reconcilers_digest() -> str:
+    """What the per-reconciler option components (``ReconcileOptions<Name>``) depend on: the registered
+    reconcilers and their declared options, which settings (``RECONCILERS_EXTRA``) can change."""
+    import hashlib
+
+    from cmdb.reconcile.base import reconcilers
+
+    shape = sorted((name, repr(cls.options)) for name, cls in reconcilers().items())
+    return hashlib.sha256(repr(shape).encode()).hexdigest()[:12]
+
+
 class CachedSchemaView(SpectacularAPIView):
     """The OpenAPI schema, generated once and then served from memory.
 
@@ -97,7 +108,8 @@ class CachedSchemaView(SpectacularAPIView):
     rendered schema is kept in this process and in the shared cache (Redis
     when ``REDIS_URL`` is set), so one worker's work serves all of them.
     The key holds a digest of the custom-field definitions, whose ``cf_``
-    filters the schema lists: a new custom field is in the next answer.
+    filters the schema lists, and of the registered reconcilers' options:
+    a new custom field or reconciler is in the next answer.
     """
 
     _memo: dict[str, bytes] = {}
@@ -112,7 +124,7 @@ class CachedSchemaView(SpectacularAPIView):
         """The rendered schema (``json`` or ``yaml``); ``request=None`` pre-warms at start-up."""
         from django.core.cache import cache
 
-        key = f"cmdb:openapi:{cmdb.__version__}:{_custom_fields_digest()}:{fmt}"
+        key = f"cmdb:openapi:{cmdb.__version__}:{_custom_fields_digest()}:{_reconcilers_digest()}:{fmt}"
         content = cls._memo.get(key)
         if content is None:
             content = cache.get(key)

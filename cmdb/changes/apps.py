@@ -11,3 +11,4 @@ class ChangesConfig(DomainConfig):
     jobs_module = ".jobs"
     metrics_module = ".metrics"
     receivers_module = ".receivers"
+    setup_step = ".jobs.ensure_tick_schedule"

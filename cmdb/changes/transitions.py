@@ -48,6 +48,9 @@ DECIDED_BY_APPROVALS = (S.APPROVED, S.REJECTED)
 EVENTS = {S.SUBMITTED: "submitted", S.APPROVED: "approved", S.REJECTED: "rejected", S.IN_PROGRESS: "started",
           S.COMPLETED: "ended", S.FAILED: "ended", S.ROLLED_BACK: "ended", S.CANCELLED: "ended"}
 
+#: States in which a change is over (rejected too): it holds no collisions any more.
+ENDED = (S.COMPLETED, S.FAILED, S.ROLLED_BACK, S.CANCELLED, S.REJECTED)
+
 
 class TransitionRefused(ValueError):
     """A transition that may not happen; ``allowed`` lists where the change may go from its state."""
@@ -132,7 +135,7 @@ def transition(change: Change, to: str, *, user: Any = None, reason: str = "", s
         if to == S.IN_PROGRESS:
             locked.started_at = now
             fields.append("started_at")
-        if to in (S.COMPLETED, S.FAILED, S.ROLLED_BACK, S.CANCELLED):
+        if to in ENDED and to != S.REJECTED:
             locked.finished_at = now
             fields.append("finished_at")
         locked.save(update_fields=fields)
@@ -183,6 +186,10 @@ def _after(change: Change, previous: str, to: str, user: Any) -> None:
         ChangePlan.objects.filter(change=change, status=ChangePlanStatus.APPROVED).update(
             status=ChangePlanStatus.PENDING, approved_fingerprint="")
         _assess(change)
+    if to in ENDED:
+        from . import collisions
+
+        collisions.record(change)  # an ended change collides with nothing: its rows go
     event = EVENTS.get(to)
     if event:
         from .notifications import notify_later
@@ -195,13 +202,7 @@ def _after(change: Change, previous: str, to: str, user: Any) -> None:
 
 
 def _assess(change: Change) -> None:
-    """Assess the change on submit (cmdb.changes.assessment, built by the other half of the app).
+    """Assess the change on submit: impact, risk, blast radius and its collisions (cmdb.changes.assessment)."""
+    from . import assessment
 
-    NOTE for the merge: guarded until ``assessment.py`` lands on this branch; once both branches are
-    merged the guard goes and ``assessment.refresh(change)`` is called directly.
-    """
-    try:
-        from . import assessment  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - removed at the merge
-        return
     assessment.refresh(change)

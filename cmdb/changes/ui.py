@@ -20,3 +20,4 @@ register(models.UnauthorizedChange, filterset=filtersets.UnauthorizedChangeFilte
          list_filters=["source", "acknowledged"])
 
 register_link("Changes", "Change requests", "changes:change_list", "changes.change")
+register_link("Changes", "Change calendar", "changes:calendar", "changes.change")

@@ -1,5 +1,3 @@
-import importlib.util
-
 from django.urls import include, path
 
 from . import views
@@ -13,9 +11,5 @@ urlpatterns = [
     path("<int:pk>/transition/", views.change_transition, name="change_transition"),
     path("<int:pk>/decide/", views.change_decide, name="change_decide"),
     path("<int:pk>/apply/", views.change_apply, name="change_apply"),
+    path("", include("cmdb.changes.calendar_urls")),
 ]
-
-# NOTE for the merge: the calendar page and ICS feed are built on the other branch (calendar_urls.py);
-# once both are merged this becomes a plain include.
-if importlib.util.find_spec("cmdb.changes.calendar_urls") is not None:  # pragma: no cover - until the merge
-    urlpatterns.append(path("", include("cmdb.changes.calendar_urls")))

@@ -16,6 +16,7 @@ from cmdb.users.permissions import has_action, restrict
 
 from .approvals import ApprovalRefused, decide
 from .approvals import status as approval_status
+from .assessment import for_user
 from .models import Change, ChangeCollision, ChangePlan, ChangeState, ChangeTransition, ChangeType
 from .transitions import ALLOWED, DECIDED_BY_APPROVALS, TransitionRefused, transition
 
@@ -56,7 +57,7 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
         p.items_shown = items.get(p.plan_id, [])  # type: ignore[attr-defined]
     collisions = restrict(ChangeCollision.objects.filter(change_a=change) | ChangeCollision.objects.filter(
         change_b=change), user)
-    assessment = change.assessment or {}
+    assessment = for_user(change.assessment or {}, user) if isinstance(change.assessment, dict) else {}
     risk = assessment.get("risk") if isinstance(assessment, dict) else None
     return render(request, "changes/change_detail.html", {
         "change": change, "cis": cis, "plans": plans, "approvals": approval_status(change),

@@ -94,6 +94,10 @@ class DomainConfig(AppConfig):
     receivers_module: ClassVar[str | None] = None
     #: The app's part of ``cmdb demo``.
     demo_step: ClassVar[DemoStep | None] = None
+    #: A function (dotted path, relative to the app like the modules) that ``cmdb setup`` calls after
+    #: migrating, with no arguments, for what a working instance needs of this app besides its tables,
+    #: e.g. a built-in schedule.  It is idempotent and returns a line to print (or None).
+    setup_step: ClassVar[str | None] = None
     #: Give every model of the app that has no admin class of its own a generic Django admin page
     #: (list, search, filters; :mod:`cmdb.core.admin`).
     generic_admin: ClassVar[bool] = False
@@ -144,6 +148,12 @@ def metrics_collectors() -> list[Callable[..., Any]]:
     """``collect`` of every declared metrics module."""
     return [collect for module in import_declared("metrics_module")
             if callable(collect := getattr(module, "collect", None))]
+
+
+def setup_steps() -> list[Callable[[], Any]]:
+    """Every app's ``setup_step`` function, in ``INSTALLED_APPS`` order (``cmdb setup`` runs them)."""
+    return [import_string(config.module_path(config.setup_step)) for config in domain_configs()
+            if config.setup_step is not None]
 
 
 def demo_steps(stage: str) -> list[Callable[[int], Any]]:

@@ -596,6 +596,8 @@ VM_GROUPS: list[VMGroup] = [
     _vm("vdi-broker", CC, 2, 4, 8, 60, "windows-server-2022", "high", MB, "zittau", "services", "VDI broker"),
     _vm("vdi-mgmt", CC, 2, 4, 16, 100, "windows-server-2022", "medium", MB, "zittau", "services", "VDI management"),
     _vm("vdi-lic", CC, 1, 2, 4, 40, "ubuntu-2404", "high", MB, "goerlitz", "services", "vGPU license server"),
+    _vm("vdi-golden", CC, 1, 4, 8, 80, "windows-11", "low", M, "goerlitz", "services",
+        "Golden image of the VDI pools (Windows 11, CAD software)"),
     _vm("bkp-srv", CC, 2, 8, 32, 200, "rhel-9", "high", M, "goerlitz", "services", "Backup server", owner="storage"),
     _vm("bkp-proxy", CC, 6, 8, 16, 100, "rhel-9", "high", M, "both", "services", "Backup proxy", owner="storage"),
     _vm("archive", CC, 2, 4, 16, 200, "rhel-9", "high", M, "goerlitz", "services", "Archive gateway",

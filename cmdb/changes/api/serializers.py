@@ -8,7 +8,7 @@ from rest_framework import serializers
 from cmdb.api.serializers import BaseModelSerializer
 from cmdb.users.permissions import sole_tenant
 
-from .. import models
+from .. import assessment, models
 
 
 class ChangeSerializer(BaseModelSerializer):
@@ -19,6 +19,7 @@ class ChangeSerializer(BaseModelSerializer):
     requester = serializers.CharField(read_only=True, source="requester.username", default=None)
     blast_radius_size = serializers.SerializerMethodField(
         help_text="How many CIs the change may impact (the ids are not listed: they span other tenants' CIs)")
+    assessment = serializers.SerializerMethodField()
 
     class Meta:
         model = models.Change
@@ -32,6 +33,19 @@ class ChangeSerializer(BaseModelSerializer):
 
     def get_blast_radius_size(self, obj: models.Change) -> int:
         return len(obj.blast_radius or [])
+
+    def get_assessment(self, obj: models.Change) -> dict[str, Any]:
+        """The stored assessment cut to what the reader may see (it is computed over every CI, and names other
+        tenants' CIs, services and contacts).  A list carries only its counts and risk: cutting costs queries
+        per change, which a list must not (a detail page, ``GET .../{id}/``, has it whole)."""
+        stored = obj.assessment or {}
+        request = self.context.get("request")
+        view = self.context.get("view")
+        if getattr(view, "action", None) == "retrieve" or not isinstance(stored, dict):
+            return assessment.for_user(stored, getattr(request, "user", None)) if isinstance(stored, dict) else {}
+        risk = stored.get("risk") or {}
+        return {"summary": True, "risk": {k: risk.get(k) for k in ("score", "level") if k in risk},
+                "counts": {k: len(stored.get(k) or []) for k in ("changed", "impacted", "services")}}
 
     def validate_timezone(self, value: str) -> str:
         try:

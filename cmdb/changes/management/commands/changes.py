@@ -15,8 +15,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-SCHEDULE_NAME = "Change management: due changes"
-
 
 class Command(BaseCommand):
     help = "Change management: tick, schedule, gate, list."
@@ -26,11 +24,13 @@ class Command(BaseCommand):
         sub.add_parser("schedule", help="Create the every-minute changes.tick schedule")
         sub.add_parser("tick", help="Start due changes, re-assess pending ones, record unauthorized changes")
         gate = sub.add_parser("gate", help="Ask the gate; exit status 3 when denied")
-        gate.add_argument("--ci", type=int, action="append", default=[], help="Registry id (repeat)")
-        gate.add_argument("--plan", type=int, default=None)
-        gate.add_argument("--reconciler", default=None)
+        gate.add_argument("--ci", type=int, action="append", default=[], metavar="ID",
+                          help="Registry id of a CI to change (repeat for several)")
+        gate.add_argument("--plan", type=int, default=None, metavar="ID",
+                          help="The stored reconcile plan to be applied (must be the approved one)")
+        gate.add_argument("--reconciler", default=None, metavar="NAME", help="Who asks, e.g. ansible or k8s")
         listing = sub.add_parser("list", help="Changes with state, window and title")
-        listing.add_argument("--state", default=None)
+        listing.add_argument("--state", default=None, help="Only changes in this state, e.g. scheduled")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -52,17 +52,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"{c.pk}\t{c.state}\t{c.type}\t{c.window_start}\t{c.title}")
 
     def _schedule(self) -> None:
-        from cmdb.core.context import change_logging
-        from cmdb.jobs.models import Schedule
+        from cmdb.changes.jobs import ensure_tick_schedule
 
-        if Schedule.objects.filter(name=SCHEDULE_NAME).exists():
-            self.stdout.write(f"schedule {SCHEDULE_NAME!r} exists")
-            return
-        with change_logging(source="cli"):
-            Schedule(name=SCHEDULE_NAME, job_name="changes.tick", cron="* * * * *",
-                     description="Start scheduled changes at their window, re-assess, find unauthorized changes"
-                     ).validated_save()
-        self.stdout.write(f"schedule {SCHEDULE_NAME!r} created")
+        self.stdout.write(ensure_tick_schedule())
 
     def _gate(self, options: dict[str, Any]) -> None:
         from cmdb.changes.gate import decide

@@ -26,6 +26,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
+        from cmdb.core.domains import setup_steps
+
+        for step in setup_steps():
+            said = step()
+            if said:
+                self.stdout.write(str(said))
         if not opts["no_demo"]:
             call_command("demo", quiet=False)
         User = get_user_model()
