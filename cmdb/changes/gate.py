@@ -17,7 +17,7 @@ progress, with the CI among its CIs and the moment inside its window.  Then:
   reconciler;
 * with a user, a change that names an implementer is implemented by them (or a superuser).
 
-The answer costs a fixed number of queries (covering changes, their plans, freezes, CI names).
+The answer costs a fixed number of queries (CI names, covering changes, their plans, freezes).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from cmdb.core.choices import Criticality
@@ -76,10 +77,35 @@ def _when(value: dt.datetime) -> str:
     return timezone.localtime(value, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+@dataclass(frozen=True)
+class _Covering:
+    """The columns of a covering change the gate reads (not the model: its assessment and radius are large)."""
+
+    pk: int
+    type: str
+    implementer_id: int | None
+    implementer_name: str | None
+    emergency_reason: str
+
+
+@dataclass(frozen=True)
+class _Plan:
+    plan_id: int
+    status: str
+    approved_fingerprint: str | None
+    reconciler: str
+
+
 def decide(ci_ids: list[int], *, user: Any = None, reconciler: str | None = None, plan: Any = None,
            at: dt.datetime | None = None) -> Decision:
     """Allow or deny changing ``ci_ids`` at ``at`` (now) by ``reconciler``/``user`` with ``plan`` (a stored
-    :class:`~cmdb.reconcile.models.Plan`, or None); the reasons say what is missing."""
+    :class:`~cmdb.reconcile.models.Plan`, or None); the reasons say what is missing.
+
+    Why it reads columns and not models: the answer is on the path of every automated apply
+    (p95 goal 20 ms), so it costs two queries when nothing covers the CIs (names, covering changes
+    with their columns) and one more per kind of question asked (plans only with a plan or a
+    reconciler; freezes only once something covers the CIs).
+    """
     at = at or timezone.now()
     ci_ids = list(dict.fromkeys(int(c) for c in ci_ids))
     if plan is not None:
@@ -88,17 +114,21 @@ def decide(ci_ids: list[int], *, user: Any = None, reconciler: str | None = None
         return Decision(False, ["Name the CIs to change (or a plan whose items name them)."])
     names = dict(ConfigurationItem.objects.filter(pk__in=ci_ids).values_list("pk", "name"))
     reasons: list[str] = [f"CI {c} does not exist." for c in ci_ids if c not in names]
-    through = Change.cis.through
     covering: dict[int, list[int]] = {}
-    rows = through.objects.filter(configurationitem_id__in=ci_ids, change__state__in=AUTHORIZED_STATES,
-                                  change__window_start__lte=at, change__window_end__gt=at)
-    for ci, change_id in rows.values_list("configurationitem_id", "change_id"):
+    changes: dict[int, _Covering] = {}
+    rows = Change.cis.through.objects.filter(
+        configurationitem_id__in=ci_ids, change__state__in=AUTHORIZED_STATES, change__window_start__lte=at,
+        change__window_end__gt=at).values_list(
+        "configurationitem_id", "change_id", "change__type", "change__implementer_id",
+        f"change__implementer__{get_user_model().USERNAME_FIELD}", "change__emergency_reason")
+    for ci, change_id, kind, implementer_id, implementer_name, emergency_reason in rows:
         covering.setdefault(ci, []).append(change_id)
-    changes = {c.pk: c for c in Change.objects.filter(pk__in={i for ids in covering.values() for i in ids})
-               .select_related("implementer")}
-    plans: dict[int, list[ChangePlan]] = {}
-    for row in ChangePlan.objects.filter(change_id__in=list(changes)).select_related("plan"):
-        plans.setdefault(row.change_id, []).append(row)
+        changes[change_id] = _Covering(change_id, kind, implementer_id, implementer_name, emergency_reason)
+    plans: dict[int, list[_Plan]] = {}
+    if changes and (plan is not None or reconciler):  # plans matter only to those questions
+        for change_id, *values in ChangePlan.objects.filter(change_id__in=list(changes)).values_list(
+                "change_id", "plan_id", "status", "approved_fingerprint", "plan__reconciler"):
+            plans.setdefault(change_id, []).append(_Plan(*values))
     decision = Decision(True)
     used: set[int] = set()
     for ci in ci_ids:
@@ -137,7 +167,8 @@ def decide(ci_ids: list[int], *, user: Any = None, reconciler: str | None = None
     return decision
 
 
-def _problem(change: Change, plans: list[ChangePlan], *, user: Any, reconciler: str | None, plan: Any) -> str | None:
+def _problem(change: _Covering, plans: list[_Plan], *, user: Any, reconciler: str | None,
+             plan: Any) -> str | None:
     """Why ``change`` does not authorize this request (None: it does)."""
     if plan is not None and plans:
         mine = [p for p in plans if p.plan_id == plan.pk]
@@ -147,11 +178,11 @@ def _problem(change: Change, plans: list[ChangePlan], *, user: Any, reconciler: 
         if row.status not in (ChangePlanStatus.APPROVED,) or row.approved_fingerprint != plan.fingerprint:
             return (f"Plan {plan.pk} differs from the one approved with change {change.pk} "
                     f"({row.status}): re-plan and re-approve.")
-    elif reconciler and plans and not any(p.plan.reconciler == reconciler for p in plans):
+    elif reconciler and plans and not any(p.reconciler == reconciler for p in plans):
         return f"Change {change.pk} carries no plan of reconciler {reconciler}."
     if user is not None and getattr(user, "is_authenticated", False) and change.implementer_id is not None \
             and change.implementer_id != user.pk and not user.is_superuser:
-        return f"Change {change.pk} is to be implemented by {change.implementer.get_username()}."
+        return f"Change {change.pk} is to be implemented by {change.implementer_name}."
     return None
 
 

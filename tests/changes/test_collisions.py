@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import numpy as np
 import pytest
@@ -13,22 +12,34 @@ from cmdb.changes.collisions import _parse, shared_with
 from cmdb.changes.models import Change, ChangeCollision
 
 
-def test_parse_json_lists_in_one_go() -> None:
-    texts = ["[1, 2, 3]", "[]", "[40]", json.dumps(list(range(100, 1100))), "[ 7 ,8 ]"]
-    flat, lengths = _parse(texts)
+def test_encode_and_decode_radii() -> None:
+    assert collisions.encode([5, 3, 3, 1]) == b"\x04" + np.array([1, 3, 5], dtype="<i4").tobytes()
+    assert collisions.decode(collisions.encode([5, 3, 3, 1])).tolist() == [1, 3, 5]
+    assert collisions.encode([]) == b"" and collisions.decode(b"").size == 0 and collisions.decode(None).size == 0
+    big = [1, 2**31, 2**40]  # past int32: stored as int64, read by the same code
+    assert collisions.encode(big)[0] == 8 and collisions.decode(collisions.encode(big)).tolist() == big
+    assert collisions.decode(memoryview(collisions.encode(np.arange(10)))).dtype == np.int64
+    with pytest.raises(ValueError, match="not an encoded"):
+        collisions.decode(b"\x04abc")
+
+
+def test_parse_radii_in_one_go() -> None:
+    rows = [[1, 2, 3], [], [40], list(range(100, 1100)), [7, 8]]
+    flat, lengths = _parse([collisions.encode(r) for r in rows])
     assert lengths.tolist() == [3, 0, 1, 1000, 2]
     assert flat.tolist() == [1, 2, 3, 40, *range(100, 1100), 7, 8]
-    flat, lengths = _parse(["[]", "[]"])
+    flat, lengths = _parse([b"", None])
     assert flat.size == 0 and lengths.tolist() == [0, 0]
 
 
 def test_shared_with_finds_every_intersection() -> None:
-    texts = ["[1, 2, 3]", "[]", "[9, 10]", "[3, 10, 11]", "[50]"]
-    flat, lengths = _parse(texts)
+    flat, lengths = _parse([collisions.encode(r) for r in ([1, 2, 3], [], [9, 10], [3, 10, 11], [50])])
     ids = np.array([101, 102, 103, 104, 105])
     assert shared_with(np.array([3, 10, 99]), ids, lengths, flat) == [(101, [3]), (103, [10]), (104, [3, 10])]
     assert shared_with(np.array([77]), ids, lengths, flat) == []
     assert shared_with(np.array([], dtype=np.int64), ids, lengths, flat) == []
+    # A radius spread over a huge id range takes numpy's sorting path instead of the lookup table.
+    assert shared_with(np.array([10, 10**12]), ids, lengths, flat) == [(103, [10]), (104, [10])]
 
 
 # --- against the database ------------------------------------------------------------------------
@@ -108,3 +119,46 @@ def test_many_candidates_one_query() -> None:
         found = collisions.find(new)
     assert len(ctx.captured_queries) == 1
     assert len(found) == 100 and all(shared == [1050] for _other, shared in found)
+
+
+@pytest.mark.django_db
+def test_the_radius_is_stored_as_bytes_and_read_as_a_sorted_list() -> None:
+    from django.db import connection
+
+    change = make([30, 10, 20, 10], T0)
+    change.refresh_from_db()
+    assert change.blast_radius == [10, 20, 30]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT blast_radius FROM changes_change WHERE id = %s", [change.pk])
+        raw = bytes(cursor.fetchone()[0])
+    assert raw == collisions.encode([10, 20, 30])
+    Change.objects.filter(pk=change.pk).update(blast_radius=np.array([2**33, 5]))
+    change.refresh_from_db()
+    assert change.blast_radius == [5, 2**33]
+    Change.objects.filter(pk=change.pk).update(blast_radius=[])
+    change.refresh_from_db()
+    assert change.blast_radius == []
+
+
+@pytest.mark.django_db
+def test_record_rewrites_many_rows_with_one_delete_and_batched_inserts() -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    new = make(list(range(1000, 1100)), T0)
+    Change.objects.bulk_create([
+        Change(title=f"c{k}", state="scheduled", window_start=T0, window_end=T0 + H, blast_radius=[1000 + k % 100])
+        for k in range(3000)
+    ])
+    collisions.record(new)
+    assert ChangeCollision.objects.count() == 3000
+    with CaptureQueriesContext(connection) as ctx:
+        found = collisions.record(new)
+    assert len(found) == 3000 and ChangeCollision.objects.count() == 3000
+    sql = [q["sql"].split()[0].upper() for q in ctx.captured_queries]
+    sql = [q for q in sql if q not in ("SAVEPOINT", "RELEASE")]
+    # find (1 query), one DELETE, then one COPY on PostgreSQL (not captured) or two INSERT batches.
+    assert sql.count("SELECT") == 1 and sql.count("DELETE") == 1
+    assert sql.count("INSERT") == (0 if connection.vendor == "postgresql" else 2) and len(sql) <= 4
+    row = ChangeCollision.objects.get(change_b=Change.objects.get(title="c5"))
+    assert row.change_a_id == new.pk and row.shared_ci_ids == [1005] and row.detected_at is not None

@@ -93,6 +93,30 @@ def test_the_gate_compares_plans(make_user: Any) -> None:
                               "(approved): re-plan and re-approve."]
 
 
+
+@pytest.mark.django_db
+def test_the_gate_costs_few_queries_and_reads_no_radius(make_user: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cmdb.changes.models import Change
+
+    rita, root = make_user("rita"), make_user("root", superuser=True)
+    web = f.device("web01")
+    with CaptureQueriesContext(connection) as ctx:
+        assert not gate([web.ci_id]).allow
+    assert len(ctx.captured_queries) == 2  # CI names, covering changes
+    change = _approved(web, requester=rita, approver=root, implementer=rita)
+    Change.objects.filter(pk=change.pk).update(blast_radius=list(range(100_000)))  # a core switch's radius
+    with CaptureQueriesContext(connection) as ctx:
+        answer = gate([web.ci_id], user=rita)
+    assert answer.allow and answer.changes == [change.pk]
+    assert len(ctx.captured_queries) == 3  # CI names, covering changes with their columns, freezes
+    assert not any("blast_radius" in q["sql"] or "assessment" in q["sql"] for q in ctx.captured_queries)
+    with CaptureQueriesContext(connection) as ctx:
+        assert gate([web.ci_id], reconciler="folder").allow  # a change without plans: any automation
+    assert len(ctx.captured_queries) == 4  # and its plans
+
 @pytest.mark.django_db
 def test_the_gate_over_the_api(make_user: Any, api: Any) -> None:
     rita, root = make_user("rita"), make_user("root", superuser=True)

@@ -17,6 +17,8 @@ class ChangeSerializer(BaseModelSerializer):
 
     fast_read = False  # the affected CIs are a many-to-many; lists prefetch them
     requester = serializers.CharField(read_only=True, source="requester.username", default=None)
+    blast_radius_size = serializers.SerializerMethodField(
+        help_text="How many CIs the change may impact (the ids are not listed: they span other tenants' CIs)")
     assessment = serializers.SerializerMethodField()
 
     class Meta:
@@ -24,10 +26,13 @@ class ChangeSerializer(BaseModelSerializer):
         fields = ["id", "url", "display", "title", "description", "type", "state", "requester", "implementer",
                   "tenant", "window_start", "window_end", "timezone", "rollback_plan", "template",
                   "emergency_reason", "cis", "assessment", "risk_score", "assessed_at", "assessment_token",
-                  "blast_radius", "started_at", "finished_at", "created", "last_updated"]
-        read_only_fields = ["state", "assessment", "risk_score", "assessed_at", "assessment_token", "blast_radius",
+                  "blast_radius_size", "started_at", "finished_at", "created", "last_updated"]
+        read_only_fields = ["state", "assessment", "risk_score", "assessed_at", "assessment_token",
                             "started_at", "finished_at"]
         brief_fields = ["id", "url", "display", "title", "type", "state"]
+
+    def get_blast_radius_size(self, obj: models.Change) -> int:
+        return len(obj.blast_radius or [])
 
     def get_assessment(self, obj: models.Change) -> dict[str, Any]:
         """The stored assessment cut to what the reader may see (it is computed over every CI, and names other
