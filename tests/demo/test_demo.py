@@ -281,7 +281,7 @@ class TestScaleOne:
         from discovery.models import Host
         from monitoring.exposition import ci_families
 
-        stale = {("bib-app02", "virtualization.virtualmachine"), ("bib-app02", "discovery.host")}
+        stale = {("bib-app01", "virtualization.virtualmachine"), ("bib-app01", "discovery.host")}
         cutoff = timezone.now() - dt.timedelta(days=30)
         board = ConfigurationItem.objects.filter(status="active", last_seen__lt=cutoff)
         assert set(board.values_list("name", "kind")) == stale
