@@ -9,6 +9,7 @@ optionally ``REDIS_URL`` (shared cache for several web processes).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 from pathlib import Path
@@ -339,3 +340,9 @@ CMDB_SELF_BACKUP_CRON = os.environ.get("CMDB_SELF_BACKUP_CRON", "30 1 * * *")
 # The backup domain's audit checkpoint sink (backup/checkpoints.py): the name of an (append-only) archive
 # repository that receives every checkpoint of the change log as a small restic snapshot; "" off.
 CMDB_AUDIT_CHECKPOINT_ARCHIVE = os.environ.get("CMDB_AUDIT_CHECKPOINT_ARCHIVE", "")
+
+# Change management (cmdb/changes/, docs/changes.md): the reconcile framework asks the gate before applying to
+# CIs of at least this criticality ("low" every CI, "off" never; external automation may always ask it), and
+# the risk score's weights as a JSON object of factor → weight (unknown factors are refused), "" the defaults.
+CHANGES_GATE_MIN_CRITICALITY = os.environ.get("CMDB_CHANGES_GATE_MIN_CRITICALITY", "high")
+CHANGES_RISK_WEIGHTS = json.loads(os.environ.get("CMDB_CHANGES_RISK_WEIGHTS") or "{}")
