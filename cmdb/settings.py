@@ -346,3 +346,17 @@ CMDB_AUDIT_CHECKPOINT_ARCHIVE = os.environ.get("CMDB_AUDIT_CHECKPOINT_ARCHIVE", 
 # the risk score's weights as a JSON object of factor → weight (unknown factors are refused), "" the defaults.
 CHANGES_GATE_MIN_CRITICALITY = os.environ.get("CMDB_CHANGES_GATE_MIN_CRITICALITY", "high")
 CHANGES_RISK_WEIGHTS = json.loads(os.environ.get("CMDB_CHANGES_RISK_WEIGHTS") or "{}")
+# Who is told of a change's submit, approval, start and end besides its people and contacts (comma lists), and
+# the webhook signing key as a secret reference (env:NAME or file:PATH, the name containing WEBHOOK).
+CHANGES_NOTIFY_EMAILS = _env_list("CMDB_CHANGES_NOTIFY_EMAILS", "")
+CHANGES_WEBHOOK_URLS = _env_list("CMDB_CHANGES_WEBHOOK_URLS", "")
+CHANGES_WEBHOOK_SECRET = os.environ.get("CMDB_CHANGES_WEBHOOK_SECRET", "")
+
+# Outgoing e-mail (change notifications): an SMTP relay; the password is read from the environment only.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "cmdb@localhost")
