@@ -65,6 +65,8 @@ def test_a_lone_surrogate_in_any_choice_field_is_a_400_naming_it(world: Any, sup
     for url, names in endpoints:
         body = "{" + ",".join(f'"{name}": "x\\ud800"' for name in names) + "}"
         r = raw(api, "post", url, body)
+        if r.status_code == 405:  # POST only for a detail action (e.g. acknowledge): the list creates nothing
+            continue
         assert r.status_code == 400, (url, r.status_code, r.content[:300])
         errors = json.loads(r.content)  # valid JSON: the surrogate comes back escaped
         assert set(names) <= set(errors), (url, errors)

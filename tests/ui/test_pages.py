@@ -47,8 +47,30 @@ def _complete(world):
 
     k8s_cluster = K8sCluster(name="campus", api_url="https://k8s.example.org", credentials="env:CMDB_K8S_TOKEN")
     k8s_cluster.save()
-    K8sNamespace(cluster=k8s_cluster, name="physics-web", requests_cpu="2", pods=20).save()
+    k8s_namespace = K8sNamespace(cluster=k8s_cluster, name="physics-web", requests_cpu="2", pods=20)
+    k8s_namespace.save()
     K8sSubject.objects.create(contact=Contact.objects.order_by("pk").first(), name="alice")
+    from k8s.models import Node, Workload
+
+    Node(cluster=k8s_cluster, name="k8s-node-1", kubelet_version="v1.20.2").save()
+    Workload(cluster=k8s_cluster, namespace=k8s_namespace, kind="Deployment", name="physics-app").save()
+    _add_changes(world)
+
+
+def _add_changes(world):
+    """Change management's reference data and an unauthorized change (the change pages have tests of their own)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from cmdb.changes.models import ApprovalGroup, ChangeTemplate, Freeze, UnauthorizedChange
+
+    now = timezone.now()
+    ChangeTemplate.objects.create(name="Patch a web VM", max_duration=dt.timedelta(hours=2))
+    Freeze.objects.create(name="Exam weeks", start=now, end=now + dt.timedelta(days=14), reason="exams")
+    ApprovalGroup.objects.create(name="CAB", quorum=1)
+    UnauthorizedChange.objects.create(ci_id=world.devices["web01"].ci_id, source="reconcile", source_ref="run 1",
+                                      detected_at=now, detail={"note": "drift"})
 
 
 def _views():

@@ -13,7 +13,7 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import MethodNotAllowed, NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -277,7 +277,10 @@ class UnauthorizedChangeViewSet(ReadOnlyCMDBViewSet):
         return "change" if self.action == "acknowledge" else None
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        raise ValidationError({"detail": "Unauthorized changes are found by reconcile runs and discovery."})
+        # POST is allowed for the acknowledge action only: the list takes none (405, not a 400 that would
+        # read as a bad body).
+        raise MethodNotAllowed("POST", detail="Unauthorized changes are found by reconcile runs and discovery; "
+                                              "POST only to {id}/acknowledge/.")
 
     @extend_schema(request=serializers.DecisionRequestSerializer, responses=serializers.UnauthorizedChangeSerializer)
     @action(detail=True, methods=["post"])
