@@ -276,6 +276,7 @@ class UnauthorizedChangeViewSet(ReadOnlyCMDBViewSet):
     def required_action(self) -> str | None:
         return "change" if self.action == "acknowledge" else None
 
+    @extend_schema(exclude=True)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # POST is allowed for the acknowledge action only: the list takes none (405, not a 400 that would
         # read as a bad body).
