@@ -62,10 +62,13 @@ def _detail_url(change: Any) -> str | None:
 
 
 def _parse_day(value: str | None, today: dt.date) -> dt.date:
+    """The asked day, or today for a missing or bad one; years 1 and 9999 too, whose neighbouring
+    pages (previous/next month) fall outside what a date can hold."""
     try:
-        return dt.date.fromisoformat(value) if value else today
+        day = dt.date.fromisoformat(value) if value else today
     except ValueError:
         return today
+    return day if 1 < day.year < 9999 else today
 
 
 def grid(view: str, day: dt.date) -> tuple[list[list[dt.date]], dt.date, dt.date, dt.date, dt.date]:

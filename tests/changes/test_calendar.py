@@ -203,3 +203,13 @@ def test_feed_refuses_missing_wrong_and_url_tokens(scene: dict[str, Any], make_t
     bad_basic = "Basic " + base64.b64encode(b"cal:").decode()
     assert client.get("/changes/calendar.ics", HTTP_AUTHORIZATION=bad_basic).status_code == 401
     assert client.get("/changes/calendar.ics", HTTP_AUTHORIZATION="Basic %%%").status_code == 401
+
+
+def test_calendar_dates_at_the_ends_of_the_calendar_fall_back_to_today() -> None:
+    from cmdb.changes.calendar import _parse_day, grid
+
+    today = dt.date(2026, 12, 7)
+    for value in ("9999-12-31", "0001-01-01", "not-a-date", ""):
+        assert _parse_day(value, today) == today
+        grid("month", _parse_day(value, today))  # no OverflowError
+    assert _parse_day("2027-03-15", today) == dt.date(2027, 3, 15)

@@ -157,3 +157,11 @@ def test_a_reconciler_apply_is_refused_by_the_gate(folder: Path, settings: Any, 
     _approved(core, requester=rita, approver=root)
     run = run_execute(ReconcileRun.objects.create(reconciler="folder", scope=f"ci:{core.ci_id}", dry_run=False))
     assert run.status == "completed" and run.applied_count == 1, run.error
+
+
+@pytest.mark.django_db
+def test_the_gate_request_is_bounded(api: Any) -> None:
+    too_many = api.post("/api/changes/gate/", {"ci_ids": list(range(1, 10_002))}, format="json")
+    assert too_many.status_code == 400 and "ci_ids" in too_many.json()
+    long_name = api.post("/api/changes/gate/", {"ci_ids": [1], "reconciler": "x" * 51}, format="json")
+    assert long_name.status_code == 400 and "reconciler" in long_name.json()

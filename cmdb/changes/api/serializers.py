@@ -194,11 +194,11 @@ class AttachPlanSerializer(serializers.Serializer):
 
 
 class GateRequestSerializer(serializers.Serializer):
-    ci_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
-                                   help_text="Registry ids of the CIs to change")
+    ci_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False,
+                                   default=list, max_length=10_000, help_text="Registry ids of the CIs to change")
     plan = serializers.IntegerField(required=False, allow_null=True, default=None,
                                     help_text="Id of the stored reconcile plan to apply")
-    reconciler = serializers.CharField(required=False, allow_blank=True, default="")
+    reconciler = serializers.CharField(required=False, allow_blank=True, default="", max_length=50)
     at = serializers.DateTimeField(required=False, allow_null=True, default=None,
                                    help_text="The moment asked about (default now)")
 
