@@ -17,6 +17,32 @@ from pathlib import Path
 import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _isolate_test_worker() -> None:
+    """Give each parallel test worker its own data folder and Redis database.
+
+    ``./scripts/test`` runs the suite in several pytest-xdist processes (``PYTEST_XDIST_WORKER``
+    is ``gw0``, ``gw1``, ...).  They must not share what one test empties or locks: the data
+    folder also names the test database (below), and the RQ queue and shared cache live in Redis.
+    The environment is rewritten, not only these settings, so servers and commands the tests
+    start in subprocesses see the same worker's folder and Redis database.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or os.environ.get("CMDB_TEST_WORKER") == worker:
+        return
+    index = int(worker[2:] or 0)
+    base = Path(os.environ.get("CMDB_DATA_DIR", BASE_DIR / "data"))
+    os.environ["CMDB_DATA_DIR"] = str(base / worker)
+    url = os.environ.get("REDIS_URL", "")
+    if url:
+        head, _, db = url.rpartition("/")
+        number = int(db) if db.isdigit() else 0
+        os.environ["REDIS_URL"] = f"{head}/{(number + index) % 16}" if db.isdigit() else f"{url.rstrip('/')}/{index}"
+    os.environ["CMDB_TEST_WORKER"] = worker
+
+
+_isolate_test_worker()
 DATA_DIR = Path(os.environ.get("CMDB_DATA_DIR", BASE_DIR / "data"))
 
 

@@ -36,6 +36,41 @@ def pytest_make_collect_report(collector: Any):  # type: ignore[no-untyped-def]
         report.longrepr = f"Module skipped under CI=true (skips count as failures in CI): {report.longrepr}"
 
 
+#: Rows the migrations seed (module, function), which every later test may rely on.
+SEEDING_MIGRATIONS = (
+    ("cmdb.services.migrations.0002_builtin_relationship_types", "create"),
+    ("k8s.migrations.0002_role_mappings", "seed"),
+)
+
+
+def _after_flush(sender: Any, **kwargs: Any) -> None:
+    """Put back what a transactional test's flush removed, and forget what in-process caches kept of it.
+
+    A test using ``transactional_db`` or ``live_server`` ends with a flush of every table, and Django
+    then sends ``post_migrate``.  In one process pytest-django runs those tests last; with several
+    workers (scripts/test) a worker runs whole files in any order, so a test after a flush must still
+    find the built-in relationship types and role mappings the migrations seeded, and a cache of row
+    ids (discovery's software versions) must not point at flushed rows.
+    """
+    if getattr(sender, "label", "") != "services":  # once per flush: post_migrate is sent per app
+        return
+    import importlib
+
+    from django.apps import apps as registry
+
+    from cmdb.core.hooks import writes_rolled_back
+
+    for module, function in SEEDING_MIGRATIONS:
+        getattr(importlib.import_module(module), function)(registry, None)
+    writes_rolled_back.send(sender=None)
+
+
+def pytest_configure(config: Any) -> None:
+    from django.db.models.signals import post_migrate
+
+    post_migrate.connect(_after_flush, dispatch_uid="tests.after_flush")
+
+
 @pytest.fixture(autouse=True)
 def _fresh_custom_field_definitions() -> Any:
     """Custom-field definitions are cached per process for a few seconds; a definition created by a
