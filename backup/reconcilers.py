@@ -185,7 +185,8 @@ class BackupReconciler(Reconciler):
 
     def desired(self, selection: Selection) -> list[Target]:
         host_ids = [ci for kind in HOST_KINDS for ci in selection.ids_of(kind)]
-        other_ids = [ci for ci in selection.ci_ids if ci not in set(host_ids)]
+        hosts = set(host_ids)
+        other_ids = [ci for ci in selection.ci_ids if ci not in hosts]
         effective = coverage.effective_policies(None)
         wanted = {pk for e in effective.values() for pk in e.policy_ids}
         policies = Policy.objects.filter(pk__in=wanted).select_related("repository", "archive_repository")
@@ -203,7 +204,7 @@ class BackupReconciler(Reconciler):
         self._hostvars = self._inventory(scope, set(names.values())) if names else {}
         self._unrenderable = {}
         targets = []
-        volumes_only = set()
+        volumes_only: set[str] = set()
         for ci_id, host in sorted(names.items(), key=lambda kv: (kv[1], kv[0])):
             found = effective.get(ci_id)
             files: list[dict[str, str]] = []
