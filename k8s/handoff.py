@@ -224,7 +224,10 @@ def handle(*, cluster: str, owner: str, objects: list[dict[str, Any]], kinds: li
                 try:
                     if item.action == "delete":
                         try:
-                            conn.call("delete", "DELETE", path)
+                            # Background: gone now, its dependents (a CronJob's Jobs) collected after.  A CronJob's
+                            # default at batch/v1beta1 is to orphan them, through a finalizer that only the
+                            # garbage collector removes: the object would linger as "being deleted".
+                            conn.call("delete", "DELETE", path, query=[("propagationPolicy", "Background")])
                         except ApiException as exc:
                             if exc.status != 404:  # gone already: what we wanted
                                 raise
