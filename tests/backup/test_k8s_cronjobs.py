@@ -349,3 +349,12 @@ def test_the_rendered_script_backs_up_the_claims_with_real_restic(repos, tmp_pat
     assert sorted(kept["paths"]) == [str(root / "db"), str(root / "files")]
     archived = snapshots(repos.archive.repo_url, os.environ["CMDB_RESTIC_ARCHIVE_PASSWORD"])
     assert archived and {s["hostname"] for s in archived} == {"campus/moodle"}
+
+
+def test_the_policy_form_and_page_show_the_source(client, superuser, repos):
+    policy = volume_policy(repos, name="Moodle volumes")
+    client.force_login(superuser)
+    form = client.get("/backup/policies/add/").content.decode()
+    assert 'name="kubernetes_volumes"' in form
+    detail = client.get(f"/backup/policies/{policy.pk}/").content.decode()
+    assert "Kubernetes volumes" in detail or "kubernetes_volumes" in detail
