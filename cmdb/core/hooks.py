@@ -72,7 +72,8 @@ licence_consumption_requested = Signal()
 #: or ``backup-campus``: live objects of that owner the set no longer contains are ``delete`` items),
 #: ``objects`` (the owner's complete set, as manifests: ``apiVersion``, ``kind``,
 #: ``metadata.namespace``/``name``), ``kinds`` (``[(apiVersion, kind), ...]`` the owner may have live, listed
-#: for deletions even when ``objects`` has none of them), ``apply`` (False: plan only, nothing changes),
+#: for deletions even when ``objects`` has none of them; deleted in the background, dependents such as a
+#: CronJob's Jobs collected after), ``apply`` (False: plan only, nothing changes),
 #: ``only`` (with ``apply``: the ``(kind, namespace, name)`` items to carry out, the stored plan's; None: all)
 #: and ``user`` (who asks: view the cluster CI to plan, change it to apply).
 #: **Versions.**  An apiVersion the cluster does not serve for the kind is an ``error`` item naming both,
