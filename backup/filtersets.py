@@ -14,8 +14,8 @@ class RepositoryFilterSet(BaseFilterSet):
 class PolicyFilterSet(BaseFilterSet):
     class Meta:
         model = models.Policy
-        fields = ["name", "schedule", "rpo_hours", "repository", "archive_repository", "archive_years",
-                  "description", *CI_FIELDS]
+        fields = ["name", "schedule", "kubernetes_volumes", "rpo_hours", "repository", "archive_repository",
+                  "archive_years", "description", *CI_FIELDS]
 
 
 class PolicyAttachmentFilterSet(BaseFilterSet):

@@ -125,6 +125,9 @@ class Policy(CIModel):
     dump_command = models.CharField(max_length=100, blank=True,
                                     help_text="Instead of paths: the name of a dump command the operator configured "
                                               "(setting CMDB_BACKUP_DUMP_COMMANDS); its output is backed up")
+    kubernetes_volumes = models.BooleanField(
+        default=False, help_text="Instead of paths: the PersistentVolumeClaims of the Kubernetes namespaces the "
+                                 "policy covers (a CronJob per namespace runs restic over them)")
     schedule = models.CharField(max_length=100, default="0 2 * * *", help_text="cron: when backups run")
     keep_last = models.PositiveIntegerField(default=0)
     keep_hourly = models.PositiveIntegerField(default=0)
@@ -159,6 +162,22 @@ class Policy(CIModel):
         """The keep-* options, exactly as restic takes them (zero: option not given)."""
         return {f: getattr(self, f) for f in KEEP_FIELDS}
 
+    def sources(self) -> list[str]:
+        """The kinds of source the policy names: ``paths``, ``dump_command``, ``kubernetes_volumes``."""
+        return [name for name, given in (("paths", bool(self.paths)), ("dump_command", bool(self.dump_command)),
+                                         ("kubernetes_volumes", bool(self.kubernetes_volumes))) if given]
+
+    def _source_errors(self) -> dict[str, str]:
+        """Exactly one source: a policy backs up files on a host, a dump's output, or a namespace's volumes."""
+        given = self.sources()
+        if not given:
+            return {"paths": "Give what to back up: paths, a dump_command, or kubernetes_volumes "
+                             "(the PersistentVolumeClaims of the Kubernetes namespaces the policy covers)."}
+        if len(given) > 1:
+            return {given[-1]: f"Give one source only, not {' and '.join(given)}: paths (files on the hosts), "
+                               "a dump_command, or kubernetes_volumes."}
+        return {}
+
     def clean(self) -> None:
         super().clean()
         errors: dict[str, str] = {}
@@ -175,10 +194,8 @@ class Policy(CIModel):
         paths = self.paths
         if not isinstance(paths, list) or not all(isinstance(p, str) and p.startswith("/") for p in paths):
             errors["paths"] = "A list of absolute paths."
-        elif not paths and not self.dump_command:
-            errors["paths"] = "Give paths to back up or a dump_command."
-        elif paths and self.dump_command:
-            errors["dump_command"] = "Give either paths or a dump_command, not both."
+        else:
+            errors.update(self._source_errors())
         if self.dump_command and self.dump_command not in dump_commands():
             known = ", ".join(sorted(dump_commands())) or "none configured"
             errors["dump_command"] = (f"Name a dump command the operator configured in CMDB_BACKUP_DUMP_COMMANDS "

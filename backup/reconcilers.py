@@ -1,19 +1,35 @@
-"""The ``backup`` reconciler: every host runs the backups its effective policies ask for.
+"""The ``backup`` reconciler: every policy runs where its CIs are -- timers on hosts, CronJobs in namespaces.
 
-- kinds: devices and virtual machines (the hosts that run restic); the framework resolves the scope;
-- desired: per host, the files of each effective policy (:mod:`backup.coverage`: attached, or
-  inherited from a service or group), rendered by :mod:`backup.systemd` -- a systemd timer with the
-  policy's schedule, its service, and the script running ``restic backup``, ``forget --prune`` with
-  the policy's keep-* rules and the archive copy with ``keep-yearly <archive_years>``.  A host
-  without a policy wants no files, so the units of a detached policy are removed.  Policies that
-  back up a dump command run on the CMDB's worker (the operator configures those commands there),
-  not on hosts: they are left out, with a line in the run's log;
-- observe: ``ansible-playbook --check --diff`` of the role ``cmdb_backup`` (``backup/ansible/``,
-  package data), no side effects; each file the role would write or remove is one plan item with
-  its diff; failed and unreachable hosts are recorded, not fatal;
-- apply: the real run on the hosts of the plan's items; each item's outcome is that file's result
-  (ok, failed with Ansible's message, skipped when the host never got there);
-- verify: a second check run, which should plan nothing.
+- kinds: devices and virtual machines (the hosts that run restic), and Kubernetes namespaces
+  (``k8s.namespace``) when the k8s app is installed -- the framework resolves scopes over the kinds a
+  reconciler declares (:mod:`cmdb.reconcile.scope`), so the kind is declared only then (:class:`_Kinds`);
+  whether a CI is a namespace, on which cluster, with which volumes, is asked through the core hook
+  :data:`cmdb.core.hooks.kubernetes_namespaces_requested` (the k8s domain answers; this domain never imports
+  it).  Without an answer no CI is a namespace and there are no CronJobs;
+- desired, hosts: per host, the files of each effective policy with ``paths`` (:mod:`backup.coverage`:
+  attached, or inherited from a service or group), rendered by :mod:`backup.systemd` -- a systemd timer with
+  the policy's schedule, its service, and the script running ``restic backup``, ``forget --prune`` with the
+  policy's keep-* rules and the archive copy with ``keep-yearly <archive_years>``.  A host without a policy
+  wants no files, so the units of a detached policy are removed.  Policies that back up a dump command run
+  on the CMDB's worker (the operator configures those commands there), not on hosts: they are left out,
+  with a line in the run's log;
+- desired, namespaces: per namespace, one CronJob for each effective policy with ``kubernetes_volumes``,
+  rendered by :mod:`backup.kubernetes` (restic over the namespace's PersistentVolumeClaims, mounted
+  read-only; secrets only as ``secretKeyRef`` to a Secret the operator creates).  A namespace without claims
+  wants none (logged).  The CronJobs of one cluster are one set, owner ``backup-<cluster>``, always computed
+  for *every* namespace of the cluster with such a policy (whatever the run's scope), because the k8s side
+  deletes the live objects of the owner that the set lacks; the plan shows only the items of namespaces in
+  scope (and, in an unrestricted ``all`` run, those of namespaces the CMDB no longer has);
+- observe: ``ansible-playbook --check --diff`` of the role ``cmdb_backup`` (``backup/ansible/``, package
+  data), no side effects, each file the role would write or remove one plan item with its diff; failed and
+  unreachable hosts are recorded, not fatal.  The CronJob sets go through the core hook
+  :data:`cmdb.core.hooks.kubernetes_objects_published` as plans (the server's dry run of a server-side
+  apply): one item per CronJob to create, update or delete, with its diff; a cluster that cannot be read or
+  planned fails its namespaces, not the run;
+- apply: the real Ansible run on the hosts of the plan's items, each item's outcome that file's result
+  (ok, failed with Ansible's message, skipped when the host never got there); CronJob items go back through
+  the hook with ``apply`` and ``only`` naming exactly the stored items, each with the k8s domain's outcome;
+- verify: a second check run and a fresh plan of the sets, which should plan nothing.
 
 Host connection variables come from the CMDB's Ansible inventory through the core's hook
 :data:`cmdb.core.hooks.ansible_inventory_requested` (the Ansible domain answers; this domain never
@@ -22,11 +38,7 @@ imports it).  Without an answer hosts are reached by name over SSH.
 The rendered files travel to Ansible in an inventory file this module writes, every value tagged
 ``!unsafe``: a policy path or exclude such as ``{{ lookup('pipe', ...) }}`` is written literally,
 never evaluated by Ansible's templating on the worker.
-
-Kubernetes CronJobs for namespace policies are not rendered here (the k8s domain is not importable
-from this one and no hook carries desired objects to it yet).
 """
-
 from __future__ import annotations
 
 import difflib
@@ -47,12 +59,16 @@ from cmdb.reconcile.base import DiffItem, ItemOutcome, Reconciler, Target, Targe
 from cmdb.reconcile.scope import Selection
 
 from . import coverage
+from . import kubernetes as kube
 from . import systemd as sd
 from .models import Policy, Repository
 
 ANSIBLE_DIR = Path(__file__).resolve().parent / "ansible"
 PLAYBOOK = ANSIBLE_DIR / "backup.yml"
-KINDS = ("dcim.device", "virtualization.virtualmachine")
+HOST_KINDS = ("dcim.device", "virtualization.virtualmachine")
+#: The registry kind of the k8s domain's namespace CIs (a name, not an import; see :class:`_Kinds`).
+NAMESPACE_KIND = "k8s.namespace"
+NO_K8S_ANSWER = "no Kubernetes domain answered the CronJob handoff (is the k8s app installed?)"
 #: The role's task names whose loop items are plan items (keep in step with roles/cmdb_backup/tasks/main.yml).
 WRITE_TASK = "Write backup unit file"
 REMOVE_TASK = "Remove stale backup unit file"
@@ -88,13 +104,32 @@ def _access(repository: Repository) -> sd.RepositoryAccess:
                                credentials=dict(repository.credentials or {}), append_only=repository.append_only)
 
 
+class _Kinds:
+    """The reconciler's ``kinds``: hosts always, namespaces when an installed app defines ``k8s.namespace``.
+
+    The framework resolves every kind it is given to a model (``apps.get_model``), so naming the kind without
+    the k8s app would break every scope; asked when read (a descriptor), after the app registry is ready."""
+
+    def __get__(self, instance: Any, owner: type | None = None) -> tuple[str, ...]:
+        from django.apps import apps
+
+        label, _, model = NAMESPACE_KIND.partition(".")
+        try:
+            apps.get_model(label, model)
+        except LookupError:
+            return HOST_KINDS
+        return (*HOST_KINDS, NAMESPACE_KIND)
+
+
 @dataclass
 class Observation:
-    """One check run: the plan items, each host's outcome, and the hosts whose files could not be rendered."""
+    """One check run: the plan items, each host's outcome, and the hosts whose files could not be rendered;
+    and the k8s domain's answer per cluster for the CronJob sets (``kube``: cluster → the hook's answer)."""
 
     items: list[DiffItem] = field(default_factory=list)
     outcomes: dict[str, TargetOutcome] = field(default_factory=dict)
     item_outcomes: list[ItemOutcome] = field(default_factory=list)
+    kube: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _diff(diff: Any) -> str:
@@ -127,29 +162,49 @@ class BackupReconciler(Reconciler):
     """Policies rendered as systemd timers on hosts, through Ansible (see the module docstring)."""
 
     name = "backup"
-    summary = "Installs each host's backup timers (restic backup, retention, archive copy) from its policies"
-    kinds = KINDS
+    summary = ("Installs each host's backup timers and each Kubernetes namespace's backup CronJobs (restic backup, "
+               "retention, archive copy) from their policies")
+    kinds = _Kinds()  # type: ignore[assignment]
     lease_ttl = 600
 
     def __init__(self) -> None:
         self._hostvars: dict[str, dict[str, Any]] = {}
         self._unrenderable: dict[str, str] = {}
+        #: cluster → the owner's complete CronJob set; cluster → why its set is not published this run.
+        self._sets: dict[str, list[dict[str, Any]]] = {}
+        self._unpublished: dict[str, str] = {}
+        #: namespace target name → why it failed before anything was planned (its cluster unreadable, ...).
+        self._broken_namespaces: dict[str, str] = {}
+        #: (cluster, namespace) → target name, for the namespaces whose items the plan shows.
+        self._shown: dict[tuple[str, str], str] = {}
+        self._ci_of: dict[str, int | None] = {}
+        self._known: set[tuple[str, str]] = set()
+        self._unrestricted = False
 
     # --- desired ------------------------------------------------------------------------------------------------
 
     def desired(self, selection: Selection) -> list[Target]:
-        ci_ids = selection.ci_ids
-        names = dict(ConfigurationItem.objects.filter(pk__in=ci_ids).values_list("pk", "name"))
-        effective = coverage.effective_policies(ci_ids)
+        host_ids = [ci for kind in HOST_KINDS for ci in selection.ids_of(kind)]
+        hosts = set(host_ids)
+        other_ids = [ci for ci in selection.ci_ids if ci not in hosts]
+        effective = coverage.effective_policies(None)
         wanted = {pk for e in effective.values() for pk in e.policy_ids}
         policies = Policy.objects.filter(pk__in=wanted).select_related("repository", "archive_repository")
         by_id = {p.pk: p for p in policies}
-        skipped = sorted(p.name for p in by_id.values() if p.dump_command)
+        skipped = sorted(p.name for p in by_id.values() if p.dump_command and any(
+            p.pk in effective[ci].policy_ids for ci in host_ids if ci in effective))
         if skipped:
             self.log(f"policies backing up a dump command run on the CMDB's worker, not on hosts: {', '.join(skipped)}")
-        self._hostvars = self._inventory(selection.scope, set(names.values()))
+        return [*self._host_targets(host_ids, effective, by_id, selection.scope),
+                *self._namespace_targets(other_ids, effective, by_id, selection.scope)]
+
+    def _host_targets(self, host_ids: list[int], effective: dict[int, coverage.Effective], by_id: dict[int, Policy],
+                      scope: str) -> list[Target]:
+        names = dict(ConfigurationItem.objects.filter(pk__in=host_ids).values_list("pk", "name"))
+        self._hostvars = self._inventory(scope, set(names.values())) if names else {}
         self._unrenderable = {}
         targets = []
+        volumes_only: set[str] = set()
         for ci_id, host in sorted(names.items(), key=lambda kv: (kv[1], kv[0])):
             found = effective.get(ci_id)
             files: list[dict[str, str]] = []
@@ -157,6 +212,9 @@ class BackupReconciler(Reconciler):
             for pk in found.policy_ids if found else ():
                 policy = by_id.get(pk)
                 if policy is None or policy.dump_command or policy.status != "active":
+                    continue
+                if policy.kubernetes_volumes:
+                    volumes_only.add(policy.name)
                     continue
                 on_host = sd.PolicyOnHost(
                     policy_id=policy.pk, policy_name=policy.name, ci_id=ci_id, host=host, schedule=policy.schedule,
@@ -170,7 +228,76 @@ class BackupReconciler(Reconciler):
                     self._unrenderable[host] = f"policy {policy.name}: {exc}"
                 policy_names.append(policy.name)
             targets.append(Target(name=host, ci_id=ci_id, data={"policies": policy_names, "files": files}))
+        if volumes_only:
+            self.log("policies backing up Kubernetes volumes run in namespaces, not on hosts: "
+                     f"{', '.join(sorted(volumes_only))}")
         return targets
+
+    def _namespace_targets(self, ci_ids: list[int], effective: dict[int, coverage.Effective],
+                           by_id: dict[int, Policy], scope: str) -> list[Target]:
+        """The namespaces among ``ci_ids`` as targets, and every cluster's complete CronJob set (see the module
+        docstring): the hook is asked once for the namespaces in scope and every CI a volume policy covers."""
+        self._sets, self._unpublished, self._broken_namespaces, self._shown = {}, {}, {}, {}
+        volume_policy = {pk for pk, p in by_id.items() if p.kubernetes_volumes and p.status == "active"}
+        covered = sorted(ci for ci, e in effective.items() if volume_policy & set(e.policy_ids))
+        asked = sorted(set(ci_ids) | set(covered))
+        answer = hooks.first_answer(hooks.kubernetes_namespaces_requested, ci_ids=asked, user=None) if asked else None
+        namespaces: dict[int, dict[str, Any]] = {int(k): v for k, v in (answer or {}).items()}
+        self._unrestricted = self.user is None and scope.strip() in ("", "all")
+        sets: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        no_claims: list[str] = []
+        for ci_id, ns in sorted(namespaces.items(), key=lambda kv: (kv[1]["cluster"], kv[1]["namespace"])):
+            cluster, name = ns["cluster"], ns["namespace"]
+            sets.setdefault(cluster, [])
+            if ns.get("error"):
+                self._unpublished[cluster] = ns["error"]
+                continue
+            found = effective.get(ci_id)
+            for pk in found.policy_ids if found else ():
+                policy = by_id.get(pk)
+                if pk not in volume_policy or policy is None:
+                    continue
+                if not ns.get("volumes"):
+                    no_claims.append(f"{cluster}/{name}")
+                    continue
+                try:
+                    sets[cluster].append(kube.render(self._in_namespace(policy, ci_id, ns, found)))
+                except sd.RenderError as exc:
+                    self._unpublished[cluster] = f"policy {policy.name} in {cluster}/{name}: {exc}"
+        if no_claims:
+            self.log("namespaces without PersistentVolumeClaims get no backup CronJob: "
+                     f"{', '.join(sorted(set(no_claims)))}")
+        self._sets = {cluster: objs for cluster, objs in sets.items() if cluster not in self._unpublished}
+        targets = []
+        for ci_id in ci_ids:
+            ns = namespaces.get(ci_id)
+            if ns is None:
+                continue  # not a namespace (or nobody answers for namespaces)
+            cluster, name = ns["cluster"], ns["namespace"]
+            target = f"{cluster}/{name}"
+            self._shown[(cluster, name)] = target
+            if cluster in self._unpublished:
+                self._broken_namespaces[target] = self._unpublished[cluster]
+            cronjobs = sorted(o["metadata"]["name"] for o in self._sets.get(cluster, ())
+                              if o["metadata"]["namespace"] == name)
+            found = effective.get(ci_id)
+            policies = sorted(by_id[pk].name for pk in (found.policy_ids if found else ()) if pk in volume_policy)
+            targets.append(Target(name=target, ci_id=ci_id, data={
+                "cluster": cluster, "namespace": name, "volumes": list(ns.get("volumes") or []),
+                "policies": policies, "cronjobs": cronjobs}))
+        return sorted(targets, key=lambda t: t.name)
+
+    @staticmethod
+    def _in_namespace(policy: Policy, ci_id: int, ns: dict[str, Any], found: coverage.Effective | None
+                      ) -> kube.PolicyInNamespace:
+        archive = policy.archive_repository
+        return kube.PolicyInNamespace(
+            policy_id=policy.pk, policy_name=policy.name, ci_id=ci_id, cluster=ns["cluster"],
+            namespace=ns["namespace"], schedule=policy.schedule, volumes=tuple(ns["volumes"]),
+            excludes=tuple(policy.excludes), retention=policy.retention(),
+            repository=kube.Repo(policy.repository.name, _access(policy.repository)),
+            archive=kube.Repo(archive.name, _access(archive)) if archive else None,
+            archive_years=policy.archive_years, explanation=found.explanation if found else "")
 
     def _unit_dir(self, host: str) -> str:
         return str(self._hostvars.get(host, {}).get("cmdb_backup_unit_dir") or sd.UNIT_DIR)
@@ -270,26 +397,123 @@ class BackupReconciler(Reconciler):
         return DiffItem(operation=operation, target=host, resource=path, diff=_diff(res.get("diff")) or "(changed)",
                         ci_id=ci_id, data={"task": task})
 
+    # --- Kubernetes ---------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def owner(cluster: str) -> str:
+        return f"backup-{cluster}"
+
+    def _clusters(self, desired: list[Target]) -> list[str]:
+        """Clusters whose set is published: those of namespace targets, unless their set could not be made."""
+        return sorted({t.data["cluster"] for t in desired if "namespace" in t.data} - set(self._unpublished))
+
+    def handoff(self, cluster: str, *, apply: bool = False, only: list[list[str]] | None = None) -> dict[str, Any]:
+        """The cluster's CronJob set through ``kubernetes_objects_published``: its plan, or its outcomes."""
+        answer = hooks.first_answer(hooks.kubernetes_objects_published, cluster=cluster, owner=self.owner(cluster),
+                                    objects=self._sets.get(cluster, []), kinds=kube.KINDS, apply=apply,
+                                    only=[tuple(k) for k in only] if only is not None else None, user=self.user)
+        if answer is None:
+            return {"error": NO_K8S_ANSWER, "items": []}
+        return {"error": str(answer.get("error") or ""), "items": list(answer.get("items") or ())}
+
+    def _where(self, cluster: str, namespace: str) -> tuple[str, int | None] | None:
+        """(target name, CI id) of an item, or None when the run does not show it (out of scope)."""
+        target = self._shown.get((cluster, namespace))
+        if target is not None:
+            return target, self._ci_of.get(target)
+        if self._unrestricted and (cluster, namespace) not in self._known:
+            return f"{cluster}/{namespace}", None  # a namespace the CMDB no longer has: its CronJobs go
+        return None
+
+    def _kube_items(self, observed: Observation) -> list[DiffItem]:
+        items = []
+        for cluster, answer in sorted(observed.kube.items()):
+            for i in answer["items"]:
+                if i["action"] not in ("create", "update", "delete"):
+                    continue
+                where = self._where(cluster, i["namespace"])
+                if where is None:
+                    continue
+                items.append(DiffItem(i["action"], where[0], f"{i['kind']} {i['namespace']}/{i['name']}", i["diff"],
+                                      where[1], {"kubernetes": [i["kind"], i["namespace"], i["name"]],
+                                                 "cluster": cluster}))
+        return items
+
     # --- the steps ----------------------------------------------------------------------------------------------
 
     def observe(self, desired: list[Target]) -> Observation:
-        return self.run_playbook(desired, check=True)
+        hosts = [t for t in desired if "namespace" not in t.data]
+        result = self.run_playbook(hosts, check=True) if hosts else Observation()
+        self._ci_of = {t.name: t.ci_id for t in desired if "namespace" in t.data}
+        self._known = set(self._shown)
+        for cluster in self._clusters(desired):
+            result.kube[cluster] = self.handoff(cluster)
+        return result
 
     def plan(self, desired: list[Target], observed: Observation) -> list[DiffItem]:
         # Ansible reports hosts in whatever order its forks finish: sorted, so equal plans fingerprint alike.
-        return sorted(observed.items, key=lambda i: (i.target, i.resource, i.operation))
+        return sorted([*observed.items, *self._kube_items(observed)], key=lambda i: (i.target, i.resource, i.operation))
 
     def unhealthy(self, observed: Observation) -> list[TargetOutcome]:
-        return [o for o in observed.outcomes.values() if o.status != "ok"]
+        out = [o for o in observed.outcomes.values() if o.status != "ok"]
+        out += [TargetOutcome(name, "failed", message=why) for name, why in sorted(self._broken_namespaces.items())]
+        for cluster, answer in sorted(observed.kube.items()):
+            reasons: dict[str, list[str]] = defaultdict(list)
+            if answer["error"]:  # the whole cluster: every namespace of it in the run failed
+                for (where, _namespace), target in self._shown.items():
+                    if where == cluster:
+                        reasons[target].append(answer["error"])
+            for i in answer["items"]:
+                where = self._where(cluster, i["namespace"])
+                if i["status"] == "failed" and where is not None:
+                    reasons[where[0]].append(f"{i['kind']} {i['namespace']}/{i['name']}: {i['message']}")
+            out += [TargetOutcome(target, "failed", message="; ".join(why)[:2000]) for target, why in sorted(
+                reasons.items())]
+        return out
 
     def apply(self, desired: list[Target], items: list[DiffItem]) -> list[ItemOutcome | TargetOutcome]:
-        """The real run on the hosts of ``items``; one outcome per item (its file's result on its host)."""
-        hosts = {i.target for i in items}
-        result = self.run_playbook([t for t in desired if t.name in hosts], check=False, items=items)
+        """Ansible items: the real run on their hosts, one outcome per item (its file's result on its host).
+        CronJob items: back through the hook per cluster with ``only`` naming them, the k8s domain's outcome each."""
+        outcomes: list[ItemOutcome | TargetOutcome] = []
+        files = [index for index, item in enumerate(items) if "kubernetes" not in item.data]
+        by_cluster: dict[str, list[int]] = defaultdict(list)
+        for index, item in enumerate(items):
+            if "kubernetes" in item.data:
+                by_cluster[item.data["cluster"]].append(index)
+        if files:
+            outcomes += self._apply_files(desired, items, files)
+        for cluster, indices in sorted(by_cluster.items()):
+            outcomes += self._apply_cronjobs(cluster, items, indices)
+        return outcomes
+
+    def _apply_cronjobs(self, cluster: str, items: list[DiffItem], indices: list[int]) -> list[ItemOutcome]:
+        keys = {tuple(items[i].data["kubernetes"]): i for i in indices}
+        if cluster in self._unpublished:
+            return [ItemOutcome(i, "failed", self._unpublished[cluster]) for i in indices]
+        result = self.handoff(cluster, apply=True, only=[list(k) for k in keys])
+        if result["error"]:
+            return [ItemOutcome(i, "failed", result["error"]) for i in indices]
+        done = {(i["kind"], i["namespace"], i["name"]): i for i in result["items"]}
+        outcomes = []
+        for key, index in keys.items():
+            item = done.get(key)
+            if item is None or item["status"] == "planned":  # no longer needed
+                outcomes.append(ItemOutcome(index, "skipped", "no longer needed"))
+            else:
+                outcomes.append(ItemOutcome(index, item["status"], item["message"]))
+        return outcomes
+
+    def _apply_files(self, desired: list[Target], items: list[DiffItem], indices: list[int]
+                     ) -> list[ItemOutcome | TargetOutcome]:
+        """The real run on the hosts of the file items ``indices`` of ``items``; outcomes indexed into ``items``."""
+        chosen = [items[i] for i in indices]
+        hosts = {i.target for i in chosen}
+        result = self.run_playbook([t for t in desired if t.name in hosts], check=False, items=chosen)
         broken: list[ItemOutcome | TargetOutcome] = [o for o in result.outcomes.values() if o.status != "ok"]
         unreachable = {o.target for o in result.outcomes.values() if o.status == "unreachable"}
         done = {o.item for o in result.item_outcomes}
-        rest = [ItemOutcome(i, "failed", "host unreachable") if item.target in unreachable
-                else ItemOutcome(i, "skipped", "the file was not reached on this host")
-                for i, item in enumerate(items) if i not in done]
-        return [*result.item_outcomes, *rest, *broken]
+        rest = [ItemOutcome(indices[i], "failed", "host unreachable") if item.target in unreachable
+                else ItemOutcome(indices[i], "skipped", "the file was not reached on this host")
+                for i, item in enumerate(chosen) if i not in done]
+        mapped = [ItemOutcome(indices[o.item], o.status, o.message) for o in result.item_outcomes]
+        return [*mapped, *rest, *broken]

@@ -115,6 +115,9 @@ def run_backup(policy: Policy, *, ci: ConfigurationItem | None = None, host: str
     tags = policy_tags(policy, ci_id)
 
     def work(target: r.Target) -> dict[str, Any]:
+        if policy.kubernetes_volumes:
+            raise r.ResticError(target.url, "a policy of Kubernetes volumes runs as a CronJob in its namespaces "
+                                            "(the backup reconciler), not on the worker")
         if policy.dump_command:
             summary = _dump_backup(target, policy, tags, hostname)
         else:

@@ -363,6 +363,9 @@ METRICS_ALLOWED_NETWORKS = _env_list("METRICS_ALLOWED_NETWORKS", "")
 # (a Repository in the CMDB) that receives the CMDB's own database; set, the schedule exists by default.
 CMDB_SELF_BACKUP_REPOSITORY = os.environ.get("CMDB_SELF_BACKUP_REPOSITORY", "")
 CMDB_SELF_BACKUP_CRON = os.environ.get("CMDB_SELF_BACKUP_CRON", "30 1 * * *")
+# The container image of the backup CronJobs in Kubernetes namespaces (backup/kubernetes.py); "" is the pinned
+# restic release backup.kubernetes.DEFAULT_IMAGE.
+CMDB_BACKUP_RESTIC_IMAGE = os.environ.get("CMDB_BACKUP_RESTIC_IMAGE", "")
 # The backup domain's audit checkpoint sink (backup/checkpoints.py): the name of an (append-only) archive
 # repository that receives every checkpoint of the change log as a small restic snapshot; "" off.
 CMDB_AUDIT_CHECKPOINT_ARCHIVE = os.environ.get("CMDB_AUDIT_CHECKPOINT_ARCHIVE", "")

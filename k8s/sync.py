@@ -239,7 +239,8 @@ def observe(conn: Connection, namespace: str | None = None) -> dict[tuple[str, s
     With ``namespace`` (a plan of one namespace, e.g. after its CI was edited) each LIST covers only that
     namespace (the Namespace object itself by a field selector), so the answer does not grow with the cluster.
     Only :data:`KINDS` are listed: objects other domains hand over through the same field manager and label
-    (KubeVirt desktops, :mod:`k8s.kubevirt`) are their sender's to plan and prune, never this reconciler's.
+    (KubeVirt desktops, backup CronJobs: :mod:`k8s.handoff`) are their sender's to plan and prune, never this
+    reconciler's.
     """
     selector = f"{MANAGED_BY}={conn.cluster.field_manager}"
     live: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -439,11 +440,12 @@ def _plan_object(
 
 def _prune_refusal(conn: Connection, namespace: str) -> str:
     """Why the namespace must not be pruned now ("" when it may): deleting a namespace deletes everything in
-    it, and objects another domain handed over (:mod:`k8s.kubevirt`: a VDI pool's desktops) are their
-    owner's to remove.  Asked only for a namespace about to be pruned, so a plan without one costs nothing."""
+    it, and objects another domain handed over (:mod:`k8s.handoff`: a VDI pool's desktops, a backup policy's
+    CronJobs) are their owner's to remove.  Asked only for a namespace about to be pruned, so a plan without one
+    costs nothing."""
     from kubernetes.client.rest import ApiException
 
-    from .kubevirt import held_objects
+    from .handoff import held_objects
 
     try:
         held = held_objects(conn, namespace)

@@ -24,8 +24,8 @@ class PolicySerializer(TaggedModelSerializer):
 
     class Meta:
         model = models.Policy
-        fields = ["id", "url", "display", "name", "paths", "excludes", "dump_command", "schedule", "keep_last",
-                  "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "rpo_hours",
+        fields = ["id", "url", "display", "name", "paths", "excludes", "dump_command", "kubernetes_volumes", "schedule",
+                  "keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "rpo_hours",
                   "repository", "check_schedule", "check_subset", "restore_test_schedule", "restore_sample_size",
                   "restore_test_max_age_days", "archive_repository", "archive_years", "description", "comments",
                   *CI_FIELDS, *STAMPS]

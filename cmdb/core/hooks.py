@@ -63,21 +63,40 @@ machines_by_system_uuid = Signal()
 #: Nobody connected: the report counts installations and assignments only, and has no extra column.
 licence_consumption_requested = Signal()
 
-#: Sent by the VDI reconciler for pools whose driver is KubeVirt: it renders their ``VirtualMachinePool``
-#: and ``VirtualMachine`` objects and hands them to the Kubernetes domain, which plans and applies them on
-#: its cluster like its own desired objects (server-side apply with its field manager, dry runs by the
-#: server).  Keyword arguments: ``cluster`` (the name of the Kubernetes cluster CI), ``owner`` (a label
-#: value naming the sender's set, e.g. ``vdi-pool-cad``: live objects of that owner the set no longer
-#: contains are ``delete`` items), ``objects`` (the owner's complete set, as manifests: ``apiVersion``,
-#: ``kind``, ``metadata.namespace``/``name``), ``kinds`` (``[(apiVersion, kind), ...]`` the owner may have
-#: live, listed for deletions even when ``objects`` has none of them), ``apply`` (False: plan only,
-#: nothing changes), ``only`` (with ``apply``: the ``(kind, namespace, name)`` items to carry out, the
-#: stored plan's; None: all) and ``user`` (who asks: view the cluster CI to plan, change it to apply).
+#: Sent by a domain that wants objects on a Kubernetes cluster it does not manage itself: the VDI reconciler
+#: for pools whose driver is KubeVirt (their ``VirtualMachinePool``/``VirtualMachine`` objects), the backup
+#: reconciler for policies of namespaces (their ``CronJob`` objects).  The sender renders the objects and
+#: hands them over; the Kubernetes domain plans and applies them on its cluster like its own desired objects
+#: (server-side apply with its field manager, dry runs by the server).  Keyword arguments: ``cluster`` (the
+#: name of the Kubernetes cluster CI), ``owner`` (a label value naming the sender's set, e.g. ``vdi-pool-cad``
+#: or ``backup-campus``: live objects of that owner the set no longer contains are ``delete`` items),
+#: ``objects`` (the owner's complete set, as manifests: ``apiVersion``, ``kind``,
+#: ``metadata.namespace``/``name``), ``kinds`` (``[(apiVersion, kind), ...]`` the owner may have live, listed
+#: for deletions even when ``objects`` has none of them; deleted in the background, dependents such as a
+#: CronJob's Jobs collected after), ``apply`` (False: plan only, nothing changes),
+#: ``only`` (with ``apply``: the ``(kind, namespace, name)`` items to carry out, the stored plan's; None: all)
+#: and ``user`` (who asks: view the cluster CI to plan, change it to apply).
+#: **Versions.**  An apiVersion the cluster does not serve for the kind is an ``error`` item naming both,
+#: except where the receiver knows an older version with the same fields: ``batch/v1`` ``CronJob`` is
+#: written as ``batch/v1beta1`` on servers that serve only that (Kubernetes before 1.21), both for
+#: ``objects`` and ``kinds``, so a sender always names ``batch/v1``.
 #: A receiver returns ``{"error": str, "items": [{"action": "create"|"update"|"delete"|"none"|"error",
 #: "kind", "namespace", "name", "diff", "status": "planned"|"ok"|"failed", "message"}]}``; ``error`` is
 #: set (and ``items`` empty) when the cluster could not be reached or is unknown.  Nobody connected: the
-#: KubeVirt pools are not provisioned (the sender reports that).
-kubevirt_objects_published = Signal()
+#: objects are not provisioned (the sender reports that).
+kubernetes_objects_published = Signal()
+#: The hook's first name, from when only KubeVirt pools used it: the same Signal.
+kubevirt_objects_published = kubernetes_objects_published
+
+#: Sent by a domain that acts on Kubernetes namespaces it knows only as CIs (the backup reconciler: a
+#: policy attached to or inherited by a namespace becomes a CronJob backing up its volumes).  Keyword
+#: arguments: ``ci_ids`` (registry ids, of any kind) and ``user`` (only namespaces they may view; None:
+#: all).  A receiver answers for the ids that are its namespace CIs, with the namespace's live
+#: PersistentVolumeClaims (one LIST per cluster, not per namespace): ``{ci_id: {"cluster": cluster name,
+#: "namespace": namespace name, "volumes": [PVC names, sorted]}}``; a namespace whose cluster could not be
+#: read has ``"error": str`` (naming the cluster) and ``"volumes": []``.  Other ids are left out.  Nobody
+#: connected (no k8s app): no CI is a namespace.
+kubernetes_namespaces_requested = Signal()
 
 
 #: Sent by change management (cmdb/changes/assessment.py) to learn whether the CIs a change touches
