@@ -127,8 +127,8 @@ def run_backup(policy: Policy, *, ci: ConfigurationItem | None = None, host: str
                 raise r.ResticError(target.url, f"paths the worker cannot reach: {', '.join(missing)}")
             summary = r.backup(target, list(policy.paths), excludes=list(policy.excludes), tags=tags, host=hostname)
         snapshot_id = summary.get("snapshot_id", "")
-        if snapshot_id and len(snapshot_id) < 64:  # restic < 0.17 reports the short id
-            snapshot_id = next((s["id"] for s in r.snapshots(target, snapshot_id)), snapshot_id)
+        if snapshot_id:  # restic < 0.17 reports the short id
+            snapshot_id = r.full_snapshot_id(target, snapshot_id)
         return {"snapshot_id": snapshot_id, "files": summary.get("total_files_processed"),
                 "bytes": summary.get("total_bytes_processed")}
 

@@ -217,3 +217,23 @@ def test_a_pack_damaged_mid_archive_surfaces_restics_error(repos: Any, tree: Pat
     assert caught.value.repository == repos.primary.repo_url and caught.value.message
     outcome = services.restore_test(policy, sample_size=0)
     assert not outcome.ok and repos.primary.repo_url in outcome.message
+
+
+def test_the_full_snapshot_id_without_starting_restic_for_a_local_repository(repos: Any, tree: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """restic 0.14 reports a backup's short id; a local repository's snapshot file names the full one."""
+    backed_up(repos, tree)
+    full = Snapshot.objects.get().snapshot_id
+    assert len(full) == 64 and Run.objects.get(operation="backup").snapshot_id == full
+    for url in (repos.primary.repo_url, f"local:{repos.primary.repo_url}"):
+        assert r.full_snapshot_id(r.Target(url=url, password=PASSWORD), full[:8]) == full
+    started: list[str] = []
+    real_call = r.via_resticpy
+    monkeypatch.setattr(r, "via_resticpy", lambda *a, **k: started.append(a[1]) or real_call(*a, **k))
+    assert r.full_snapshot_id(target(repos), full[:8]) == full and started == []
+
+    def unreadable(folder: str) -> list[str]:
+        raise PermissionError(folder)
+
+    monkeypatch.setattr(os, "listdir", unreadable)  # as for a remote repository: restic is asked
+    assert r.full_snapshot_id(target(repos), full[:8]) == full and started == ["snapshots"]
