@@ -124,9 +124,34 @@ def data_rows(args: argparse.Namespace, policy_model: Any, repo_model: Any) -> t
     counterpart that does the same, so it is reported on its own next to the ``restic dump`` it
     reads, streamed to /dev/null.
     """
+    import resource
     import statistics
 
+    from backup import restic as r
     from backup import services
+
+    def cpu() -> float:
+        """CPU seconds of this process (all threads) and its waited-for children (restic): less sensitive to
+        the shared machine's load than wall time."""
+        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def cpu_of(name: str, fn: Any) -> Any:
+        """``fn`` with its CPU seconds added to ``cpus[name]`` (the product's steps, measured from outside)."""
+
+        def measured(*a: Any, **k: Any) -> Any:
+            before = cpu()
+            try:
+                return fn(*a, **k)
+            finally:
+                cpus[name][-1] += cpu() - before
+
+        return measured
+
+    cpus: dict[str, list[float]] = {k: [] for k in ("plain backup", "product backup", "plain restore",
+                                                     "product restore", "plain dump", "product verify")}
+    real_restore, real_verify = r.restore, services._verify
+    r.restore, services._verify = cpu_of("product restore", r.restore), cpu_of("product verify", services._verify)
 
     work = Path(tempfile.mkdtemp(prefix="cmdb-bench-backup-", dir=args.scratch))
     try:
@@ -143,9 +168,10 @@ def data_rows(args: argparse.Namespace, policy_model: Any, repo_model: Any) -> t
 
             def plain(*cmd: str, plain_cmd: list[str] = plain_cmd) -> float:
                 os.sync()
-                t = time.perf_counter()
+                t, c = time.perf_counter(), cpu()
                 subprocess.run([*plain_cmd, *cmd], env=env, check=True, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
+                cpus[f"plain {cmd[0]}"].append(cpu() - c)
                 return time.perf_counter() - t
 
             subprocess.run([*plain_cmd, "init"], env=env, check=True, capture_output=True)
@@ -158,15 +184,18 @@ def data_rows(args: argparse.Namespace, policy_model: Any, repo_model: Any) -> t
 
             def product_backup(policy: Any = policy) -> float:
                 os.sync()
-                t = time.perf_counter()
+                t, c = time.perf_counter(), cpu()
                 outcome = services.run_backup(policy)
                 elapsed = time.perf_counter() - t
+                cpus["product backup"].append(cpu() - c)
                 assert outcome.ok, outcome.message
                 return elapsed
 
             def product_restore(policy: Any = policy, repo: Any = repo) -> tuple[float, float, str]:
                 services.sync_inventory(repo)
                 os.sync()
+                cpus["product restore"].append(0.0)
+                cpus["product verify"].append(0.0)
                 test = services.restore_test(policy, sample_size=0, scratch=str(work))
                 assert test.ok, test.message
                 assert test.details["files"] == files, (test.details, files)
@@ -195,6 +224,7 @@ def data_rows(args: argparse.Namespace, policy_model: Any, repo_model: Any) -> t
             shutil.rmtree(work / f"product-{round_}")
             print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()), flush=True)
         rows = []
+        r.restore, services._verify = real_restore, real_verify
         for what, plain_key, product_key, goal in (
                 ("backup", "plain backup", "product backup", "overhead < 5 %"),
                 ("restore (restore step of a full restore test)", "plain restore", "product restore",
@@ -202,14 +232,19 @@ def data_rows(args: argparse.Namespace, policy_model: Any, repo_model: Any) -> t
                 (f"restore test's verify ({method}: restic dump to /dev/null vs dump + SHA-256 of both sides)",
                  "plain dump", "product verify", "reported")):
             plain_s, product_s = statistics.median(times[plain_key]), statistics.median(times[product_key])
+            plain_c, product_c = statistics.median(cpus[plain_key]), statistics.median(cpus[product_key])
             rows.append([f"{what}, {args.data_mb} MB, {files:,} files", f"{plain_s * 1000:.0f}",
-                         f"{product_s * 1000:.0f}", f"{(product_s / plain_s - 1) * 100:+.1f} %", goal])
+                         f"{product_s * 1000:.0f}", f"{(product_s / plain_s - 1) * 100:+.1f} %",
+                         f"{plain_c:.1f}", f"{product_c:.1f}", f"{(product_c / plain_c - 1) * 100:+.1f} %", goal])
         notes = [f"Data: {args.data_mb} MB in {files:,} files (70 % of the bytes in 1-64 MB files, the rest in "
                  f"4-64 KB files, random); medians of {args.data_runs} rounds, each into fresh repositories, "
                  "plain and product alternating which goes first; load average (1 min) at the start and after "
                  f"each round: {' / '.join(f'{x:.2f}' for x in loads)}.",
                  "Each round (s): " + "; ".join(
-                     f"{k} " + ", ".join(f"{v:.1f}" for v in values) for k, values in times.items()) + "."]
+                     f"{k} " + ", ".join(f"{v:.1f}" for v in values) for k, values in times.items()) + ".",
+                 "CPU s = user + system of restic and of the product's process (its hashing thread included), "
+                 "medians; each round: " + "; ".join(
+                     f"{k} " + ", ".join(f"{v:.1f}" for v in values) for k, values in cpus.items()) + "."]
         return rows, notes
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -264,8 +299,8 @@ def main() -> None:
         extra_md = ""
         if args.data_mb:
             data_table, data_notes = data_rows(args, Policy, Repository)
-            data_text, extra_md = _pg.render([["scenario", "plain restic ms", "product ms", "overhead", "goal"],
-                                              *data_table])
+            data_text, extra_md = _pg.render([["scenario", "plain restic ms", "product ms", "overhead",
+                                               "plain CPU s", "product CPU s", "CPU overhead", "goal"], *data_table])
             print(data_text)
             print("\n".join(data_notes))
             extra_md += "\n\n" + "\n".join(data_notes)
