@@ -266,10 +266,10 @@ def check_repository(repository: Repository, read_data_subset: str | None = None
 
 #: What one extra restic start costs, in bytes of tar archive one ``restic dump`` streams in the same time.
 #: Each restic process derives the repository key (scrypt) and loads the index before it reads any data:
-#: about 1.2 s here, in which a folder's ``dump --archive tar`` streams about 150 MB (2 CPUs, local
-#: repository; measured for issue 16, see docs/backup.md).  A sample is checked file by file when that
-#: is cheaper than streaming the folder that holds it (few files out of a large snapshot), in one
-#: archive otherwise.
+#: 0.6-1.2 s here, while a folder's ``dump --archive tar`` streams 110-260 MB/s (2 shared CPUs, local
+#: repository, load 2-9; measured for issue 16, see docs/backup.md), so one start is worth ~150 MB.  A
+#: sample is checked file by file when that is cheaper than streaming the folder that holds it (a few
+#: files out of a large snapshot), in one archive otherwise.
 DUMP_START_BYTES = 150 << 20
 
 
@@ -300,8 +300,8 @@ def _plan_verify(nodes: list[dict[str, Any]], chosen: list[dict[str, Any]], full
     A full test always streams one archive.  For a sample, the archive costs one restic start plus the
     bytes restic streams up to the last chosen file (the archive is read in ``restic ls``'s order and
     left as soon as every chosen file was seen); file by file costs one start per file plus their
-    bytes.  With a start worth :data:`DUMP_START_BYTES`, the cheaper one is taken (the archive when
-    equal costs tie is not cheaper: one file is always dumped alone).
+    bytes.  With a start worth :data:`DUMP_START_BYTES`, the cheaper one is taken; on a tie, file by
+    file (so a single file is always dumped alone: the archive would cost the same start).
     """
     if full:
         return "archive"
