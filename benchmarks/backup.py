@@ -13,7 +13,8 @@ services to CIs, and a snapshot history, then times
 ``--data-mb N`` also backs up and restores N MB of mixed files (many small, some large) through the
 product (:func:`backup.services.run_backup`, :func:`backup.services.restore_test` with every file) and
 with plain ``restic`` by hand on the same data in the same run, and prints the overhead; the restore
-test's verification is reported on its own row (see :func:`data_rows`).
+test's verification is reported on its own row (see :func:`data_rows`), in
+``benchmarks/results/backup-data.md``.
 
 Usage: ``.venv/bin/python -m benchmarks.backup [--cis 100000 --snapshots 10000 --data-mb 0]``
 """
@@ -250,6 +251,10 @@ def data_rows(args: argparse.Namespace, policy_model: Any, repo_model: Any) -> t
         shutil.rmtree(work, ignore_errors=True)
 
 
+def restic_version() -> str:
+    return subprocess.run(["restic", "version"], capture_output=True, text=True, check=False).stdout.strip()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     _pg.add_pg_arguments(parser, "cmdb_bench_backup")
@@ -314,10 +319,13 @@ def main() -> None:
         notes = ["The inventory sync times the database half (`backup.services.write_inventory`): what restic "
                  "lists is generated, because making 10,000 real snapshots takes longer than the benchmark.",
                  "Coverage: `backup.coverage.coverage()` as the API, CSV export and metrics call it."]
-        if extra_md:
-            md = md + "\n\n" + extra_md
         path = _pg.write_result("backup", "Backup benchmark", header, md, notes)
         print(f"written to {path}")
+        if extra_md:  # its own file: the comparison does not depend on the number of CIs
+            path = _pg.write_result("backup-data", f"Backup benchmark: {args.data_mb} MB through the product vs plain "
+                                    "restic", [f"Machine: {_pg.machine()}  ", f"restic: {restic_version()}"],
+                                    extra_md, [])
+            print(f"written to {path}")
     finally:
         if not args.keep:
             _pg.drop(args)
