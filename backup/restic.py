@@ -244,8 +244,8 @@ def full_snapshot_id(target: Target, snapshot_id: str) -> str:
 
     A local repository names each snapshot's file by the full id, so a listing of its ``snapshots``
     folder answers without starting restic; elsewhere (or if the prefix is ambiguous) ``restic
-    snapshots <id>`` does.  Each restic start derives the key (scrypt) -- about a second here, 2-5 %
-    of backing up 2 GB (benchmarks/backup.py), for an id the repository's folder already shows.
+    snapshots <id>`` does.  Each restic start derives the key (scrypt) -- 0.4-1.2 s here, 4-12 % of
+    backing up 2 GB (benchmarks/results/backup-data.md), for an id the repository's folder shows.
     """
     if len(snapshot_id) >= 64:
         return snapshot_id
@@ -318,7 +318,7 @@ def dump_tar(target: Target, snapshot_id: str, path: str) -> Iterator[IO[bytes]]
     """``restic dump --archive tar`` of the folder ``path``: a stream to read the archive from, as restic writes it.
 
     One restic process for a whole folder: each restic start derives the key (scrypt) and loads the
-    index, about a second here, so checking thousands of files with one ``dump`` each took hours.
+    index, 0.4-1.2 s here, so checking thousands of files with one ``dump`` each took hours.
 
     restic is started -- and a locked repository retried -- before the stream is handed out: the
     first bytes are awaited, so a restic that fails at once (wrong password, locked repository, path

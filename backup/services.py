@@ -266,11 +266,11 @@ def check_repository(repository: Repository, read_data_subset: str | None = None
 
 #: What one extra restic start costs, in bytes of tar archive one ``restic dump`` streams in the same time.
 #: Each restic process derives the repository key (scrypt) and loads the index before it reads any data:
-#: 0.6-1.2 s here, while a folder's ``dump --archive tar`` streams 110-260 MB/s (2 shared CPUs, local
-#: repository, load 2-9; measured for issue 16, see docs/backup.md), so one start is worth ~150 MB.  A
-#: sample is checked file by file when that is cheaper than streaming the folder that holds it (a few
-#: files out of a large snapshot), in one archive otherwise.
-DUMP_START_BYTES = 150 << 20
+#: 0.4 s (idle) to 1.2 s (load 9) here, while a folder's ``dump --archive tar`` streams 290 MB/s (idle)
+#: to 110 MB/s (2 shared CPUs, local repository; measured for issue 16, benchmarks/results/backup-data.md),
+#: so one start is worth ~120-130 MB.  A sample is checked file by file when that is cheaper than
+#: streaming the folder that holds it (a few files out of a large snapshot), in one archive otherwise.
+DUMP_START_BYTES = 128 << 20
 
 
 def _sha256_file(path: str) -> str:
