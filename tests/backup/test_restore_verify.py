@@ -237,3 +237,16 @@ def test_the_full_snapshot_id_without_starting_restic_for_a_local_repository(rep
 
     monkeypatch.setattr(os, "listdir", unreadable)  # as for a remote repository: restic is asked
     assert r.full_snapshot_id(target(repos), full[:8]) == full and started == ["snapshots"]
+
+
+def test_a_file_the_archive_lacks_is_named(repos: Any, tree: Path, tmp_path: Path) -> None:
+    """Simulated: a restored file the snapshot's archive does not hold (as if restic dump dropped it)."""
+    backed_up(repos, tree)
+    snap = Snapshot.objects.get().snapshot_id
+    folder = tmp_path / "restored"
+    r.restore(target(repos), snap, str(folder))
+    ghost = folder / str(tree).lstrip("/") / "a" / "ghost.txt"
+    ghost.write_text("not in the snapshot\n")
+    pending = {str(tree / "a" / "one.txt"): {"size": 400}, str(tree / "a" / "ghost.txt"): {"size": 20}}
+    problems = services._verify(target(repos), snap, str(folder), pending, "archive", True, None)
+    assert problems == [f"{tree}/a/ghost.txt: missing from restic dump's archive of {tree}/a"]
