@@ -9,6 +9,7 @@ need, restic is called *the same way*: the base command resticpy would build
 
 * ``check`` -- resticpy returns ``None`` on failure and drops restic's error message;
 * ``ls``, ``dump`` -- not wrapped (restore tests compare restored files with the snapshot's content);
+  :func:`dump_tar` streams a folder as a tar archive to the reader instead of collecting output;
 * ``restore`` with several ``--include`` -- resticpy takes one;
 * ``copy`` of selected snapshots (``--tag``) -- resticpy copies everything;
 * ``backup --stdin`` (database dumps) -- not wrapped;
@@ -24,7 +25,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -236,6 +239,27 @@ def snapshots(target: Target, snapshot_id: str | None = None) -> list[dict[str, 
     return via_resticpy(target, "snapshots", snapshot_id=snapshot_id) or []
 
 
+def full_snapshot_id(target: Target, snapshot_id: str) -> str:
+    """The full id of a snapshot restic < 0.17 reports by its short id after a backup.
+
+    A local repository names each snapshot's file by the full id, so a listing of its ``snapshots``
+    folder answers without starting restic; elsewhere (or if the prefix is ambiguous) ``restic
+    snapshots <id>`` does.  Each restic start derives the key (scrypt) -- 0.4-1.2 s here, 4-12 % of
+    backing up 2 GB (benchmarks/results/backup-data.md), for an id the repository's folder shows.
+    """
+    if len(snapshot_id) >= 64:
+        return snapshot_id
+    folder = target.url.removeprefix("local:")
+    if folder.startswith("/"):
+        try:
+            names = [n for n in os.listdir(os.path.join(folder, "snapshots")) if n.startswith(snapshot_id)]
+        except OSError:
+            names = []
+        if len(names) == 1 and len(names[0]) == 64:
+            return names[0]
+    return next((s["id"] for s in snapshots(target, snapshot_id)), snapshot_id)
+
+
 def forget(target: Target, retention: dict[str, int], *, tags: list[str] | None = None, prune: bool = False,
            dry_run: bool = False) -> list[dict[str, Any]]:
     """Apply ``retention`` (``keep_daily=7`` ...); restic's groups with ``keep`` and ``remove`` lists."""
@@ -272,6 +296,142 @@ def ls(target: Target, snapshot_id: str) -> list[dict[str, Any]]:
 def dump(target: Target, snapshot_id: str, path: str, out: IO[bytes]) -> None:
     """Write one file of the snapshot, as stored, to ``out``."""
     run(target, "dump", snapshot_id, path, stdout=out)
+
+
+def tar_member_path(name: str) -> str:
+    """The snapshot path (``/srv/a.txt``) of a member of :func:`dump_tar`'s archive.
+
+    restic 0.14 (Debian 12) names the members by their full path in the snapshot without the leading
+    slash (``srv/a.txt``), whichever folder is dumped -- not relative to that folder (found by
+    experiment, asserted in tests/backup/test_restore_verify.py).
+    """
+    return "/" + name.lstrip("/").removeprefix("./")
+
+
+def _stderr_text(errors: IO[bytes]) -> str:
+    errors.seek(0)
+    return errors.read().decode("utf-8", "replace")[-4000:]
+
+
+@contextlib.contextmanager
+def dump_tar(target: Target, snapshot_id: str, path: str) -> Iterator[IO[bytes]]:
+    """``restic dump --archive tar`` of the folder ``path``: a stream to read the archive from, as restic writes it.
+
+    One restic process for a whole folder: each restic start derives the key (scrypt) and loads the
+    index, 0.4-1.2 s here, so checking thousands of files with one ``dump`` each took hours.
+
+    restic is started -- and a locked repository retried -- before the stream is handed out: the
+    first bytes are awaited, so a restic that fails at once (wrong password, locked repository, path
+    not in the snapshot) raises :class:`ResticError` with its own message here.  A failure later
+    (a damaged pack in the middle of the archive) ends the archive early; once the reader has read
+    to the end, restic's exit status is checked and its error raised.  A reader that leaves the block
+    before the end (it has what it needed, or it failed) gets restic stopped with SIGINT, so that it
+    removes its repository lock (:func:`_stop`), never left blocked on a full pipe.  resticpy's
+    configuration stays pointed at ``target`` (its lock held) while the stream is open, since the
+    password file must outlive restic's start.
+    """
+
+    def start() -> tuple[contextlib.ExitStack, subprocess.Popen[bytes], IO[bytes]]:
+        stack = contextlib.ExitStack()
+        process: subprocess.Popen[bytes] | None = None
+        try:
+            stack.enter_context(_configured(target))
+            errors = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 (closed by the stack)
+            cmd = [*restic._make_base_command(), "dump", "--archive", "tar", snapshot_id, path]
+            try:
+                process = subprocess.Popen(  # noqa: S603 (an argument list, no shell)
+                    cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
+            except FileNotFoundError:
+                raise restic.errors.NoResticBinaryEror(BINARY) from None
+            stack.callback(_reap, process)
+            if not process.stdout.peek(1):  # type: ignore[union-attr]  # EOF at once: restic failed (or nothing)
+                code = process.wait()
+                if code != 0:
+                    raise restic.errors.ResticFailedError(
+                        f"Restic failed with exit code {code}: {_stderr_text(errors)}")
+            return stack, process, errors
+        except BaseException:
+            stack.close()
+            raise
+
+    stack, process, errors = _retrying(target, start)
+    stream: IO[bytes] = process.stdout  # type: ignore[assignment]
+    with stack:
+        timed_out = threading.Event()
+
+        def expire() -> None:
+            timed_out.set()
+            _stop(process)
+
+        timer = threading.Timer(target.timeout, expire) if target.timeout else None
+        if timer:
+            timer.daemon = True
+            timer.start()
+        try:
+            try:
+                yield stream
+            except BaseException as exc:
+                if timed_out.is_set():
+                    raise ResticError(target.url, f"restic dump timed out after {target.timeout} s") from exc
+                # The archive ended early because restic failed (a damaged pack)?  Its message, not the reader's.
+                if _ended(stream) and process.wait() > 0:
+                    raise ResticError(target.url, _stderr_text(errors), exit_code=process.returncode) from exc
+                raise
+            if not _drained(stream):
+                return  # the reader stopped before the end: it has what it needed; restic is stopped on leaving
+            code = process.wait()
+        finally:
+            if timer:
+                timer.cancel()
+        if timed_out.is_set():
+            raise ResticError(target.url, f"restic dump timed out after {target.timeout} s", exit_code=code)
+        if code != 0:
+            raise ResticError(target.url, _stderr_text(errors) or f"restic dump failed (exit {code})", exit_code=code)
+
+
+def _ended(stream: IO[bytes]) -> bool:
+    """Whether restic has closed ``stream`` (without waiting for more: restic may still be writing)."""
+    try:
+        ready, _, _ = select.select([stream], [], [], 0)
+        return bool(ready) and not stream.peek(1)  # type: ignore[attr-defined]
+    except (OSError, ValueError):  # closed by the reader: treat restic as still running (it is stopped)
+        return False
+
+
+def _drained(stream: IO[bytes], limit: int = 1 << 16) -> bool:
+    """Read what is left after the tar reader finished: the end-of-archive blocks (``True`` at the end), or
+    more than ``limit`` bytes (``False``: the reader stopped early on purpose)."""
+    left = limit
+    while left > 0:
+        chunk = stream.read(min(left, 1 << 14))
+        if not chunk:
+            return True
+        left -= len(chunk)
+    return False
+
+
+def _stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """Stop a restic that still runs the way restic cleans up after: SIGINT, then SIGKILL after ``grace`` s.
+
+    Killed (SIGKILL, SIGTERM, or SIGPIPE from a closed pipe), restic leaves its lock in the repository
+    and the next ``check`` or ``prune`` fails as "locked" until ``restic unlock``; on SIGINT it removes
+    the lock and exits (130) at once, even while blocked writing to the pipe (tested).
+    """
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    """Stop ``process`` if it still runs (its reader is gone) and collect it."""
+    _stop(process)
+    if process.stdout:
+        process.stdout.close()
+    process.wait()
 
 
 def restore(target: Target, snapshot_id: str, folder: str, includes: list[str] | None = None) -> None:

@@ -12,7 +12,9 @@ services to CIs, and a snapshot history, then times
 
 ``--data-mb N`` also backs up and restores N MB of mixed files (many small, some large) through the
 product (:func:`backup.services.run_backup`, :func:`backup.services.restore_test` with every file) and
-with plain ``restic`` by hand on the same data in the same run, and prints the overhead.
+with plain ``restic`` by hand on the same data in the same run, and prints the overhead; the restore
+test's verification is reported on its own row (see :func:`data_rows`), in
+``benchmarks/results/backup-data.md``.
 
 Usage: ``.venv/bin/python -m benchmarks.backup [--cis 100000 --snapshots 10000 --data-mb 0]``
 """
@@ -110,46 +112,147 @@ def make_data(root: Path, megabytes: int) -> None:
         n += 1
 
 
-def data_rows(args: argparse.Namespace, policy_model: Any, repo_model: Any) -> list[list[str]]:
+def data_rows(args: argparse.Namespace, policy_model: Any, repo_model: Any) -> tuple[list[list[str]], list[str]]:
+    """Back up and restore the same data with plain restic and through the product, step next to step.
+
+    ``--data-runs`` rounds, each into fresh repositories (a second backup into the same one would only
+    deduplicate): backup, then restore, plain restic and the product one right after the other, in
+    alternating order (plain first in odd rounds, the product first in even ones: the load of the
+    shared machine drifts over minutes), each step after ``sync`` so that neither pays for writing
+    back the other's dirty pages.  Medians are reported.  The product's restore is the restore step
+    of a full restore test (``restore_seconds``, what plain ``restic restore`` does); the test's
+    verification that follows (every restored file against the snapshot's content) has no plain
+    counterpart that does the same, so it is reported on its own next to the ``restic dump`` it
+    reads, streamed to /dev/null.
+    """
+    import resource
+    import statistics
+
+    from backup import restic as r
     from backup import services
 
-    work = Path(tempfile.mkdtemp(prefix="cmdb-bench-backup-"))
+    def cpu() -> float:
+        """CPU seconds of this process (all threads) and its waited-for children (restic): less sensitive to
+        the shared machine's load than wall time."""
+        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def cpu_of(name: str, fn: Any) -> Any:
+        """``fn`` with its CPU seconds added to ``cpus[name]`` (the product's steps, measured from outside)."""
+
+        def measured(*a: Any, **k: Any) -> Any:
+            before = cpu()
+            try:
+                return fn(*a, **k)
+            finally:
+                cpus[name][-1] += cpu() - before
+
+        return measured
+
+    cpus: dict[str, list[float]] = {k: [] for k in ("plain backup", "product backup", "plain restore",
+                                                     "product restore", "plain dump", "product verify")}
+    real_restore, real_verify = r.restore, services._verify
+    r.restore, services._verify = cpu_of("product restore", r.restore), cpu_of("product verify", services._verify)
+
+    work = Path(tempfile.mkdtemp(prefix="cmdb-bench-backup-", dir=args.scratch))
     try:
         data = work / "data"
         make_data(data, args.data_mb)
+        files = sum(1 for p in data.rglob("*") if p.is_file())
         env = {**os.environ, "RESTIC_PASSWORD": "bench"}
+        loads = [os.getloadavg()[0]]
+        times: dict[str, list[float]] = {k: [] for k in ("plain backup", "product backup", "plain restore",
+                                                          "product restore", "plain dump", "product verify")}
+        method = ""
+        for round_ in range(args.data_runs):
+            plain_cmd = ["restic", "--no-cache", "-r", str(work / f"plain-{round_}")]
+
+            def plain(*cmd: str, plain_cmd: list[str] = plain_cmd) -> float:
+                os.sync()
+                t, c = time.perf_counter(), cpu()
+                subprocess.run([*plain_cmd, *cmd], env=env, check=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+                cpus[f"plain {cmd[0]}"].append(cpu() - c)
+                return time.perf_counter() - t
+
+            subprocess.run([*plain_cmd, "init"], env=env, check=True, capture_output=True)
+            repo = repo_model(name=f"bench-data-{round_}", repo_url=str(work / f"product-{round_}"),
+                              password_ref=REFERENCE)
+            repo.save()
+            policy = policy_model(name=f"bench-data-{round_}", paths=[str(data)], repository=repo)
+            policy.save()
+            assert services.init_repository(repo).ok
+
+            def product_backup(policy: Any = policy) -> float:
+                os.sync()
+                t, c = time.perf_counter(), cpu()
+                outcome = services.run_backup(policy)
+                elapsed = time.perf_counter() - t
+                cpus["product backup"].append(cpu() - c)
+                assert outcome.ok, outcome.message
+                return elapsed
+
+            def product_restore(policy: Any = policy, repo: Any = repo) -> tuple[float, float, str]:
+                services.sync_inventory(repo)
+                os.sync()
+                cpus["product restore"].append(0.0)
+                cpus["product verify"].append(0.0)
+                test = services.restore_test(policy, sample_size=0, scratch=str(work))
+                assert test.ok, test.message
+                assert test.details["files"] == files, (test.details, files)
+                return test.details["restore_seconds"], test.details["verify_seconds"], test.details["verify"]
+
+            def plain_restore(plain: Any = plain, round_: int = round_) -> float:
+                elapsed = plain("restore", "latest", "--target", str(work / f"plain-restore-{round_}"))
+                shutil.rmtree(work / f"plain-restore-{round_}")
+                return elapsed
+
+            if round_ % 2 == 0:
+                times["plain backup"].append(plain("backup", str(data)))
+                times["product backup"].append(product_backup())
+                times["plain restore"].append(plain_restore())
+                restore_s, verify_s, method = product_restore()
+            else:
+                times["product backup"].append(product_backup())
+                times["plain backup"].append(plain("backup", str(data)))
+                restore_s, verify_s, method = product_restore()
+                times["plain restore"].append(plain_restore())
+            times["product restore"].append(restore_s)
+            times["product verify"].append(verify_s)
+            times["plain dump"].append(plain("dump", "--archive", "tar", "latest", str(data)))
+            loads.append(os.getloadavg()[0])
+            shutil.rmtree(work / f"plain-{round_}")
+            shutil.rmtree(work / f"product-{round_}")
+            print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()), flush=True)
         rows = []
-        # plain restic by hand
-        subprocess.run(["restic", "-r", str(work / "plain"), "init"], env=env, check=True, capture_output=True)
-        t = time.perf_counter()
-        subprocess.run(["restic", "--no-cache", "-r", str(work / "plain"), "backup", str(data)], env=env, check=True,
-                       capture_output=True)
-        plain_backup = time.perf_counter() - t
-        t = time.perf_counter()
-        subprocess.run(["restic", "--no-cache", "-r", str(work / "plain"), "restore", "latest", "--target",
-                        str(work / "plain-restore")], env=env, check=True, capture_output=True)
-        plain_restore = time.perf_counter() - t
-        # the product
-        repo = repo_model(name="bench-data", repo_url=str(work / "product"), password_ref=REFERENCE)
-        repo.save()
-        policy = policy_model(name="bench-data", paths=[str(data)], repository=repo)
-        policy.save()
-        assert services.init_repository(repo).ok
-        t = time.perf_counter()
-        outcome = services.run_backup(policy)
-        product_backup = time.perf_counter() - t
-        assert outcome.ok, outcome.message
-        services.sync_inventory(repo)
-        test = services.restore_test(policy, sample_size=0, scratch=str(work))
-        assert test.ok, test.message
-        product_restore = test.details["restore_seconds"]
-        for what, plain, product in (("backup", plain_backup, product_backup),
-                                     ("restore (restore step of a full restore test)", plain_restore, product_restore)):
-            rows.append([f"{what}, {args.data_mb} MB mixed files", f"{plain * 1000:.0f}", f"{product * 1000:.0f}",
-                         f"{(product / plain - 1) * 100:+.1f} %", "overhead < 5 %"])
-        return rows
+        r.restore, services._verify = real_restore, real_verify
+        for what, plain_key, product_key, goal in (
+                ("backup", "plain backup", "product backup", "overhead < 5 %"),
+                ("restore (restore step of a full restore test)", "plain restore", "product restore",
+                 "overhead < 5 %"),
+                (f"restore test's verify ({method}: restic dump to /dev/null vs dump + SHA-256 of both sides)",
+                 "plain dump", "product verify", "reported")):
+            plain_s, product_s = statistics.median(times[plain_key]), statistics.median(times[product_key])
+            plain_c, product_c = statistics.median(cpus[plain_key]), statistics.median(cpus[product_key])
+            rows.append([f"{what}, {args.data_mb} MB, {files:,} files", f"{plain_s * 1000:.0f}",
+                         f"{product_s * 1000:.0f}", f"{(product_s / plain_s - 1) * 100:+.1f} %",
+                         f"{plain_c:.1f}", f"{product_c:.1f}", f"{(product_c / plain_c - 1) * 100:+.1f} %", goal])
+        notes = [f"Data: {args.data_mb} MB in {files:,} files (70 % of the bytes in 1-64 MB files, the rest in "
+                 f"4-64 KB files, random); medians of {args.data_runs} rounds, each into fresh repositories, "
+                 "plain and product alternating which goes first; load average (1 min) at the start and after "
+                 f"each round: {' / '.join(f'{x:.2f}' for x in loads)}.",
+                 "Each round (s): " + "; ".join(
+                     f"{k} " + ", ".join(f"{v:.1f}" for v in values) for k, values in times.items()) + ".",
+                 "CPU s = user + system of restic and of the product's process (its hashing thread included), "
+                 "medians; each round: " + "; ".join(
+                     f"{k} " + ", ".join(f"{v:.1f}" for v in values) for k, values in cpus.items()) + "."]
+        return rows, notes
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def restic_version() -> str:
+    return subprocess.run(["restic", "version"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 def main() -> None:
@@ -160,6 +263,9 @@ def main() -> None:
     parser.add_argument("--snapshots", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--data-mb", type=int, default=0, help="also compare backup/restore with plain restic")
+    parser.add_argument("--data-runs", type=int, default=3, help="rounds of the --data-mb comparison (medians)")
+    parser.add_argument("--scratch", default=None, help="folder for the data, repositories and restores "
+                        "(about 5 x --data-mb free; default: the system's temporary folder)")
     args = parser.parse_args()
     _pg.recreate(args)
     try:
@@ -197,10 +303,12 @@ def main() -> None:
         print(text)
         extra_md = ""
         if args.data_mb:
-            data = [["scenario", "plain restic ms", "product ms", "overhead", "goal"],
-                    *data_rows(args, Policy, Repository)]
-            data_text, extra_md = _pg.render(data)
+            data_table, data_notes = data_rows(args, Policy, Repository)
+            data_text, extra_md = _pg.render([["scenario", "plain restic ms", "product ms", "overhead",
+                                               "plain CPU s", "product CPU s", "CPU overhead", "goal"], *data_table])
             print(data_text)
+            print("\n".join(data_notes))
+            extra_md += "\n\n" + "\n".join(data_notes)
         problems: dict[str, int] = {}
         for row in report:
             problems[row.problem] = problems.get(row.problem, 0) + 1
@@ -211,10 +319,13 @@ def main() -> None:
         notes = ["The inventory sync times the database half (`backup.services.write_inventory`): what restic "
                  "lists is generated, because making 10,000 real snapshots takes longer than the benchmark.",
                  "Coverage: `backup.coverage.coverage()` as the API, CSV export and metrics call it."]
-        if extra_md:
-            md = md + "\n\n" + extra_md
         path = _pg.write_result("backup", "Backup benchmark", header, md, notes)
         print(f"written to {path}")
+        if extra_md:  # its own file: the comparison does not depend on the number of CIs
+            path = _pg.write_result("backup-data", f"Backup benchmark: {args.data_mb} MB through the product vs plain "
+                                    "restic", [f"Machine: {_pg.machine()}  ", f"restic: {restic_version()}"],
+                                    extra_md, [])
+            print(f"written to {path}")
     finally:
         if not args.keep:
             _pg.drop(args)
