@@ -3,7 +3,7 @@
 backup -> snapshot in the CMDB -> modify -> backup -> retention keeps exactly what
 ``restic forget --dry-run --json`` says for the same rules -> archive copy present -> restore test
 passes byte for byte.  And the faults: wrong password, missing repository, corrupted pack, locked
-repository, killed restic -- each a failed outcome naming the repository and restic's message.
+repository, killed restic, full disk -- each a failed outcome naming the repository and restic's message.
 """
 
 from __future__ import annotations
@@ -253,3 +253,50 @@ def test_a_policy_names_a_dump_command_it_cannot_write_one(repos: Any, settings:
     with pytest.raises(ValidationError) as caught:
         policy.validated_save()
     assert "dump_command" in caught.value.message_dict and "schema" in caught.value.message_dict["dump_command"][0]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A real 3 MiB filesystem (tmpfs, mounted here; needs root, as CI runs) that fills up, and grows on demand."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount_point)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs (needs root): {mounted.stderr.strip()}")
+
+    def grow(megabytes: int) -> None:
+        subprocess.run(["mount", "-o", f"remount,size={megabytes}m", str(mount_point)], check=True)
+
+    try:
+        yield mount_point, grow
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_full_disk_is_a_failed_run_that_writes_no_snapshot_and_the_next_run_converges(
+        repos: Any, data_dir: Path, small_disk: Any) -> None:
+    mount_point, grow = small_disk
+    repos.primary.repo_url = str(mount_point / "repo")
+    repos.primary.validated_save()
+    assert services.init_repository(repos.primary).ok
+    policy = make_policy(repos, data_dir)  # 4 MiB of random bytes cannot fit on 3 MiB
+
+    failed = services.run_backup(policy)
+    assert not failed.ok
+    assert repos.primary.repo_url in failed.message
+    assert "no space left on device" in failed.message.lower(), failed.message
+    run = Run.objects.filter(repository=repos.primary, operation="backup").latest("id")
+    assert run.status == "failed" and "no space left" in run.message.lower()
+    synced = services.sync_inventory(repos.primary)  # the repository holds no partial snapshot either
+    assert synced.ok, synced.message
+    assert not Snapshot.objects.filter(repository=repos.primary).exists()  # nothing half-written in the inventory
+
+    grow(64)  # the operator makes room; the next scheduled run converges
+    done = services.run_backup(policy)
+    assert done.ok, done.message
+    assert services.sync_inventory(repos.primary).ok
+    snapshots = Snapshot.objects.filter(repository=repos.primary)
+    assert [s.snapshot_id for s in snapshots] == [done.details["snapshot_id"]]
+    assert json.loads(restic_cli(repos.primary.repo_url, PASSWORD, "snapshots", "--json"))[0]["id"] == \
+        done.details["snapshot_id"]
