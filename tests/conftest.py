@@ -36,13 +36,6 @@ def pytest_make_collect_report(collector: Any):  # type: ignore[no-untyped-def]
         report.longrepr = f"Module skipped under CI=true (skips count as failures in CI): {report.longrepr}"
 
 
-#: Rows the migrations seed (module, function), which every later test may rely on.
-SEEDING_MIGRATIONS = (
-    ("cmdb.services.migrations.0002_builtin_relationship_types", "create"),
-    ("k8s.migrations.0002_role_mappings", "seed"),
-)
-
-
 def _after_flush(sender: Any, **kwargs: Any) -> None:
     """Put back what a transactional test's flush removed, and forget what in-process caches kept of it.
 
@@ -50,18 +43,26 @@ def _after_flush(sender: Any, **kwargs: Any) -> None:
     then sends ``post_migrate``.  In one process pytest-django runs those tests last; with several
     workers (scripts/test) a worker runs whole files in any order, so a test after a flush must still
     find the built-in relationship types and role mappings the migrations seeded, and a cache of row
-    ids (discovery's software versions) must not point at flushed rows.
+    ids (discovery's software versions) must not point at flushed rows.  The rows are written with
+    ``bulk_create``, as the migrations do with their historical models: no change-log records, so the
+    next test starts with an empty audit chain as after ``migrate``.
     """
     if getattr(sender, "label", "") != "services":  # once per flush: post_migrate is sent per app
         return
     import importlib
 
-    from django.apps import apps as registry
-
     from cmdb.core.hooks import writes_rolled_back
+    from cmdb.services.models import GraphVersion, RelationshipType
+    from k8s.models import RoleMapping
 
-    for module, function in SEEDING_MIGRATIONS:
-        getattr(importlib.import_module(module), function)(registry, None)
+    types = importlib.import_module("cmdb.services.migrations.0002_builtin_relationship_types").BUILTIN
+    mappings = importlib.import_module("k8s.migrations.0002_role_mappings").MAPPING
+    RelationshipType.objects.bulk_create(
+        [RelationshipType(slug=slug, name=name, inverse_name=inverse, propagation=propagation, builtin=True)
+         for slug, name, inverse, propagation in types], ignore_conflicts=True)
+    GraphVersion.objects.bulk_create([GraphVersion(pk=1)], ignore_conflicts=True)
+    RoleMapping.objects.bulk_create([RoleMapping(contact_role=role, cluster_role=cluster_role)
+                                     for role, cluster_role in mappings], ignore_conflicts=True)
     writes_rolled_back.send(sender=None)
 
 

@@ -29,7 +29,7 @@ from backup import kubernetes as kube
 from backup import systemd as sd
 from backup.models import Policy, PolicyAttachment
 from cmdb.core import hooks
-from tests import factories
+from tests import factories, reconcile_runs
 from tests.k8s.conftest import (  # noqa: F401 - the API server fixtures
     apiserver_binaries,
     fresh_namespace,
@@ -38,6 +38,7 @@ from tests.k8s.conftest import (  # noqa: F401 - the API server fixtures
     k8s_dynamic,
     kube_apiserver,
 )
+from tests.reconcile_runs import apply
 
 from .conftest import PASSWORD
 
@@ -45,15 +46,7 @@ pytestmark = pytest.mark.django_db
 
 
 def dry_run(scope: str) -> Any:
-    from cmdb.reconcile.services import run_execute, run_request
-
-    return run_execute(run_request(reconciler="backup", scope=scope, enqueue=False))
-
-
-def apply(plan: Any) -> Any:
-    from cmdb.reconcile.services import apply_request, run_execute
-
-    return run_execute(apply_request(plan, enqueue=False))
+    return reconcile_runs.dry_run("backup", scope)
 
 
 def claim(k8s_admin: Any, namespace: str, name: str) -> None:  # noqa: F811

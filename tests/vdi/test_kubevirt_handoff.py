@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from cmdb.core import hooks
+from tests import reconcile_runs
 from tests.k8s.conftest import (  # noqa: F401 - the API server fixtures
     apiserver_binaries,
     fresh_namespace,
@@ -22,6 +23,7 @@ from tests.k8s.conftest import (  # noqa: F401 - the API server fixtures
     k8s_dynamic,
     kube_apiserver,
 )
+from tests.reconcile_runs import apply
 from vdi.drivers import kubevirt
 
 from .conftest import make_pool
@@ -31,15 +33,7 @@ pytestmark = pytest.mark.django_db
 
 
 def dry_run(scope: str) -> Any:
-    from cmdb.reconcile.services import run_execute, run_request
-
-    return run_execute(run_request(reconciler="vdi", scope=scope, enqueue=False))
-
-
-def apply(plan: Any) -> Any:
-    from cmdb.reconcile.services import apply_request, run_execute
-
-    return run_execute(apply_request(plan, enqueue=False))
+    return reconcile_runs.dry_run("vdi", scope)
 
 
 @pytest.fixture
